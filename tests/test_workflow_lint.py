@@ -36,3 +36,12 @@ def test_dry_run_lists_the_dag():
     out = result.stdout + result.stderr
     for rule in ("fetch", "build_rec", "build_nlu", "build_corpus", "evaluate"):
         assert re.search(rf"\b{rule}\b", out), rule
+
+
+def test_bad_config_fails_before_any_job_and_names_the_key(tmp_path):
+    overlay = tmp_path / "bad.yaml"
+    overlay.write_text("runtime:\n  threads: 0\ndata:\n  nlu:\n    sede: 3\n")
+    result = run(["snakemake", "-n", "--cores", "1", "--configfile", "params.yaml", str(overlay)])
+    assert result.returncode != 0
+    out = result.stdout + result.stderr
+    assert "runtime.threads" in out and "data.nlu.sede" in out
