@@ -36,6 +36,7 @@ onstart:
 
 
 onsuccess:
+    shell("python -m lmrepro.tracking summary")
     if uses_default_params():
         shell("python -m lmrepro.dvcgen commit")
     else:
@@ -43,3 +44,7 @@ onsuccess:
             "lmrepro: dvc.lock left as it was: this run used a profile overlay or --config, "
             "so its outputs do not correspond to params.yaml."
         )
+
+
+onerror:
+    shell("python -m lmrepro.tracking summary --status FAILED")
