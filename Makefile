@@ -2,6 +2,9 @@
 #   make reproduce   venv + install + full default reproduction (snakemake --cores all)
 #   make test        venv + install + the test suite (smoke DAG included)
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# pip warns about every package missing from a partial local index: harmless, hidden.
+QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,13 +20,13 @@ PORT ?= 5000
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip $(QUIET_PIP)
 
 # torch==2.13.0 first: it installs the CPU build from local disk; then exact pins.
 $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet torch==2.13.0 $(QUIET_PIP)
+	$(BIN)/pip install --quiet -r requirements.lock $(QUIET_PIP)
+	$(BIN)/pip install --quiet --no-deps -e . $(QUIET_PIP)
 	touch $@
 
 install: $(VENV)/.installed

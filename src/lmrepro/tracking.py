@@ -284,7 +284,7 @@ def summarize_invocation(invocation_id: str, status: str = "FINISHED", root: Pat
     if collected.is_file():
         flat = _flatten_numbers(_json.loads(collected.read_text()))
         metrics += [Metric(_metric_key(k)[:250], v, now, 0) for k, v in sorted(flat.items())]
-    params = [Param(f"run.{row['stage']}"[:250], row["run_id"]) for row in table]
+    params = [Param(_metric_key(f"run.{row['stage']}")[:250], row["run_id"]) for row in table]
     for i in range(0, len(metrics), 500):
         retry(c.log_batch, run_id, metrics=metrics[i : i + 500], synchronous=True)
     for i in range(0, len(params), 100):
