@@ -137,52 +137,63 @@ def make_grid(models, bottlenecks, designs, envm, sweep: SweepConfig, sram: str 
     grid = index.to_frame(index=False)
     grid["design"] = [design_rows[i][0] for i in grid.design_idx]
     grid["backbone_tech"] = [design_rows[i][1] for i in grid.design_idx]
+    for col in ("model", "design", "backbone_tech"):  # categorical: the sweep stays numeric work
+        grid[col] = grid[col].astype("category")
     return grid.drop(columns="design_idx")
 
 
+def _codes(values: pd.Series, categories, what: str) -> np.ndarray:
+    """Strings -> integer codes into `categories` (numpy work stays off Python strings)."""
+    codes = pd.Categorical(values, categories=list(categories)).codes
+    if (codes < 0).any():
+        bad = sorted(set(pd.unique(values)) - set(categories))
+        raise LmreproError(f"unknown {what} {bad}; expected one of {list(categories)}")
+    return codes
+
+
 def _check_grid(grid: pd.DataFrame) -> None:
-    bad = sorted(set(grid.design) - set(DESIGNS))
-    if bad:
-        raise LmreproError(f"unknown design(s) {bad}; expected {DESIGNS}")
     for col, lo in (("n_tasks", 1), ("rate_hz", 0), ("switch_rate", 0)):
-        if (grid[col] < lo).any() or (col == "rate_hz" and (grid[col] <= 0).any()):
-            raise LmreproError(f"sweep column {col!r} has out-of-range values {grid[col].min()}")
-    if (grid.switch_rate > 1).any():
+        v = grid[col].to_numpy(float)
+        if (v < lo).any() or (col == "rate_hz" and (v <= 0).any()):
+            raise LmreproError(f"sweep column {col!r} has out-of-range values (min {v.min()})")
+    if (grid.switch_rate.to_numpy(float) > 1).any():
         raise LmreproError("switch_rate is switches per inference and must be <= 1")
 
 
 # ---------------------------------------------------------------------------- memories
 
 
-def _memories(grid: pd.DataFrame, agg: pd.DataFrame, cfg: EnergyConfig) -> pd.DataFrame:
-    """Per scenario: bytes/reads/tech of memory A (backbone store) and B (task SRAM)."""
-    df = grid.merge(agg, on=["model", "bottleneck"], how="left", validate="many_to_one")
-    if df["weight_bits"].isna().any():
-        miss = df.loc[df["weight_bits"].isna(), ["model", "bottleneck"]].drop_duplicates().values.tolist()
+def _memories(grid: pd.DataFrame, agg: pd.DataFrame, design: np.ndarray) -> dict:
+    """Per scenario (numpy arrays): bytes/reads of memory A (backbone store) and B (task SRAM)."""
+    # (model, bottleneck) -> agg row through a small 2-D lookup (no per-row string hashing)
+    models = sorted(set(agg.model))
+    necks = np.unique(agg.bottleneck.to_numpy(np.int64))
+    lookup = np.full((len(models) + 1, len(necks) + 1), -1)
+    lookup[[models.index(x) for x in agg.model], np.searchsorted(necks, agg.bottleneck)] = np.arange(len(agg))
+    mi = pd.Categorical(grid.model, categories=models).codes  # -1 -> last row: missing
+    g = grid.bottleneck.to_numpy(np.int64)
+    bi = np.searchsorted(necks, g)
+    bi = np.where((bi < len(necks)) & (necks[np.minimum(bi, len(necks) - 1)] == g), bi, -1)
+    at = lookup[mi, bi]
+    if (at < 0).any():
+        miss = grid.loc[at < 0, ["model", "bottleneck"]].drop_duplicates().values.tolist()
         raise LmreproError(f"no workload for (model, bottleneck) {miss}")
-    f = prune_factor(df.sparsity, df.weight_bits)
-    bb = df.bb_bytes_fixed + f * df.bb_bytes_prunable
-    bb_read = df.bb_read_fixed + f * df.bb_read_prunable
-    tasks = df.n_tasks * df.task_bytes_per_task + df.task_bytes_fixed
-    d = df.design.to_numpy()
-    is_sram, is_dram, is_het = d == "all_sram", d == "dram_reload", d == "hetero"
-    plain = bb + df.plain_task_bytes
-    df["a_bytes"] = np.select([is_sram, is_dram, is_het], [bb + tasks, plain, bb])
-    df["a_read"] = np.select(
-        [is_sram, is_dram, is_het], [bb_read + df.task_read, bb_read + df.plain_task_read, bb_read]
-    )
-    df["b_bytes"] = np.where(is_het, tasks, 0.0)
-    df["b_read"] = np.where(is_het, df.task_read, 0.0)
-    df["reload_bytes"] = np.where(is_dram, plain, 0.0)
-    df["macs"] = df.bb_macs + np.where(is_dram, df.plain_task_macs, df.task_macs)
-    df["a_tech"] = np.where(is_het, df.backbone_tech.astype(object), cfg.sram)
-    df["a_gated"] = is_het & cfg.nvm_power_gating
-    return df
-
-
-def _tech_arrays(table: pd.DataFrame, names, cfg: EnergyConfig) -> dict:
-    """tech name -> characterization row (validated selection)."""
-    return {t: techmod.select(table, t, cfg.target, cfg.cell_case) for t in sorted(set(names))}
+    w = {c: agg[c].to_numpy(float)[at] for c in agg.columns if c not in ("model", "bottleneck")}
+    f = prune_factor(grid.sparsity.to_numpy(float), w["weight_bits"])
+    bb = w["bb_bytes_fixed"] + f * w["bb_bytes_prunable"]
+    bb_read = w["bb_read_fixed"] + f * w["bb_read_prunable"]
+    tasks = grid.n_tasks.to_numpy(float) * w["task_bytes_per_task"] + w["task_bytes_fixed"]
+    is_sram, is_dram, is_het = (design == DESIGNS.index(d) for d in DESIGNS)
+    plain = bb + w["plain_task_bytes"]
+    return {
+        "a_bytes": np.select([is_sram, is_dram], [bb + tasks, plain], bb),
+        "a_read": np.select([is_sram, is_dram], [bb_read + w["task_read"], bb_read + w["plain_task_read"]], bb_read),
+        "b_bytes": np.where(is_het, tasks, 0.0),
+        "b_read": np.where(is_het, w["task_read"], 0.0),
+        "reload_bytes": np.where(is_dram, plain, 0.0),
+        "macs": w["bb_macs"] + np.where(is_dram, w["plain_task_macs"], w["task_macs"]),
+        "is_het": is_het,
+    }
 
 
 # ---------------------------------------------------------------------------- vectorized model
@@ -191,43 +202,48 @@ def _tech_arrays(table: pd.DataFrame, names, cfg: EnergyConfig) -> dict:
 def simulate(grid: pd.DataFrame, workload: pd.DataFrame, table: pd.DataFrame, cfg: EnergyConfig) -> pd.DataFrame:
     """Evaluate every scenario of `grid` at once (numpy); energies in uJ, time in ms."""
     _check_grid(grid)
-    df = _memories(grid, aggregate(workload), cfg)
-    rows = _tech_arrays(table, [*df.a_tech.unique(), cfg.sram], cfg)
-    names = sorted(rows)
-    code = pd.Categorical(df.a_tech, categories=names).codes
-    if (code < 0).any():
-        raise LmreproError(f"unknown technology in {sorted(set(df.a_tech))}")
+    design = _codes(grid.design, DESIGNS, "design")
+    m = _memories(grid, aggregate(workload), design)
+    het_techs = sorted(set(pd.unique(grid.backbone_tech[m["is_het"]])))
+    names = sorted({cfg.sram, *het_techs})
+    rows = {t: techmod.select(table, t, cfg.target, cfg.cell_case) for t in names}
+    het_code = _codes(grid.backbone_tech, [*names, *sorted(set(grid.backbone_tech.unique()) - set(names))], "technology")
+    tech_code = np.where(m["is_het"], het_code, names.index(cfg.sram))
 
     def col(name):  # per-scenario value of memory A's characterization
-        return np.array([float(rows[t][name]) for t in names])[code]
+        return np.array([float(rows[t][name]) for t in names])[tech_code]
 
     sram = rows[cfg.sram]
-    cap_a = col("capacity_bytes")
-    n_a = techmod.n_arrays(df.a_bytes.to_numpy(), cap_a, cfg.scaling)
-    n_b = techmod.n_arrays(df.b_bytes.to_numpy(), float(sram["capacity_bytes"]), cfg.scaling)
-    word_a, word_b = col("word_bits"), float(sram["word_bits"])
-    words_a = df.a_read.to_numpy() * 8.0 / word_a  # word reads per inference
-    words_b = df.b_read.to_numpy() * 8.0 / word_b
+    a_bytes, b_bytes = m["a_bytes"], m["b_bytes"]
+    n_a = techmod.n_arrays(a_bytes, col("capacity_bytes"), cfg.scaling)
+    n_b = techmod.n_arrays(b_bytes, float(sram["capacity_bytes"]), cfg.scaling)
+    word_a = col("word_bits")
+    words_a = m["a_read"] * 8.0 / word_a  # word reads per inference
+    words_b = m["b_read"] * 8.0 / float(sram["word_bits"])
     e_read = (words_a * col("read_energy_pj") + words_b * float(sram["read_energy_pj"])) * 1e-6  # pJ -> uJ
-    e_mac = df.macs.to_numpy() * cfg.e_mac_pj * 1e-6
-    t_compute = df.macs.to_numpy() / (cfg.macs_per_cycle * cfg.clock_ghz * 1e9)  # s
+    e_mac = m["macs"] * cfg.e_mac_pj * 1e-6
+    t_compute = m["macs"] / (cfg.macs_per_cycle * cfg.clock_ghz * 1e9)  # s
     t_mem = (
         words_a * col("read_latency_ns") / np.maximum(n_a, 1.0)
         + words_b * float(sram["read_latency_ns"]) / np.maximum(n_b, 1.0)
     ) * 1e-9
-    sw = df.switch_rate.to_numpy()
-    reload_bytes = df.reload_bytes.to_numpy()
-    t_reload = reload_bytes / (cfg.dram_gb_per_s * 1e9)
-    t_active = np.maximum(t_compute, t_mem) + sw * t_reload
-    period = 1.0 / df.rate_hz.to_numpy()
+    sw = grid.switch_rate.to_numpy(float)
+    reload_bytes = m["reload_bytes"]
+    t_active = np.maximum(t_compute, t_mem) + sw * reload_bytes / (cfg.dram_gb_per_s * 1e9)
+    period = 1.0 / grid.rate_hz.to_numpy(float)
     t_on = np.maximum(period, t_active)
     p_a = n_a * col("leakage_mw") * 1e-3  # W
     p_b = n_b * float(sram["leakage_mw"]) * 1e-3
-    e_leak = (p_a * np.where(df.a_gated, t_active, t_on) + p_b * t_on) * 1e6  # J -> uJ
+    gated = m["is_het"] & cfg.nvm_power_gating
+    e_leak = (p_a * np.where(gated, t_active, t_on) + p_b * t_on) * 1e6  # J -> uJ
     reload_words = reload_bytes * 8.0 / word_a
     e_reload = sw * (reload_bytes * 8.0 * cfg.dram_pj_per_bit + reload_words * col("write_energy_pj")) * 1e-6
+    labels = [*DESIGNS[:2], *(f"hetero-{t}" for t in names)]
+    label_code = np.where(m["is_het"], 2 + tech_code, design)
+    in_sram = tech_code == names.index(cfg.sram)
     out = grid.copy()
-    out["design_label"] = np.where(df.design == "hetero", "hetero-" + df.a_tech.astype(str), df.design)
+    out["backbone_tech"] = pd.Categorical.from_codes(tech_code, categories=names)
+    out["design_label"] = pd.Categorical.from_codes(label_code, categories=labels)
     out["read_uj"] = e_read
     out["mac_uj"] = e_mac
     out["leak_uj"] = e_leak
@@ -236,10 +252,9 @@ def simulate(grid: pd.DataFrame, workload: pd.DataFrame, table: pd.DataFrame, cf
     out["latency_ms"] = t_active * 1e3
     out["duty_cycle"] = np.minimum(t_active / period, 1.0)
     out["feasible"] = t_active <= period
-    out["sram_bytes"] = np.where(df.a_tech == cfg.sram, df.a_bytes, 0.0) + df.b_bytes
-    out["envm_bytes"] = np.where(df.a_tech != cfg.sram, df.a_bytes, 0.0)
+    out["sram_bytes"] = np.where(in_sram, a_bytes, 0.0) + b_bytes
+    out["envm_bytes"] = np.where(in_sram, 0.0, a_bytes)
     out["area_mm2"] = n_a * col("area_mm2") + n_b * float(sram["area_mm2"])
-    out["backbone_tech"] = df.a_tech.to_numpy()
     return out
 
 
