@@ -78,3 +78,53 @@ def test_bad_workload_config_is_named():
         albert(seq_len=1024)
     with pytest.raises(LmreproError, match="weight_bits"):
         W.WorkloadConfig(weight_bits=0)
+
+
+class _FakeMta(torch.nn.Module):
+    """Mimics lmrepro.mta.model.MtaClassifier's parameter naming (embeddings., layers., adapters., heads.)."""
+
+    def __init__(self):
+        super().__init__()
+        cfg = BertConfig(vocab_size=500, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=64, max_position_embeddings=64)
+        bert = BertModel(cfg, add_pooling_layer=False)
+        self.encoder_config = cfg
+        self.embeddings, self.layers = bert.embeddings, bert.encoder.layer
+        self.adapters = torch.nn.ModuleDict({"1": torch.nn.ModuleDict({
+            "down": torch.nn.Linear(32, 8), "up": torch.nn.Linear(8, 32)})})
+        self.adapters["1"].gate_logits = torch.nn.Parameter(torch.zeros(2, 3))
+        self.heads = torch.nn.ModuleDict({"sst2": torch.nn.Linear(32, 2), "trec": torch.nn.Linear(32, 6)})
+
+
+class _FakeBundle:
+    def __init__(self):
+        self.model, self.tasks = _FakeMta(), ["sst2", "trec"]
+
+    def backbone_param_names(self):
+        return [n for n, _ in self.model.named_parameters() if n.startswith(("embeddings.", "layers."))]
+
+    def adapter_param_names(self):
+        return [n for n, _ in self.model.named_parameters() if n.startswith(("adapters.", "heads."))]
+
+
+def test_bundle_workload_counts_roles_from_the_bundle():
+    b = _FakeBundle()
+    wl = Workload.validate(W.bundle_workload("ours", b, W.WorkloadConfig(seq_len=16)))
+    p, macs = by_role(wl), by_role(wl, "macs")
+    named = dict(b.model.named_parameters())
+    assert p["embedding"] == sum(v.numel() for k, v in named.items() if k.startswith("embeddings."))
+    assert p["layers"] == sum(v.numel() for k, v in named.items() if k.startswith("layers."))
+    assert p["projection"] == 0 and p["pooler"] == 0
+    assert p["adapters"] == (32 * 8 + 8) + (8 * 32 + 32) + 6  # down, up, gate logits
+    assert p["head"] == ((32 * 2 + 2) + (32 * 6 + 6)) / 2  # mean head: one task's is read
+    assert macs["adapters"] == 16 * (32 * 8 + 8 * 32)  # every token through both matrices
+    assert sum(p.values()) + p["head"] == sum(v.numel() for v in named.values())  # heads stored x2 tasks
+    shape = W.shape_from_config(b.model.encoder_config)
+    assert macs["layers"] == 2 * W.layer_macs(shape, 16)
+
+
+def test_bundle_with_unlisted_parameters_is_an_error():
+    b = _FakeBundle()
+    b.backbone_param_names = lambda: ["embeddings.word_embeddings.weight"]
+    with pytest.raises(LmreproError, match="neither backbone nor adapter"):
+        W.bundle_workload("ours", b, W.WorkloadConfig(seq_len=16))

@@ -50,7 +50,7 @@ class EnergyConfig:
     target: str = "ReadEDP"  # NVSim optimization target; the paper's examples use ReadEDP
     cell_case: str = "best"  # NVMExplorer's optimistic cell (the worst-case RRAM array fails)
     sram: str = "SRAM"  # technology holding activations/adapters
-    envm: tuple = ("RRAM", "STT", "PCM")  # FeFET has no valid array in this dump
+    envm: tuple[str, ...] = ("RRAM", "STT", "PCM")  # FeFET has no valid array in this dump
     scaling: str = "linear"  # array scaling (tech.py): 'linear' or 'tile'
     e_mac_pj: float = 0.23  # 8-bit MAC: 0.2 pJ mult + 0.03 pJ add, Horowitz ISSCC 2014 (45 nm; not scaled)
     dram_pj_per_bit: float = 8.0  # off-chip LPDDR4 ~8 pJ/bit (papers.md section 4)
@@ -64,10 +64,10 @@ class EnergyConfig:
 class SweepConfig:
     """The grid the energy stage evaluates; the reference point feeds the breakdown table."""
 
-    n_tasks: tuple = (1, 2, 4, 8, 16, 32, 64)
-    rate_hz: tuple = (0.01, 0.1, 1.0, 10.0, 30.0)  # inferences per second (duty cycle = rate x latency)
-    switch_rate: tuple = (0.0, 0.1, 1.0)  # task switches per inference
-    sparsity: tuple = (0.0,)  # backbone pruning levels priced in (edge.prune)
+    n_tasks: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    rate_hz: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 30.0)  # inferences per second (duty cycle = rate x latency)
+    switch_rate: tuple[float, ...] = (0.0, 0.1, 1.0)  # task switches per inference
+    sparsity: tuple[float, ...] = (0.0,)  # backbone pruning levels priced in (edge.prune)
     reference: dict = field(
         default_factory=lambda: {"n_tasks": 8, "rate_hz": 1.0, "switch_rate": 0.1, "sparsity": 0.0}
     )

@@ -161,61 +161,65 @@ def totals(wl: pd.DataFrame) -> dict:
     }
 
 
+def _is_head(name: str) -> bool:
+    return name.startswith("heads.") or ".heads." in name
+
+
 def bundle_workload(name: str, bundle, cfg: WorkloadConfig) -> pd.DataFrame:
     """The workload of a trained backbone-plus-adapters bundle (lmrepro.mta.export.MtaBundle).
 
-    Backbone counts come from the backbone's own parameters (backbone_param_names), split
-    into embedding / pooler / layers by name; MACs of the backbone from its config. The
-    adapter roles come from adapter_param_names: ALTER mixes all task and shared adapters
-    densely (softmax gate over all), so every inference reads all of them and they are stored
-    once, not per task. Everything else (task heads) is per task: one head read per
-    inference, the stored total divided by the number of tasks.
+    Counts come from the bundle's own parameters: backbone_param_names() split into
+    embeddings and layers by name; adapter_param_names() into heads ("heads.*", one per
+    task) and adapters (everything else: task and shared adapters, gates). ALTER mixes all
+    adapters densely (softmax gate over all), so every inference reads all of them and they
+    are stored once, not per task; a task reads only its own head (the stored heads divided
+    by the number of tasks: their mean). Backbone MACs come from the backbone config,
+    adapter and head MACs from their weight matrices (gates are a softmax, not a matmul).
     """
     model = bundle.model
     named = dict(model.named_parameters())
     backbone = list(bundle.backbone_param_names())
-    adapters = list(bundle.adapter_param_names())
-    unknown = [k for k in [*backbone, *adapters] if k not in named]
+    task_side = list(bundle.adapter_param_names())
+    unknown = [k for k in [*backbone, *task_side] if k not in named]
     if unknown:
         raise LmreproError(f"bundle names parameters the model lacks: {unknown[:5]}")
-    overlap = set(backbone) & set(adapters)
+    overlap = set(backbone) & set(task_side)
     if overlap:
         raise LmreproError(f"bundle lists parameters as both backbone and adapter: {sorted(overlap)[:5]}")
-    heads = [k for k in named if k not in set(backbone) | set(adapters)]
+    rest = sorted(set(named) - set(backbone) - set(task_side))
+    if rest:
+        raise LmreproError(f"bundle parameters neither backbone nor adapter: {rest[:5]}")
+    heads = [k for k in task_side if _is_head(k)]
+    adapters = [k for k in task_side if not _is_head(k)]
     n_tasks = len(bundle.tasks)
     if n_tasks < 1:
         raise LmreproError("bundle has no tasks")
-    config = getattr(model, "config", None) or getattr(bundle, "config", None)
+    config = getattr(model, "encoder_config", None) or getattr(model, "config", None)
+    if config is None and isinstance(getattr(bundle, "config", None), dict):
+        config = bundle.config.get("backbone_config")
     if config is None:
-        raise LmreproError("bundle model has no config to derive the backbone MACs from")
-    backbone_config = getattr(config, "backbone_config", config)
-    s = shape_from_config(backbone_config)
+        raise LmreproError("bundle has no backbone config to derive the backbone MACs from")
+    s = shape_from_config(config)
     n = cfg.seq_len
 
-    def count(names):
-        return int(sum(named[k].numel() for k in names))
+    def count(names, matrices_only=False):
+        return int(sum(named[k].numel() for k in names if not matrices_only or named[k].dim() == 2))
 
     emb_names = [k for k in backbone if "embeddings" in k]
     pool_names = [k for k in backbone if "pooler" in k]
     layer_names = [k for k in backbone if k not in set(emb_names) | set(pool_names)]
-    emb = count(emb_names)
-    emb_reads = 3 * n * s.embedding_size + 2 * s.embedding_size
+    proj_names = [k for k in layer_names if "embedding_hidden_mapping_in" in k]
+    layer_names = [k for k in layer_names if k not in set(proj_names)]
     per_app = s.num_hidden_layers // s.num_hidden_groups
-    layer_p = count(layer_names)
-    proj_p = count([k for k in layer_names if "embedding_hidden_mapping_in" in k])
-    adapter_p = count(adapters)
-    # adapters: each 2-D weight is applied to every token once (their position in the top blocks)
-    adapter_macs = n * int(sum(named[k].numel() for k in adapters if named[k].dim() == 2))
-    head_p = count(heads)
-    head_2d = int(sum(named[k].numel() for k in heads if named[k].dim() == 2))
+    emb_reads = 3 * n * s.embedding_size + 2 * s.embedding_size
+    adapter_mats = [k for k in adapters if "gate" not in k]
     rows = [
-        ("embedding", "backbone", False, emb, min(emb_reads, emb), 0, True),
-        ("projection", "backbone", False, proj_p, proj_p, n * proj_p, True),
-        ("layers", "backbone", False, layer_p - proj_p, per_app * (layer_p - proj_p),
+        ("embedding", "backbone", False, count(emb_names), min(emb_reads, count(emb_names)), 0, True),
+        ("projection", "backbone", False, count(proj_names), count(proj_names), n * count(proj_names, True), True),
+        ("layers", "backbone", False, count(layer_names), per_app * count(layer_names),
          s.num_hidden_layers * layer_macs(s, n), True),
-        ("pooler", "backbone", False, count(pool_names), count(pool_names),
-         count([k for k in pool_names if named[k].dim() == 2]), True),
-        ("adapters", "task", False, adapter_p, adapter_p, adapter_macs, False),
-        ("head", "task", True, head_p / n_tasks, head_p / n_tasks, head_2d / n_tasks, True),
+        ("pooler", "backbone", False, count(pool_names), count(pool_names), count(pool_names, True), True),
+        ("adapters", "task", False, count(adapters), count(adapters), n * count(adapter_mats, True), False),
+        ("head", "task", True, count(heads) / n_tasks, count(heads) / n_tasks, count(heads, True) / n_tasks, True),
     ]
     return _table(name, rows, cfg.weight_bits, cfg)
