@@ -51,8 +51,8 @@ def accuracy_vs_ber(summary: pd.DataFrame, path: Path, marks: dict) -> None:
         row = summary[summary.condition == cond]
         if len(row):
             ax.axhline(row["mean"].iloc[0], ls=style, color="gray", label=cond)
-    for name, (lo, hi) in marks.items():
-        ax.axvspan(lo, hi, alpha=0.12, label=name)
+    for (name, (lo, hi)), color in zip(marks.items(), ("tab:orange", "tab:red", "tab:purple")):
+        ax.axvspan(lo, hi, alpha=0.15, color=color, label=name)
     ax.set_xscale("log")
     ax.set_xlabel(f"bit-error rate (0 plotted at {floor:.0e})")
     ax.set_ylabel("macro accuracy over tasks")

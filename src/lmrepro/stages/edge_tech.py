@@ -19,9 +19,9 @@ stage.add_argument("--metrics", type=Path, required=True)
 def main(ctx) -> None:
     cfg = ctx.config(tech.TechConfig, "edge.tech")
     folder = ctx.args.raw / "nvmexplorer"
+    table, failed = tech.build_table(folder, cfg)  # checks every file first (clear error naming the key)
     for name in cfg.files.values():
         ctx.log_input(folder / name, context="raw")
-    table, failed = tech.build_table(folder, cfg)
     table = io.write_table(table, ctx.args.out, TechTable)
     io.write_table(failed, ctx.args.failed, FailedTech)
     metrics = {"valid_arrays": len(table), "failed_arrays": len(failed)}
