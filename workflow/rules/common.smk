@@ -1,4 +1,4 @@
-# Shared helpers of every rule file: config validation, params and code inputs.
+# Helpers shared by the .smk files of every track: config validation, params, code inputs.
 import json
 import os
 import shlex
@@ -28,11 +28,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
-wildcard_constraints:
-    group="rec|nlu|text|energy",
-    dataset="beauty|sports|toys",
-
-
 # Threads per job come from params (they change float results), never from --cores.
 THREADS = config["runtime"]["threads"]
 
@@ -42,7 +37,16 @@ EVALUATE_INPUTS = []
 REPORT_INPUTS = []
 
 # Plumbing every stage runs: editing it reruns everything, as it should.
-CORE_CODE = ["__init__.py", "errors.py", "paths.py", "io.py", "config.py", "runtime.py", "tracking.py", "stage.py"]
+CORE_CODE = [
+    "__init__.py",
+    "errors.py",
+    "paths.py",
+    "io.py",
+    "config.py",
+    "runtime.py",
+    "tracking.py",
+    "stage.py",
+]
 
 
 def code(*parts):
@@ -51,7 +55,9 @@ def code(*parts):
     for part in (*CORE_CODE, *parts):
         path = ROOT / "src" / "lmrepro" / part
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
+            files += sorted(
+                p for p in path.rglob("*.py") if "__pycache__" not in p.parts
+            )
         elif path.is_file():
             files.append(path)
         else:
@@ -61,7 +67,8 @@ def code(*parts):
 
 def _cfg_arg(keys):
     values = {key: get_key(config, key) for key in keys}
-    return "--cfg " + shlex.quote(json.dumps(values, sort_keys=True, separators=(",", ":")))
+    encoded = json.dumps(values, sort_keys=True, separators=(",", ":"))
+    return f"--cfg {shlex.quote(encoded)}"
 
 
 def cfg(*keys):
@@ -85,15 +92,8 @@ def uses_default_params():
     return load_params(ROOT / "params.yaml") == config
 
 
-onstart:
-    shell("python -m lmrepro.tracking init")
-
-
-onsuccess:
-    if uses_default_params():
-        shell("python -m lmrepro.dvcgen commit")
-    else:
-        print(
-            "lmrepro: dvc.lock left as it was: this run used a profile overlay or --config, "
-            "so its outputs do not correspond to params.yaml."
-        )
+def report_section_sources():
+    """Source files of the report sections that the evaluate stage renders."""
+    return [
+        f"{name.removeprefix('lmrepro.').replace('.', '/')}.py" for name in SECTIONS
+    ]

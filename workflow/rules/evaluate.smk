@@ -6,19 +6,15 @@ rule evaluate:
     input:
         metrics=EVALUATE_INPUTS,
         reports=REPORT_INPUTS,
-        code=code(
-            "stages/evaluate.py",
-            "evaluate",
-            *[name.removeprefix("lmrepro.").replace(".", "/") + ".py" for name in SECTIONS],
-        ),
+        code=code("stages/evaluate.py", "evaluate", *report_section_sources()),
     output:
         json="reports/metrics.json",
         md="reports/results.md",
-    params:
-        cfg=cfg(),
     log:
         "logs/evaluate/evaluate.log",
     threads: THREADS
+    params:
+        cfg=cfg(),
     shell:
         "python -m lmrepro.stages.evaluate --metrics-files {input.metrics}"
         " --out-json {output.json} --out-md {output.md} {params.cfg} --log {log}"
