@@ -52,3 +52,15 @@ def test_tech_stage_cli_bad_file_is_a_clear_error_without_output(tmp_path):
         env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "edge.tech.files.SRAM" in out.stderr, out.stderr[-2000:]
     assert not any((tmp_path / n).exists() for n in ("t.parquet", "f.parquet", "m.json"))
+
+
+def test_energy_knobs_rerun_only_the_energy_stage():
+    """dvc.yaml (generated from the Snakefile): edge.energy is read by edge_energy alone, and
+    edge_energy reads no other edge section but edge.prune."""
+    import yaml
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    readers = [name for name, st in stages.items() if any(str(p).startswith("edge.energy") for p in st["params"])]
+    assert readers == ["edge_energy"]
+    assert sorted(stages["edge_energy"]["params"]) == ["edge.energy", "edge.prune", "runtime"]
+    assert "edge.energy" not in stages["edge_tech"]["params"]
