@@ -168,6 +168,17 @@ def render(root: Path) -> str:
     ref_b = energy["reference"]["bottleneck"] if energy else None
     if albert:
         lines += _workload(albert, ref_b)
+    ours = _load(root, "workload-ours")
+    if ours:
+        (m, part), = list(ours["by_bottleneck"].items())[:1]
+        lines += [
+            f"Our trained model's workload (from the bundle): backbone {part['backbone_params'] / 1e6:.2f}M params "
+            f"(embeddings {part['params.embedding'] / 1e6:.2f}M), mixture adapters and gates "
+            f"{part['params.adapters'] / 1e3:.1f}k (bottleneck {m}; stored once and all read every inference, as the "
+            f"gate mixes all adapters densely, so N only scales its per-task heads), "
+            f"{part['macs'] / 1e9:.2f} GMAC at the same sequence length.",
+            "",
+        ]
     verdicts = []
     if energy:
         lines += _breakdown(energy)
