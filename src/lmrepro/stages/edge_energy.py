@@ -1,0 +1,98 @@
+"""Stage edge_energy: energy, latency and area of every design over the sweep grid."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from lmrepro import io
+from lmrepro.config import from_dict
+from lmrepro.edge import energy as E
+from lmrepro.edge import figures
+from lmrepro.edge.schemas import EnergyResults, TechTable, Workload
+from lmrepro.errors import LmreproError
+from lmrepro.stage import Stage
+
+stage = Stage(track="edge", name="edge_energy")
+stage.add_argument("--tech", type=Path, required=True)
+stage.add_argument("--workloads", type=Path, nargs="+", required=True)
+stage.add_argument("--out", type=Path, required=True)
+stage.add_argument("--metrics", type=Path, required=True)
+stage.add_argument("--fig-tasks", type=Path, required=True)
+stage.add_argument("--fig-rate", type=Path, required=True)
+
+PART_COLS = ["read_uj", "mac_uj", "leak_uj", "reload_uj", "total_uj", "latency_ms", "duty_cycle", "area_mm2",
+             "sram_bytes", "envm_bytes"]
+
+
+def reference_rows(results: pd.DataFrame, ref: dict, sparsity: float = 0.0) -> pd.DataFrame:
+    """The breakdown point: reference tasks/rate/switch; ALBERT at the reference bottleneck,
+    every other model at its own (single) bottleneck."""
+    sel = results[(results.n_tasks == ref["n_tasks"]) & (results.rate_hz == ref["rate_hz"])
+                  & (results.switch_rate == ref["switch_rate"]) & (results.sparsity == sparsity)]
+    keep = (sel.model != "albert-base-v2") | (sel.bottleneck == ref["bottleneck"])
+    return sel[keep]
+
+
+@stage.main
+def main(ctx) -> None:
+    section = dict(ctx.section("edge.energy"))
+    sweep_s, ref = section.pop("sweep"), section.pop("reference")
+    cfg = from_dict(E.EnergyConfig, section, where="edge.energy")
+    sparsities = (0.0, *ctx.section("edge.prune.sparsities"))
+    for key in ("n_tasks", "rate_hz", "switch_rate"):
+        if ref[key] not in sweep_s[key]:
+            raise LmreproError(f"edge.energy.reference.{key}={ref[key]} is not in edge.energy.sweep.{key}")
+    sweep = E.SweepConfig(tuple(sweep_s["n_tasks"]), tuple(sweep_s["rate_hz"]), tuple(sweep_s["switch_rate"]),
+                          sparsities)
+    table = io.read_table(ctx.args.tech, TechTable)
+    workload = pd.concat([io.read_table(p, Workload) for p in ctx.args.workloads], ignore_index=True)
+    albert = workload[workload.model == "albert-base-v2"]
+    if len(albert) and ref["bottleneck"] not in set(albert.bottleneck):
+        raise LmreproError(f"edge.energy.reference.bottleneck={ref['bottleneck']} is not in edge.workload.bottlenecks")
+    grids = [
+        E.make_grid([m], sorted(wl.bottleneck.unique()), E.DESIGNS, cfg.envm, sweep, sram=cfg.sram)
+        for m, wl in workload.groupby("model")
+    ]
+    grid = pd.concat(grids, ignore_index=True)
+    results = E.simulate(grid, workload, table, cfg)
+    results = io.write_table(results, ctx.args.out, EnergyResults)
+    ctx.log.info("%d scenarios", len(results))
+
+    point = reference_rows(results, ref)
+    breakdown = {m: {r.design_label: {c: float(getattr(r, c)) for c in PART_COLS} for r in g.itertuples()}
+                 for m, g in point.groupby("model")}
+    sav = E.savings(point)
+    savings = {m: {f"{r.backbone_tech}_vs_{r.baseline}": {"energy": float(r.energy_saving), "area": float(r.area_saving)}
+                   for r in g.itertuples()} for m, g in sav.groupby("model")}
+    pruned = {}
+    for s in sparsities:
+        p = reference_rows(results, ref, s)
+        for r in p.itertuples():
+            pruned.setdefault(r.model, {}).setdefault(str(s), {})[r.design_label] = {
+                "total_uj": float(r.total_uj), "area_mm2": float(r.area_mm2),
+                "backbone_bytes": float(r.envm_bytes if r.design == "hetero" else r.sram_bytes)}
+    # savings over the whole sweep (dense backbone): where does the heterogeneous design win?
+    full = E.savings(results[results.sparsity == 0.0])
+    span = {m: {f"{t}_vs_{b}": {"min": float(g2.energy_saving.min()), "max": float(g2.energy_saving.max()),
+                                 "share_above_1": float((g2.energy_saving > 1).mean())}
+                for (t, b), g2 in g.groupby(["backbone_tech", "baseline"])} for m, g in full.groupby("model")}
+    feasible = float(results.feasible.mean())
+    io.write_json({"reference": ref, "breakdown": breakdown, "savings": savings, "pruned": pruned,
+                   "savings_over_sweep": span, "feasible_share": feasible, "scenarios": len(results)},
+                  ctx.args.metrics)
+    ctx.log_metrics({f"{m}.{k}.energy_saving": v["energy"] for m, d in savings.items() for k, v in d.items()})
+
+    fixed_tasks = {m: {"rate_hz": ref["rate_hz"], "switch_rate": ref["switch_rate"], "sparsity": 0.0,
+                       **({"bottleneck": ref["bottleneck"]} if m == "albert-base-v2" else {})}
+                   for m in results.model.unique()}
+    figures.energy_lines(results, "n_tasks", fixed_tasks, ctx.args.fig_tasks, "number of tasks N",
+                         f"{ref['rate_hz']} inf/s, {ref['switch_rate']} switches/inf")
+    fixed_rate = {m: {**{k: v for k, v in f.items() if k != "rate_hz"}, "n_tasks": ref["n_tasks"]}
+                  for m, f in fixed_tasks.items()}
+    figures.energy_lines(results, "rate_hz", fixed_rate, ctx.args.fig_rate,
+                         "inference rate (1/s); duty cycle = rate x latency",
+                         f"N={ref['n_tasks']}, {ref['switch_rate']} switches/inf")
+
+
+if __name__ == "__main__":
+    stage.run()

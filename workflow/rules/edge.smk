@@ -1,0 +1,128 @@
+# Edge track: adapter-ALBERT on heterogeneous on-chip memory (papers.md section 4).
+# Technology table -> workloads -> energy sweep; robustness of the ALTER track's trained bundle.
+
+EDGE_BUNDLE = config["edge"]["robustness"]["bundle"]
+# The trained MTA bundle is available when a rule makes it (the mta track, included
+# before this file) or it already exists; without it only ALBERT-base-v2 is simulated.
+EDGE_HAS_BUNDLE = (
+    any(EDGE_BUNDLE in map(str, r.output) for r in workflow.rules)
+    or Path(EDGE_BUNDLE).exists()
+)
+EDGE_MODELS = ["albert-base-v2"] + (["ours"] if EDGE_HAS_BUNDLE else [])
+
+
+rule edge_tech:
+    input:
+        raw="data/raw/energy",
+        code=code("stages/edge_tech.py", "edge/tech.py", "edge/schemas.py"),
+    output:
+        table="data/edge/tech.parquet",
+        failed="data/edge/tech_failed.parquet",
+        metrics="reports/metrics/edge/tech.json",
+    log:
+        "logs/edge_tech/edge_tech.log",
+    threads: THREADS
+    params:
+        cfg=cfg("edge.tech"),
+    shell:
+        "python -m lmrepro.stages.edge_tech --raw {input.raw} --out {output.table} --failed {output.failed}"
+        " --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+rule edge_workload_albert:
+    input:
+        code=code("stages/edge_workload.py", "edge/workload.py", "edge/schemas.py"),
+    output:
+        table="data/edge/workload/albert-base-v2.parquet",
+        metrics="reports/metrics/edge/workload-albert-base-v2.json",
+    log:
+        "logs/edge_workload/albert-base-v2.log",
+    threads: THREADS
+    params:
+        cfg=cfg("edge.workload"),
+    shell:
+        "python -m lmrepro.stages.edge_workload --model albert-base-v2"
+        " --out {output.table} --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+rule edge_workload_ours:
+    input:
+        bundle=EDGE_BUNDLE,
+        code=code("stages/edge_workload.py", "edge/workload.py", "edge/schemas.py"),
+    output:
+        table="data/edge/workload/ours.parquet",
+        metrics="reports/metrics/edge/workload-ours.json",
+    log:
+        "logs/edge_workload/ours.log",
+    threads: THREADS
+    params:
+        cfg=cfg("edge.workload"),
+    shell:
+        "python -m lmrepro.stages.edge_workload --model ours --bundle {input.bundle}"
+        " --out {output.table} --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+rule edge_energy:
+    input:
+        tech=rules.edge_tech.output.table,
+        workloads=expand("data/edge/workload/{model}.parquet", model=EDGE_MODELS),
+        code=code(
+            "stages/edge_energy.py",
+            "edge/energy.py",
+            "edge/tech.py",
+            "edge/figures.py",
+            "edge/schemas.py",
+        ),
+    output:
+        table="data/edge/energy.parquet",
+        metrics="reports/metrics/edge/energy.json",
+        fig_tasks="reports/edge/energy_vs_tasks.png",
+        fig_rate="reports/edge/energy_vs_rate.png",
+    log:
+        "logs/edge_energy/edge_energy.log",
+    threads: THREADS
+    params:
+        cfg=cfg("edge.energy", "edge.prune"),
+    shell:
+        "python -m lmrepro.stages.edge_energy --tech {input.tech} --workloads {input.workloads}"
+        " --out {output.table} --metrics {output.metrics} --fig-tasks {output.fig_tasks}"
+        " --fig-rate {output.fig_rate} {params.cfg} --log {log}"
+
+
+rule edge_robustness:
+    input:
+        bundle=EDGE_BUNDLE,
+        nlu="data/nlu/tasks.parquet",
+        code=code(
+            "stages/edge_robustness.py",
+            "edge/robustness.py",
+            "edge/compression.py",
+            "edge/figures.py",
+            "edge/schemas.py",
+        ),
+    output:
+        table="data/edge/robustness.parquet",
+        metrics="reports/metrics/edge/robustness.json",
+        figure="reports/edge/accuracy_vs_ber.png",
+    log:
+        "logs/edge_robustness/edge_robustness.log",
+    threads: THREADS
+    params:
+        cfg=cfg("edge.robustness", "edge.prune"),
+    shell:
+        "python -m lmrepro.stages.edge_robustness --bundle {input.bundle} --nlu {input.nlu}"
+        " --out {output.table} --metrics {output.metrics} --figure {output.figure} {params.cfg} --log {log}"
+
+
+EVALUATE_INPUTS.extend(
+    [rules.edge_tech.output.metrics, rules.edge_energy.output.metrics]
+)
+EVALUATE_INPUTS.extend(
+    expand("reports/metrics/edge/workload-{model}.json", model=EDGE_MODELS)
+)
+REPORT_INPUTS.extend(
+    [rules.edge_energy.output.fig_tasks, rules.edge_energy.output.fig_rate]
+)
+if EDGE_HAS_BUNDLE:
+    EVALUATE_INPUTS.append(rules.edge_robustness.output.metrics)
+    REPORT_INPUTS.append(rules.edge_robustness.output.figure)
