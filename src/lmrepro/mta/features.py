@@ -63,8 +63,7 @@ def compute_features(model, encoded: Encoded, key: str, batch_size: int = 64, pr
     hidden_size = model.encoder_config.hidden_size
     out = torch.zeros((int(encoded.offsets[-1]), hidden_size), dtype=torch.float32)
     batches = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
-    was_training = model.training
-    model.eval()
+    model.eval()  # left in eval: callers share these backbone modules and need dropout off
     with torch.no_grad():
         for rows in (progress(batches, desc="lower blocks") if progress else batches):
             ids, mask, types = encoded.batch(rows)
@@ -72,7 +71,6 @@ def compute_features(model, encoded: Encoded, key: str, batch_size: int = 64, pr
             for j, r in enumerate(rows):
                 n = int(encoded.offsets[r + 1] - encoded.offsets[r])
                 out[encoded.offsets[r]: encoded.offsets[r + 1]] = h[j, :n]
-    model.train(was_training)
     return FeatureCache(out, encoded.offsets.copy(), key)
 
 

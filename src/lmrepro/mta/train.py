@@ -141,7 +141,7 @@ def train(model: nn.Module, inputs: Inputs, labels: np.ndarray, schedule: Schedu
         nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         optim.step()
         sched.step()
-        window.append(float(loss))
+        window.append(float(loss.detach()))
         if len(window) == 20:
             log.losses.append(float(np.mean(window)))
             window = []
