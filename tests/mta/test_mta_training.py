@@ -59,7 +59,7 @@ def test_feature_cache_is_keyed_and_refuses_a_stale_file(fresh_encoder, setup, t
     key = cache_key("bb1", encoded.digest(), probe.first_adapted)
     assert (tmp_path / f"{key}.safetensors").is_file() and feats.key == key
     again = load_features(tmp_path / f"{key}.safetensors", key)
-    assert torch.equal(again.hidden, feats.hidden)
+    assert torch.equal(again.attn, feats.attn) and torch.equal(again.ffn, feats.ffn)
     with pytest.raises(LmreproError, match="does not match"):
         load_features(tmp_path / f"{key}.safetensors", cache_key("bb2", encoded.digest(), 5))
     assert len(backbone_digest(folder)) == 64

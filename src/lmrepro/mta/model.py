@@ -76,23 +76,42 @@ class MtaClassifier(nn.Module):
             h = layer(h, ext)
         return h
 
+    def front(self, h: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The pre-adapter part of the first adapted block: attention output and FFN output.
+
+        With a frozen backbone these do not depend on anything trained, so the feature
+        cache stores them: [B, S, H] -> (attn [B, S, H], ffn [B, S, H]).
+        """
+        ext = extended_mask(attention_mask, h.dtype)
+        return self._front(self.first_adapted, h, ext)
+
     def upper(self, h: torch.Tensor, attention_mask: torch.Tensor, task: str) -> torch.Tensor:
         """Adapted top blocks + mean pooling + the task's head: [B, S, H] -> [B, C]."""
+        attn, ffn = self.front(h, attention_mask)
+        return self.upper_from_front(attn, ffn, attention_mask, task)
+
+    def upper_from_front(self, attn: torch.Tensor, ffn: torch.Tensor, attention_mask: torch.Tensor,
+                         task: str) -> torch.Tensor:
+        """Everything from the first adapter on: ([B, S, H], [B, S, H]) -> logits [B, C]."""
         task_index(self.task_names, task)
-        ext = extended_mask(attention_mask, h.dtype)
-        for i in range(self.first_adapted, len(self.layers)):
-            h = self._adapted_block(i, h, ext, task)
+        ext = extended_mask(attention_mask, attn.dtype)
+        h = self._back(self.first_adapted, attn, ffn, task)
+        for i in range(self.first_adapted + 1, len(self.layers)):
+            h = self._back(i, *self._front(i, h, ext), task)
         m = attention_mask.to(h.dtype).unsqueeze(-1)  # [B, S, 1]
         pooled = (h * m).sum(1) / m.sum(1).clamp_min(1.0)  # [B, H]
         return self.heads[task](self.head_dropout(pooled))
 
-    def _adapted_block(self, i: int, h: torch.Tensor, ext: torch.Tensor, task: str) -> torch.Tensor:
+    def _front(self, i: int, h: torch.Tensor, ext: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         layer = self.layers[i]
         attn = layer.attention(h, attention_mask=ext)[0]  # [B, S, H]
-        y = layer.output.dropout(layer.output.dense(layer.intermediate(attn)))  # [B, S, H]
+        ffn = layer.output.dropout(layer.output.dense(layer.intermediate(attn)))  # [B, S, H]
+        return attn, ffn
+
+    def _back(self, i: int, attn: torch.Tensor, ffn: torch.Tensor, task: str) -> torch.Tensor:
         if self.kind != "none":
-            y = self.adapters[str(i)](y, task)
-        return layer.output.LayerNorm(y + attn)
+            ffn = self.adapters[str(i)](ffn, task)
+        return self.layers[i].output.LayerNorm(ffn + attn)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 token_type_ids: torch.Tensor, task: str) -> torch.Tensor:

@@ -45,8 +45,8 @@ class Inputs:
 
     def logits(self, model: nn.Module, rows: np.ndarray, task: str) -> torch.Tensor:
         if self.features is not None:
-            h, mask = self.features.batch(rows)  # [B, S, H], [B, S]
-            return model.upper(h, mask, task)
+            attn, ffn, mask = self.features.batch(rows)  # [B, S, H] x2, [B, S]
+            return model.upper_from_front(attn, ffn, mask, task)
         ids, mask, types = self.encoded.batch(rows)
         return model(ids, mask, types, task)
 
