@@ -10,24 +10,31 @@ MTA_FEATURES = {
     "features": "data/mta/features.safetensors",
 }
 MTA_COMMON = ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds")
+# Modules the training stages import (not report/evaluate/bench: editing those reruns only mta_eval).
+MTA_TRAIN_CODE = [
+    f"mta/{m}.py"
+    for m in (
+        "__init__",
+        "adapter",
+        "mixture",
+        "fusion",
+        "backbone",
+        "model",
+        "data",
+        "features",
+        "train",
+        "methods",
+        "pipeline",
+        "schemas",
+        "export",
+    )
+]
 
 
 rule mta_features:
     input:
         table="data/nlu/tasks.parquet",
-        code=code(
-            "stages/mta_features.py",
-            "mta/backbone.py",
-            "mta/data.py",
-            "mta/features.py",
-            "mta/model.py",
-            "mta/mixture.py",
-            "mta/adapter.py",
-            "mta/fusion.py",
-            "mta/pipeline.py",
-            "mta/schemas.py",
-            "data/schemas.py",
-        ),
+        code=code("stages/mta_features.py", "data/schemas.py", *MTA_TRAIN_CODE),
     output:
         **MTA_FEATURES,
     params:
@@ -43,7 +50,7 @@ rule mta_features:
 rule mta_stage1:
     input:
         **MTA_FEATURES,
-        code=code("stages/mta_stage1.py", "mta"),
+        code=code("stages/mta_stage1.py", *MTA_TRAIN_CODE),
     output:
         models=directory("models/mta/stage1"),
         preds="data/mta/preds/adapters.parquet",
@@ -64,7 +71,7 @@ rule mta_stage2:
         **MTA_FEATURES,
         stage1=rules.mta_stage1.output.models,
         stage1_runs=rules.mta_stage1.output.runs,
-        code=code("stages/mta_stage2.py", "mta"),
+        code=code("stages/mta_stage2.py", *MTA_TRAIN_CODE),
     output:
         bundle=directory("models/mta/mta"),
         preds="data/mta/preds/mta.parquet",
@@ -85,7 +92,7 @@ rule mta_baseline_fusion:
         **MTA_FEATURES,
         stage1=rules.mta_stage1.output.models,
         stage1_runs=rules.mta_stage1.output.runs,
-        code=code("stages/mta_baseline.py", "mta"),
+        code=code("stages/mta_baseline.py", *MTA_TRAIN_CODE),
     output:
         preds="data/mta/preds/fusion.parquet",
         runs="data/mta/runs/fusion.json",
@@ -104,7 +111,7 @@ rule mta_baseline_fusion:
 rule mta_baseline:
     input:
         **MTA_FEATURES,
-        code=code("stages/mta_baseline.py", "mta"),
+        code=code("stages/mta_baseline.py", *MTA_TRAIN_CODE),
     output:
         preds="data/mta/preds/{mta_method}.parquet",
         runs="data/mta/runs/{mta_method}.json",
@@ -128,7 +135,15 @@ rule mta_eval:
     input:
         preds=expand("data/mta/preds/{m}.parquet", m=MTA_METHODS),
         runs=expand("data/mta/runs/{m}.json", m=MTA_METHODS),
-        code=code("stages/mta_eval.py", "mta/evaluate.py", "mta/report.py", "mta/metrics.py", "mta/schemas.py"),
+        code=code(
+            "stages/mta_eval.py",
+            "mta/__init__.py",
+            "mta/evaluate.py",
+            "mta/report.py",
+            "mta/metrics.py",
+            "mta/schemas.py",
+            "mta/methods.py",
+        ),
     output:
         scores="reports/metrics/mta/scores.json",
         per_seed="data/mta/scores.parquet",

@@ -30,6 +30,10 @@ def _params(n: float) -> str:
     return f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.1f}k"
 
 
+def _secs(s: float) -> str:
+    return f"{s:.0f}" if s >= 10 else f"{s:.1f}"
+
+
 def cost(runs: dict, method: str) -> dict:
     """Trainable parameters, inference parameters and seconds (mean over seeds) of a method,
     counting the stage-1 adapters for the methods built on them (mta, fusion)."""
@@ -52,7 +56,7 @@ def table(summary: dict, runs: dict, tasks: list[str]) -> str:
     for m in methods:
         c = cost(runs, m)
         cells = [LABELS[m], *[_pct(summary[m][t]) for t in tasks], f"**{_pct(summary[m]['macro'])}**",
-                 _params(c["trainable"]), _params(c["total"]), f"{c['seconds']:.0f}"]
+                 _params(c["trainable"]), _params(c["total"]), _secs(c["seconds"])]
         lines.append("| " + " | ".join(cells) + " |")
     if "msrp" in tasks:
         parts = ", ".join(f"{LABELS[m]} F1 {_pct(summary[m]['msrp_f1'])} / acc {_pct(summary[m]['msrp_acc'])}"
@@ -104,12 +108,15 @@ def claims(summary: dict, runs: dict) -> list[str]:
         extra = f"; against training the same mixture in one joint stage it is {_vs(summary, 'mta', 'joint')}" \
             if "joint" in summary else ""
         cost_txt = (f"Stage 2 trains {_params(s2['trainable'])} parameters "
-                    f"({100 * s2['trainable'] / c['total']:.2f}% of the model) in {s2['seconds']:.0f} s "
-                    f"vs {s1['seconds']:.0f} s for stage 1") if s1 and s2 else ""
+                    f"({100 * s2['trainable'] / c['total']:.2f}% of the model) in {_secs(s2['seconds'])} s "
+                    f"vs {_secs(s1['seconds'])} s for stage 1") if s1 and s2 else ""
         out.append(
             f"*A cheap second stage that optimizes how the adapters collaborate helps*: MTA after stage 2 is "
             f"{_vs(summary, 'mta', 'adapters')} (stage 1 alone){extra}. {cost_txt}. Verdict: **{verdict}**.")
 
+    if summary["mta"]["seeds"] < 2:
+        out.append("Only one seed was run, so 'within seed noise' means an exact tie and the verdicts below "
+                   "carry no uncertainty estimate.")
     verdict = ("supported" if not losses and len(wins) == len(baselines)
                else "partly supported" if wins and not losses
                else "mixed" if wins else "not supported")
