@@ -6,5 +6,6 @@ when it lands; the evaluate rule lists these modules as code inputs.
 
 SECTIONS: list[str] = [
     "lmrepro.data.report",
+    "lmrepro.mta.report",
     "lmrepro.edge.report",
 ]

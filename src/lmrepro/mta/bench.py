@@ -1,0 +1,101 @@
+"""Benchmark: training epoch on cached lower-block features vs the naive full forward.
+
+Run: ``python -m lmrepro.mta.bench [--n 512] [--epochs 2] [--threads 2]``
+Prints the naive and cached epoch times, their ratio (target >= 3x), the one-time cost
+of building the cache, and the max |logit difference| between the two paths for the same
+trained model over every example. Both paths train the same one-stage MTA (all adapters,
+gates and heads) from the same seed on the same batches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from lmrepro.mta.backbone import DEFAULT_BACKBONE, load_backbone
+from lmrepro.mta.data import DataConfig, encode, n_labels, select_examples, task_rows
+from lmrepro.mta.features import compute_features
+from lmrepro.mta.methods import Task
+from lmrepro.mta.mixture import MixtureConfig
+from lmrepro.mta.model import MtaClassifier
+from lmrepro.mta.train import Inputs, TrainConfig, balanced_schedule, names_with, train
+
+
+def _table(path: Path, raw_dir: Path) -> pd.DataFrame:
+    """The foundation's NLU table when built, else SST-2 read straight from the raw mirror."""
+    if path.is_file():
+        return pd.read_parquet(path)
+    rows = []
+    for split, name in (("train", "stsa.binary.train"), ("test", "stsa.binary.test")):
+        for line in (raw_dir / "nlu" / "sst2" / name).read_text(encoding="latin-1").splitlines():
+            label, text = line.split(" ", 1)
+            rows.append(("sst2", split, text, None, int(label)))
+    return pd.DataFrame(rows, columns=["task", "split", "text_a", "text_b", "label"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backbone", default=DEFAULT_BACKBONE)
+    ap.add_argument("--table", type=Path, default=Path("data/nlu/tasks.parquet"))
+    ap.add_argument("--raw", type=Path, default=Path(os.environ.get("LMREPRO_RAW", "../shared/data")))
+    ap.add_argument("--tasks", nargs="+", default=["sst2", "msrp"])
+    ap.add_argument("--n", type=int, default=256, help="training examples per task")
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--max-len", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    table = _table(args.table, args.raw)
+    tasks = tuple(t for t in args.tasks if t in set(table["task"]))
+    encoder, tokenizer = load_backbone(args.backbone)
+    examples = select_examples(table, DataConfig(tasks=tasks, n_train=args.n, n_test=1, max_len=args.max_len))
+    encoded = encode(examples, tokenizer, args.max_len)
+    data = Task(n_labels(examples), task_rows(examples, "train"), task_rows(examples, "test"),
+                examples["label"].to_numpy())
+    mix = MixtureConfig()
+    cfg = TrainConfig(epochs=args.epochs, batch_size=32, lr=1e-3)
+
+    start = time.perf_counter()
+    feats = compute_features(MtaClassifier(encoder, data.n_labels, mix, "none"), encoded, key="bench")
+    build = time.perf_counter() - start
+
+    seconds, models = {}, {}
+    for name, inputs in (("naive", Inputs(encoded)), ("cached", Inputs(encoded, feats))):
+        torch.manual_seed(0)
+        model = MtaClassifier(copy.deepcopy(encoder), data.n_labels, mix, "mixture")
+        schedule = balanced_schedule(data.train_rows, cfg, np.random.default_rng(0))
+        log = train(model, inputs, data.labels, schedule, names_with(model, "adapters.", "heads."), cfg)
+        seconds[name], models[name] = log.seconds / args.epochs, model
+
+    all_rows = np.arange(len(encoded))
+    diffs, param_diff = [], 0.0
+    with torch.no_grad():
+        for task in data.n_labels:
+            a = Inputs(encoded).logits(models["cached"], all_rows, task)
+            b = Inputs(encoded, feats).logits(models["cached"], all_rows, task)
+            diffs.append(float((a - b).abs().max()))
+        pa, pb = dict(models["naive"].named_parameters()), dict(models["cached"].named_parameters())
+        param_diff = max(float((pa[n] - pb[n]).abs().max()) for n in pa)
+
+    n_ex = sum(len(r) for r in data.train_rows.values())
+    print(f"backbone {args.backbone}: {len(encoder.encoder.layer)} blocks, adapters in the top {mix.blocks}; "
+          f"tasks {list(tasks)}, {n_ex} training examples, max_len {args.max_len}, threads {args.threads}")
+    print(f"naive  epoch (full forward every step): {seconds['naive']:.2f} s")
+    print(f"cached epoch (top block(s) on cached features): {seconds['cached']:.2f} s")
+    print(f"speed ratio naive/cached per epoch: {seconds['naive'] / seconds['cached']:.2f}x (target >= 3x)")
+    print(f"one-time cache build: {build:.2f} s; ratio over {args.epochs} epochs incl. build: "
+          f"{seconds['naive'] * args.epochs / (seconds['cached'] * args.epochs + build):.2f}x")
+    print(f"max |logit diff| cached vs uncached (same model, all {len(encoded)} examples): {max(diffs):.2e}")
+    print(f"max |param diff| after training naive vs cached (same seed and batches): {param_diff:.2e}")
+
+
+if __name__ == "__main__":
+    main()

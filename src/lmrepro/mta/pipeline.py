@@ -1,0 +1,117 @@
+"""What the mta_* stages share: reading the feature stage's outputs back, saving stage-1
+adapters, and writing predictions and run records. Kept here (not in the stage files) so
+that it is importable and tested.
+
+Files (all written atomically):
+  data/mta/examples.parquet      the subsample (schemas.Examples); row i = example i
+  data/mta/tokens.safetensors    its token store (data.Encoded)
+  data/mta/features.safetensors  frozen-backbone cache (features.FeatureCache), keyed
+  models/mta/stage1/seed<S>.safetensors   stage-1 task adapters + heads per seed
+  data/mta/preds/<method>.parquet         test predictions, all seeds (schemas.Predictions)
+  data/mta/runs/<method>.json             per seed: trainable/total params, seconds per stage
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from lmrepro import io
+from lmrepro.errors import LmreproError
+from lmrepro.mta.backbone import backbone_digest, load_backbone, resolve_backbone
+from lmrepro.mta.data import Encoded, n_labels, task_rows
+from lmrepro.mta.features import FeatureCache, cache_key, load_features
+from lmrepro.mta.methods import MethodResult, Task
+from lmrepro.mta.model import MtaClassifier
+from lmrepro.mta.schemas import Examples, Predictions
+
+
+@dataclass
+class Loaded:
+    encoder: object
+    tokenizer: object
+    examples: pd.DataFrame
+    encoded: Encoded
+    data: Task
+    backbone_digest: str
+
+
+def save_tokens(encoded: Encoded, path: Path) -> None:
+    with io.atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in encoded.tensors().items()}, str(tmp),
+                  metadata={"digest": encoded.digest()})
+
+
+def load_inputs(backbone: str, examples_path: Path, tokens_path: Path) -> Loaded:
+    examples = io.read_table(examples_path, Examples)
+    try:
+        encoded = Encoded.from_tensors(load_file(str(tokens_path)))
+    except Exception as err:
+        raise LmreproError(f"{tokens_path}: not a readable token store: {err}") from err
+    if len(encoded) != len(examples):
+        raise LmreproError(f"{tokens_path}: {len(encoded)} examples but {examples_path} has {len(examples)}")
+    encoder, tokenizer = load_backbone(backbone)
+    data = Task(n_labels(examples), task_rows(examples, "train"), task_rows(examples, "test"),
+                examples["label"].to_numpy())
+    return Loaded(encoder, tokenizer, examples, encoded, data, backbone_digest(resolve_backbone(backbone)))
+
+
+def features_for(loaded: Loaded, path: Path, blocks: int) -> FeatureCache:
+    """The feature cache, checked against this backbone, these tokens and this split point."""
+    first = len(loaded.encoder.encoder.layer) - blocks
+    return load_features(path, cache_key(loaded.backbone_digest, loaded.encoded.digest(), first))
+
+
+def save_adapters(model: MtaClassifier, path: Path, seed: int) -> None:
+    state = {n: p.detach().contiguous().clone() for n, p in model.named_parameters()
+             if n in set(model.adapter_param_names())}
+    with io.atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"seed": str(seed), "tasks": ",".join(model.task_names)})
+
+
+def load_adapters(model: MtaClassifier, path: Path) -> None:
+    """Load stage-1 adapter/head weights into ``model``; names and shapes must match."""
+    if not path.is_file():
+        raise LmreproError(f"{path}: stage-1 adapters not found (run mta_stage1)")
+    with safe_open(str(path), framework="pt") as handle:
+        tasks = (handle.metadata() or {}).get("tasks", "")
+    if tasks.split(",") != model.task_names:
+        raise LmreproError(f"{path}: trained for tasks {tasks!r}, expected {model.task_names}")
+    state = load_file(str(path))
+    own = dict(model.named_parameters())
+    bad = [n for n, t in state.items() if n not in own or own[n].shape != t.shape]
+    if bad:
+        raise LmreproError(f"{path}: does not fit the model (e.g. {bad[:3]}); mixture params changed?")
+    model.load_state_dict(state, strict=False)
+
+
+def predictions(method: str, seed: int, result: MethodResult, data: Task) -> pd.DataFrame:
+    parts = [pd.DataFrame({"method": method, "seed": seed, "task": t, "row": rows,
+                           "label": data.labels[rows], "pred": result.preds[t]})
+             for t, rows in data.test_rows.items()]
+    return pd.concat(parts, ignore_index=True)
+
+
+def write_predictions(frames: list[pd.DataFrame], path: Path) -> None:
+    io.write_table(pd.concat(frames, ignore_index=True), path, Predictions)
+
+
+def run_record(seed: int, result: MethodResult, stage: str, extra_stages: list[dict] | None = None) -> dict:
+    """One seed's cost: stages (name, trainable, seconds, steps) and inference params."""
+    stages = list(extra_stages or [])
+    stages.append({"name": stage, "trainable": int(result.trainable), "seconds": float(result.seconds),
+                   "steps": int(sum(log.steps for log in result.logs))})
+    return {"seed": seed, "total": int(result.total), "stages": stages}
+
+
+def stage_of(records: list[dict], seed: int, name: str) -> dict:
+    for rec in records:
+        if rec["seed"] == seed:
+            for st in rec["stages"]:
+                if st["name"] == name:
+                    return st
+    raise LmreproError(f"run record of seed {seed} lacks stage {name!r}")

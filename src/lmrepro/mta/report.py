@@ -1,0 +1,187 @@
+"""The MTA section of reports/results.md: method x task table, cost columns, figure,
+and one sentence per paper claim with a verdict computed from the numbers.
+
+Inputs (written by the mta_eval stage under ``root``):
+  reports/metrics/mta/scores.json   deterministic scores (summary per method) + the scale
+  reports/mta/runs.json             trainable/total parameters and wall time per method
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from lmrepro.errors import LmreproError
+from lmrepro.mta.methods import LABELS, METHODS
+from lmrepro.mta.metrics import headline_name
+
+SCORES = Path("reports/metrics/mta/scores.json")
+RUNS = Path("reports/mta/runs.json")
+FIGURE = Path("reports/mta/tasks.png")
+TABLE = Path("reports/mta/table.md")
+
+
+def _pct(v: dict) -> str:
+    return f"{100 * v['mean']:.1f} ± {100 * v['std']:.1f}"
+
+
+def _params(n: float) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.1f}k"
+
+
+def _secs(s: float) -> str:
+    return f"{s:.0f}" if s >= 10 else f"{s:.1f}"
+
+
+def cost(runs: dict, method: str) -> dict:
+    """Trainable parameters, inference parameters and seconds (mean over seeds) of a method,
+    counting the stage-1 adapters for the methods built on them (mta, fusion)."""
+    per_seed = runs[method]
+    stages = per_seed[0]["stages"]
+    return {
+        "trainable": sum(s["trainable"] for s in stages),
+        "total": per_seed[0]["total"],
+        "seconds": sum(sum(s["seconds"] for s in r["stages"]) for r in per_seed) / len(per_seed),
+        "stages": {s["name"]: {"trainable": s["trainable"],
+                               "seconds": sum(next(x["seconds"] for x in r["stages"] if x["name"] == s["name"])
+                                              for r in per_seed) / len(per_seed)} for s in stages},
+    }
+
+
+def table(summary: dict, runs: dict, tasks: list[str]) -> str:
+    methods = [m for m in METHODS if m in summary]
+    head = ["Method", *[f"{t} ({headline_name(t)})" for t in tasks], "Macro avg", "Trainable", "Total", "Time (s)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in methods:
+        c = cost(runs, m)
+        cells = [LABELS[m], *[_pct(summary[m][t]) for t in tasks], f"**{_pct(summary[m]['macro'])}**",
+                 _params(c["trainable"]), _params(c["total"]), _secs(c["seconds"])]
+        lines.append("| " + " | ".join(cells) + " |")
+    if "msrp" in tasks:
+        parts = ", ".join(f"{LABELS[m]} F1 {_pct(summary[m]['msrp_f1'])} / acc {_pct(summary[m]['msrp_acc'])}"
+                          for m in methods)
+        lines.append("")
+        lines.append(f"MSRP parts: {parts}.")
+    return "\n".join(lines)
+
+
+def _compare(summary: dict, a: str, b: str) -> tuple[float, float]:
+    """(difference of macro means a - b, noise = pooled std over seeds), in points."""
+    ma, mb = summary[a]["macro"], summary[b]["macro"]
+    return 100 * (ma["mean"] - mb["mean"]), 100 * math.sqrt((ma["std"] ** 2 + mb["std"] ** 2) / 2)
+
+
+def _vs(summary: dict, a: str, b: str) -> str:
+    d, noise = _compare(summary, a, b)
+    word = "above" if d > noise else "below" if d < -noise else "within seed noise of"
+    return f"{abs(d):.1f} points {word} {LABELS[b]}" if word != "within seed noise of" else \
+        f"within seed noise of {LABELS[b]} ({d:+.1f}, noise {noise:.1f})"
+
+
+def claims(summary: dict, runs: dict) -> list[str]:
+    """One sentence per claim of papers.md section 2, each ending with a verdict."""
+    out = []
+    if "mta" not in summary:
+        return ["MTA was not run, so no claim can be checked."]
+    baselines = [m for m in METHODS if m in summary and m != "mta"]
+    diffs = {b: _compare(summary, "mta", b) for b in baselines}
+    wins = [b for b, (d, n) in diffs.items() if d > n]
+    losses = [b for b, (d, n) in diffs.items() if d < -n]
+
+    if "single_ft" in summary:
+        c_mta, c_ft = cost(runs, "mta"), cost(runs, "single_ft")
+        d, n = diffs["single_ft"]
+        verdict = "supported" if d >= -n else "not supported"
+        out.append(
+            f"*Small LMs become good multi-task learners with MTA*: one MTA model for all tasks is "
+            f"{_vs(summary, 'mta', 'single_ft')} (one fully fine-tuned model per task), with "
+            f"{_params(c_mta['trainable'])} trained parameters instead of {_params(c_ft['trainable'])} and "
+            f"{_params(c_mta['total'])} parameters at inference instead of {_params(c_ft['total'])}. "
+            f"Verdict: **{verdict}** at our scale.")
+
+    if "adapters" in summary:
+        c = cost(runs, "mta")
+        s1, s2 = c["stages"].get("stage1"), c["stages"].get("stage2")
+        d, n = diffs["adapters"]
+        verdict = "supported" if d > n else "partly supported (gain within seed noise)" if d > 0 else "not supported"
+        extra = f"; against training the same mixture in one joint stage it is {_vs(summary, 'mta', 'joint')}" \
+            if "joint" in summary else ""
+        cost_txt = (f"Stage 2 trains {_params(s2['trainable'])} parameters "
+                    f"({100 * s2['trainable'] / c['total']:.2f}% of the model) in {_secs(s2['seconds'])} s "
+                    f"vs {_secs(s1['seconds'])} s for stage 1") if s1 and s2 else ""
+        out.append(
+            f"*A cheap second stage that optimizes how the adapters collaborate helps*: MTA after stage 2 is "
+            f"{_vs(summary, 'mta', 'adapters')} (stage 1 alone){extra}. {cost_txt}. Verdict: **{verdict}**.")
+
+    if summary["mta"]["seeds"] < 2:
+        out.append("Only one seed was run, so 'within seed noise' means an exact tie and the verdicts below "
+                   "carry no uncertainty estimate.")
+    verdict = ("supported" if not losses and len(wins) == len(baselines)
+               else "partly supported" if wins and not losses
+               else "mixed" if wins else "not supported")
+    listing = "; ".join(_vs(summary, "mta", b) for b in baselines)
+    out.append(f"*MTA beats the baselines on a mixture of NLP tasks* (macro average): MTA is {listing}. "
+               f"Verdict: **{verdict}** ({len(wins)} of {len(baselines)} baselines clearly beaten, "
+               f"{len(losses)} clearly better than MTA).")
+    return out
+
+
+def render_figure(summary: dict, tasks: list[str], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from lmrepro.io import atomic_path
+
+    methods = [m for m in METHODS if m in summary]
+    x = np.arange(len(tasks) + 1)
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(12, 4.5))
+    for i, m in enumerate(methods):
+        means = [summary[m][t]["mean"] for t in tasks] + [summary[m]["macro"]["mean"]]
+        stds = [summary[m][t]["std"] for t in tasks] + [summary[m]["macro"]["std"]]
+        ax.bar(x + (i - (len(methods) - 1) / 2) * width, np.array(means) * 100, width,
+               yerr=np.array(stds) * 100, capsize=2, label=LABELS[m])
+    ax.set_xticks(x, [f"{t}\n({headline_name(t)})" for t in tasks] + ["macro"])
+    ax.set_ylabel("score x 100 (mean ± std over seeds)")
+    ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+
+
+def render(root: Path) -> str:
+    root = Path(root)
+    for p in (SCORES, RUNS):
+        if not (root / p).is_file():
+            raise LmreproError(f"{root / p}: missing; run the mta_eval stage")
+    scores = json.loads((root / SCORES).read_text())
+    runs = json.loads((root / RUNS).read_text())
+    summary, tasks, scale = scores["summary"], scores["tasks"], scores["scale"]
+    text = [
+        "## ALTER: Mixture-of-Task-Adapters (MTA)",
+        "",
+        f"Scale (ours, not the paper's): backbone `{scale['backbone']}` ({scale['blocks']} adapted top "
+        f"block(s), bottleneck {scale['bottleneck']}, {scale['n_shared']} shared adapter(s), gate temperature "
+        f"{scale['temperature']}); {len(tasks)} tasks, {scale['n_train']} training and {scale['n_test']} test "
+        f"examples per task (seeded subsample of each task's train/test split), max_len {scale['max_len']}, "
+        f"seeds {scale['seeds']}. The paper uses T5-base-sized models and the full data sets; papers.md gives "
+        f"no per-task numbers from the paper to place beside ours, so the claims are checked by the ranking "
+        f"of methods on identical data and seeds. Scores are ×100: accuracy, MCC for CoLA, mean of F1 and "
+        f"accuracy for MSRP, 3-way accuracy for SICK; mean ± sample std over seeds. Trainable = parameters "
+        f"updated by the method (MTA and AdapterFusion include their stage-1 adapters); Total = parameters "
+        f"needed to serve all tasks; Time = training wall time per seed (machine-dependent).",
+        "",
+        table(summary, runs, tasks),
+        "",
+        "Claims:",
+        "",
+        *[f"- {c}" for c in claims(summary, runs)],
+        "",
+        f"![per-task scores]({FIGURE.relative_to('reports').as_posix()})",
+    ]
+    return "\n".join(text) + "\n"

@@ -1,0 +1,163 @@
+"""Training loop shared by every method: which parameters train and in which batch order
+are the only things a method chooses (see methods.py).
+
+Batches hold one task each: heads differ in label count, and the task-ID router makes one
+routing choice per sequence anyway. The backbone's own dropout stays off (see
+backbone.load_backbone); adapter and head dropout are on while training.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from lmrepro.errors import LmreproError
+from lmrepro.mta.data import Encoded
+from lmrepro.mta.features import FeatureCache
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: float = 3.0  # passes over each task's training subsample
+    batch_size: int = 32  # common fine-tuning batch size
+    lr: float = 1e-3  # adapters like ~1e-3; full fine-tuning overrides with ~5e-5
+    weight_decay: float = 0.01  # AdamW default for BERT-style fine-tuning
+    max_grad_norm: float = 1.0  # clipping keeps the softmax gate at T=0.1 stable
+
+    def __post_init__(self) -> None:
+        if self.epochs <= 0 or self.batch_size < 1 or self.lr <= 0:
+            raise LmreproError(f"mta training config needs epochs > 0, batch_size >= 1, lr > 0: {self}")
+
+
+class Inputs:
+    """Model inputs for a batch of rows: cached lower-block features when given, else tokens."""
+
+    def __init__(self, encoded: Encoded, features: FeatureCache | None = None) -> None:
+        if features is not None and len(features.offsets) != len(encoded.offsets):
+            raise LmreproError("feature cache and token store have different numbers of examples")
+        self.encoded = encoded
+        self.features = features
+
+    def logits(self, model: nn.Module, rows: np.ndarray, task: str) -> torch.Tensor:
+        if self.features is not None:
+            attn, ffn, mask = self.features.batch(rows)  # [B, S, H] x2, [B, S]
+            return model.upper_from_front(attn, ffn, mask, task)
+        ids, mask, types = self.encoded.batch(rows)
+        return model(ids, mask, types, task)
+
+
+# ---- batch schedules ------------------------------------------------------------------
+Schedule = list[tuple[str, np.ndarray]]
+
+
+def _chunks(rows: np.ndarray, size: int) -> list[np.ndarray]:
+    return [rows[i: i + size] for i in range(0, len(rows), size)]
+
+
+def single_task_schedule(task: str, rows: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) -> Schedule:
+    """``epochs`` shuffled passes over one task (a fractional last pass is cut short)."""
+    per_epoch = math.ceil(len(rows) / cfg.batch_size)
+    total = max(1, round(cfg.epochs * per_epoch))
+    out: Schedule = []
+    while len(out) < total:
+        out.extend((task, b) for b in _chunks(rng.permutation(rows), cfg.batch_size))
+    return out[:total]
+
+
+def balanced_schedule(rows_by_task: dict[str, np.ndarray], cfg: TrainConfig, rng: np.random.Generator) -> Schedule:
+    """Task-balanced sampling: rounds that visit every task once in random order; each
+    task cycles through its own shuffled rows, so small tasks are seen as often as large."""
+    tasks = list(rows_by_task)
+    mean_n = np.mean([len(r) for r in rows_by_task.values()])
+    rounds = max(1, round(cfg.epochs * math.ceil(mean_n / cfg.batch_size)))
+    queues = {t: [] for t in tasks}
+    out: Schedule = []
+    for _ in range(rounds):
+        for t_i in rng.permutation(len(tasks)):
+            task = tasks[t_i]
+            if not queues[task]:
+                queues[task] = _chunks(rng.permutation(rows_by_task[task]), cfg.batch_size)
+            out.append((task, queues[task].pop(0)))
+    return out
+
+
+# ---- parameters -------------------------------------------------------------------------
+def set_trainable(model: nn.Module, names: list[str]) -> list[nn.Parameter]:
+    """Freeze everything except ``names``; returns the trainable parameters."""
+    params = dict(model.named_parameters())
+    unknown = sorted(set(names) - set(params))
+    if unknown:
+        raise LmreproError(f"unknown parameter names {unknown[:5]}")
+    keep = set(names)
+    for n, p in params.items():
+        p.requires_grad_(n in keep)
+    return [params[n] for n in names]
+
+
+def count(model: nn.Module, names: list[str] | None = None) -> int:
+    params = dict(model.named_parameters())
+    return sum(params[n].numel() for n in (names if names is not None else params))
+
+
+def names_with(model: nn.Module, *prefixes: str, contains: tuple[str, ...] = ()) -> list[str]:
+    """Parameter names starting with one of ``prefixes`` and containing all of ``contains``."""
+    return [n for n, _ in model.named_parameters()
+            if n.startswith(prefixes) and all(c in n for c in contains)]
+
+
+# ---- loop -------------------------------------------------------------------------------
+@dataclass
+class TrainLog:
+    steps: int = 0
+    seconds: float = 0.0
+    trainable: int = 0
+    losses: list[float] = field(default_factory=list)  # mean loss per block of 20 steps
+
+
+def train(model: nn.Module, inputs: Inputs, labels: np.ndarray, schedule: Schedule,
+          trainable: list[str], cfg: TrainConfig, progress=None, desc: str = "train") -> TrainLog:
+    """AdamW with linear decay over ``schedule``; only ``trainable`` parameters change."""
+    params = set_trainable(model, trainable)
+    if not params:
+        raise LmreproError(f"{desc}: nothing to train")
+    optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: 1.0 - s / len(schedule))
+    model.train()
+    model.embeddings.eval()  # backbone dropout off, see module docstring
+    model.layers.eval()
+    log = TrainLog(trainable=sum(p.numel() for p in params))
+    start = time.perf_counter()
+    window: list[float] = []
+    for task, rows in (progress(schedule, desc=desc) if progress else schedule):
+        logits = inputs.logits(model, rows, task)  # [B, C]
+        loss = nn.functional.cross_entropy(logits, torch.from_numpy(labels[rows]))
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+        optim.step()
+        sched.step()
+        window.append(float(loss.detach()))
+        if len(window) == 20:
+            log.losses.append(float(np.mean(window)))
+            window = []
+        log.steps += 1
+    if window:
+        log.losses.append(float(np.mean(window)))
+    log.seconds = time.perf_counter() - start
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return log
+
+
+@torch.no_grad()
+def predict(model: nn.Module, inputs: Inputs, rows: np.ndarray, task: str, batch_size: int = 64) -> np.ndarray:
+    """Argmax labels for ``rows`` of one task, [N] int64."""
+    model.eval()
+    out = [inputs.logits(model, b, task).argmax(-1).numpy() for b in _chunks(rows, batch_size)]
+    return np.concatenate(out).astype(np.int64)

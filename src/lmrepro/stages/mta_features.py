@@ -1,0 +1,48 @@
+"""Stage mta_features: subsample + tokenize the NLU tasks and cache the frozen backbone's
+output below the first adapter (computed once, reused by every adapter method)."""
+
+import time
+from pathlib import Path
+
+from lmrepro import io
+from lmrepro.data.schemas import NluExamples
+from lmrepro.mta.backbone import backbone_digest, load_backbone, resolve_backbone
+from lmrepro.mta.data import DataConfig, encode, n_labels, select_examples
+from lmrepro.mta.features import cache_key, compute_features
+from lmrepro.mta.mixture import MixtureConfig
+from lmrepro.mta.model import MtaClassifier
+from lmrepro.mta.pipeline import save_tokens
+from lmrepro.mta.schemas import Examples
+from lmrepro.stage import Stage
+
+stage = Stage(track="mta", name="mta_features")
+stage.add_argument("--tasks-table", type=Path, required=True, help="data/nlu/tasks.parquet")
+stage.add_argument("--examples", type=Path, required=True)
+stage.add_argument("--tokens", type=Path, required=True)
+stage.add_argument("--features", type=Path, required=True)
+
+
+@stage.main
+def main(ctx) -> None:
+    spec = ctx.section("mta.backbone")
+    cfg = ctx.config(DataConfig, "mta.data")
+    blocks = int(ctx.section("mta.mixture.blocks"))
+    ctx.log_input(ctx.args.tasks_table, context="source")
+    table = io.read_table(ctx.args.tasks_table, NluExamples)
+    examples = io.write_table(select_examples(table, cfg, where=str(ctx.args.tasks_table)), ctx.args.examples, Examples)
+    encoder, tokenizer = load_backbone(spec)
+    encoded = encode(examples, tokenizer, cfg.max_len)
+    save_tokens(encoded, ctx.args.tokens)
+    probe = MtaClassifier(encoder, n_labels(examples), MixtureConfig(blocks=blocks), "none")
+    key = cache_key(backbone_digest(resolve_backbone(spec)), encoded.digest(), probe.first_adapted)
+    start = time.perf_counter()
+    feats = compute_features(probe, encoded, key, progress=ctx.progress)
+    feats.save(ctx.args.features)
+    ctx.log.info("cached %d examples, %d tokens, key %s, in %.1f s", len(encoded), encoded.offsets[-1], key,
+                 time.perf_counter() - start)
+    ctx.log_metrics({"examples": len(encoded), "tokens": int(encoded.offsets[-1]),
+                     "cache_seconds": time.perf_counter() - start})
+
+
+if __name__ == "__main__":
+    stage.run()

@@ -1,0 +1,44 @@
+"""Stage mta_stage1: per seed, train each task's own adapter and head on its task with the
+backbone frozen (on cached features). Its predictions are the 'per-task adapters' baseline."""
+
+from pathlib import Path
+
+from lmrepro import io
+from lmrepro.mta import methods
+from lmrepro.mta.mixture import MixtureConfig
+from lmrepro.mta.pipeline import (features_for, load_inputs, predictions, run_record, save_adapters,
+                                  write_predictions)
+from lmrepro.mta.train import Inputs, TrainConfig
+from lmrepro.stage import Stage
+
+stage = Stage(track="mta", name="mta_stage1")
+stage.add_argument("--examples", type=Path, required=True)
+stage.add_argument("--tokens", type=Path, required=True)
+stage.add_argument("--features", type=Path, required=True)
+stage.add_argument("--out-dir", type=Path, required=True, help="models/mta/stage1: seed<S>.safetensors")
+stage.add_argument("--preds", type=Path, required=True)
+stage.add_argument("--runs", type=Path, required=True)
+
+
+@stage.main
+def main(ctx) -> None:
+    mix = ctx.config(MixtureConfig, "mta.mixture")
+    cfg = ctx.config(TrainConfig, "mta.stage1")
+    loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens)
+    inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks))
+    frames, records = [], []
+    with io.atomic_path(ctx.args.out_dir) as tmp:
+        tmp.mkdir(parents=True)
+        for seed in ctx.section("mta.seeds"):
+            result = methods.stage1(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress)
+            save_adapters(result.model, tmp / f"seed{seed}.safetensors", seed)
+            frames.append(predictions("adapters", seed, result, loaded.data))
+            records.append(run_record(seed, result, "stage1"))
+            ctx.log.info("seed %d: stage 1 trained %d params in %.1f s", seed, result.trainable, result.seconds)
+            ctx.log_metrics({"trainable": result.trainable, "seconds": result.seconds}, step=seed)
+    write_predictions(frames, ctx.args.preds)
+    io.write_json({"method": "adapters", "runs": records}, ctx.args.runs)
+
+
+if __name__ == "__main__":
+    stage.run()

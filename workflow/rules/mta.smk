@@ -1,0 +1,165 @@
+# ALTER track: Mixture-of-Task-Adapters. Logic in src/lmrepro/mta, stages in src/lmrepro/stages/mta_*.py.
+# Order: features (cache) -> stage 1 (task adapters) -> stage 2 (mixture) and baselines -> eval.
+# Stage 2 is its own rule reading its own params (mta.stage2), so changing a stage-2 knob
+# reruns only mta_stage2 and mta_eval.
+
+MTA_BASELINES = ["single_ft", "multi_ft", "shared", "joint", "fusion"]
+MTA_FEATURES = {
+    "examples": "data/mta/examples.parquet",
+    "tokens": "data/mta/tokens.safetensors",
+    "features": "data/mta/features.safetensors",
+}
+MTA_COMMON = ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds")
+# Modules the training stages import (not report/evaluate/bench: editing those reruns only mta_eval).
+MTA_TRAIN_CODE = [
+    f"mta/{m}.py"
+    for m in (
+        "__init__",
+        "adapter",
+        "mixture",
+        "fusion",
+        "backbone",
+        "model",
+        "data",
+        "features",
+        "train",
+        "methods",
+        "pipeline",
+        "schemas",
+        "export",
+    )
+]
+
+
+rule mta_features:
+    input:
+        table="data/nlu/tasks.parquet",
+        code=code("stages/mta_features.py", "data/schemas.py", *MTA_TRAIN_CODE),
+    output:
+        **MTA_FEATURES,
+    log:
+        "logs/mta_features/mta_features.log",
+    threads: THREADS
+    params:
+        cfg=cfg("mta.backbone", "mta.data", "mta.mixture.blocks"),
+    shell:
+        "python -m lmrepro.stages.mta_features --tasks-table {input.table} --examples {output.examples}"
+        " --tokens {output.tokens} --features {output.features} {params.cfg} --log {log}"
+
+
+rule mta_stage1:
+    input:
+        **MTA_FEATURES,
+        code=code("stages/mta_stage1.py", *MTA_TRAIN_CODE),
+    output:
+        models=directory("models/mta/stage1"),
+        preds="data/mta/preds/adapters.parquet",
+        runs="data/mta/runs/adapters.json",
+    log:
+        "logs/mta_stage1/mta_stage1.log",
+    threads: THREADS
+    params:
+        cfg=cfg(*MTA_COMMON, "mta.stage1"),
+    shell:
+        "python -m lmrepro.stages.mta_stage1 --examples {input.examples} --tokens {input.tokens}"
+        " --features {input.features} --out-dir {output.models} --preds {output.preds}"
+        " --runs {output.runs} {params.cfg} --log {log}"
+
+
+rule mta_stage2:
+    input:
+        **MTA_FEATURES,
+        stage1=rules.mta_stage1.output.models,
+        stage1_runs=rules.mta_stage1.output.runs,
+        code=code("stages/mta_stage2.py", *MTA_TRAIN_CODE),
+    output:
+        bundle=directory("models/mta/mta"),
+        preds="data/mta/preds/mta.parquet",
+        runs="data/mta/runs/mta.json",
+    log:
+        "logs/mta_stage2/mta_stage2.log",
+    threads: THREADS
+    params:
+        cfg=cfg(*MTA_COMMON, "mta.stage2"),
+    shell:
+        "python -m lmrepro.stages.mta_stage2 --examples {input.examples} --tokens {input.tokens}"
+        " --features {input.features} --stage1 {input.stage1} --stage1-runs {input.stage1_runs}"
+        " --bundle {output.bundle} --preds {output.preds} --runs {output.runs} {params.cfg} --log {log}"
+
+
+rule mta_baseline_fusion:
+    input:
+        **MTA_FEATURES,
+        stage1=rules.mta_stage1.output.models,
+        stage1_runs=rules.mta_stage1.output.runs,
+        code=code("stages/mta_baseline.py", *MTA_TRAIN_CODE),
+    output:
+        preds="data/mta/preds/fusion.parquet",
+        runs="data/mta/runs/fusion.json",
+    log:
+        "logs/mta_baseline/fusion.log",
+    threads: THREADS
+    params:
+        cfg=cfg(*MTA_COMMON, "mta.baselines.fusion"),
+    shell:
+        "python -m lmrepro.stages.mta_baseline --method fusion --examples {input.examples}"
+        " --tokens {input.tokens} --features {input.features} --stage1 {input.stage1}"
+        " --stage1-runs {input.stage1_runs} --preds {output.preds} --runs {output.runs}"
+        " {params.cfg} --log {log}"
+
+
+rule mta_baseline:
+    input:
+        **MTA_FEATURES,
+        code=code("stages/mta_baseline.py", *MTA_TRAIN_CODE),
+    output:
+        preds="data/mta/preds/{mta_method}.parquet",
+        runs="data/mta/runs/{mta_method}.json",
+    log:
+        "logs/mta_baseline/{mta_method}.log",
+    wildcard_constraints:
+        mta_method="single_ft|multi_ft|shared|joint",
+    threads: THREADS
+    params:
+        cfg=cfg(*MTA_COMMON, "mta.baselines.{mta_method}"),
+    shell:
+        "python -m lmrepro.stages.mta_baseline --method {wildcards.mta_method} --examples {input.examples}"
+        " --tokens {input.tokens} --features {input.features} --preds {output.preds}"
+        " --runs {output.runs} {params.cfg} --log {log}"
+
+
+MTA_METHODS = ["adapters", "mta", *MTA_BASELINES]
+
+
+rule mta_eval:
+    input:
+        preds=expand("data/mta/preds/{m}.parquet", m=MTA_METHODS),
+        runs=expand("data/mta/runs/{m}.json", m=MTA_METHODS),
+        code=code(
+            "stages/mta_eval.py",
+            "mta/__init__.py",
+            "mta/evaluate.py",
+            "mta/report.py",
+            "mta/metrics.py",
+            "mta/schemas.py",
+            "mta/methods.py",
+        ),
+    output:
+        scores="reports/metrics/mta/scores.json",
+        per_seed="data/mta/scores.parquet",
+        runs="reports/mta/runs.json",
+        table="reports/mta/table.md",
+        figure="reports/mta/tasks.png",
+    log:
+        "logs/mta_eval/mta_eval.log",
+    threads: THREADS
+    params:
+        cfg=cfg("mta.backbone", "mta.data", "mta.mixture", "mta.seeds"),
+    shell:
+        "python -m lmrepro.stages.mta_eval --preds {input.preds} --runs {input.runs}"
+        " --scores {output.scores} --per-seed {output.per_seed} --runs-out {output.runs}"
+        " --table {output.table} --figure {output.figure} {params.cfg} --log {log}"
+
+
+EVALUATE_INPUTS.append(rules.mta_eval.output.scores)
+REPORT_INPUTS.extend([rules.mta_eval.output.runs, rules.mta_eval.output.figure])
