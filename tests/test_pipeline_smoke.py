@@ -17,44 +17,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lmrepro import config
-from tests.conftest import REPO, SHARED_DATA
+from tests.pipeline_helpers import BIN, sh, smoke_copy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
-BIN = Path(sys.executable).parent
-
-
-def sh(cmd, cwd, check=True, timeout=3000):
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "LMREPRO_DATA_MIRROR": str(SHARED_DATA), "PYTHONPATH": str(cwd / "src")}
-    for var in ("LMREPRO_ROOT", "MLFLOW_TRACKING_URI", "LMREPRO_INVOCATION_ID", "LMREPRO_ORCHESTRATOR"):
-        env.pop(var, None)
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=isinstance(cmd, str), timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
-    return result
-
-
-def copy_repo(dest: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for rel in filter(None, files.split("\0")):
-        src = REPO / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    return dest
 
 
 @pytest.fixture(scope="module")
 def smoke_repo(tmp_path_factory):
-    root = copy_repo(tmp_path_factory.mktemp("e2e") / "repo")
-    params = config.load_params(root / "params.yaml", root / "workflow" / "profiles" / "smoke" / "params.yaml")
-    params["data"]["mirror"] = str(SHARED_DATA)
-    params["data"]["manifest"] = str(SHARED_DATA / "MANIFEST.tsv")
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for f in ("dvc.lock",):
-        (root / f).unlink(missing_ok=True)
-    sh("git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm smoke", root)
-    sh([sys.executable, "-m", "lmrepro.dvcgen", "write"], root)
+    root = smoke_copy(tmp_path_factory.mktemp("e2e") / "repo")
     run = sh(["snakemake", "--cores", "2"], root)
     return root, run
 

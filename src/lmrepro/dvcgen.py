@@ -6,7 +6,7 @@ the same command with ``--cfg <json>`` replaced by ``--keys <dotted keys>`` (DVC
 params.yaml and tracks exactly those keys), the job's inputs as deps (data and the
 package sources the rule lists) and its outputs as outs. Outputs under reports/ are
 committed to git, so DVC does not cache them; those under reports/metrics/ are DVC
-metrics.
+metrics, cached (git ignores them) so that `dvc push`/`dvc pull` carry them.
 
     python -m lmrepro.dvcgen write    # regenerate dvc.yaml
     python -m lmrepro.dvcgen check    # exit 1 if the committed dvc.yaml is stale
@@ -96,7 +96,9 @@ def build(root: Path | None = None) -> str:
         cmd, keys = _dvc_cmd(job)
         outs, metrics = [], []
         for out in job["output"]:
-            if out.startswith("reports/metrics/") or out == "reports/metrics.json":
+            if out.startswith("reports/metrics/"):
+                metrics.append(out)
+            elif out == "reports/metrics.json":
                 metrics.append({out: {"cache": False}})
             elif out.startswith("reports/"):
                 outs.append({out: {"cache": False}})

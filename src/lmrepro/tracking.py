@@ -48,6 +48,10 @@ def tracking_uri(root: Path | None = None) -> str:
     return f"sqlite:///{(root or repo_root()) / 'mlflow.db'}?timeout={SQLITE_TIMEOUT_S}"
 
 
+def is_remote(root: Path | None = None) -> bool:
+    return tracking_uri(root).startswith(("http://", "https://", "databricks"))
+
+
 def artifact_root(root: Path | None = None) -> Path:
     return (root or repo_root()) / "mlartifacts"
 
@@ -95,9 +99,11 @@ def ensure_experiment(track: str, root: Path | None = None) -> str:
     found = retry(c.get_experiment_by_name, name)
     if found is not None:
         return found.experiment_id
-    location = artifact_root(root) / track
+    # A local store gets its artifacts beside it; a tracking server keeps its own
+    # (proxied) artifact root, reachable from every machine that logs to it.
+    location = None if is_remote(root) else (artifact_root(root) / track).as_uri()
     try:
-        return retry(c.create_experiment, name, artifact_location=location.as_uri(), tags={"lmrepro.track": track})
+        return retry(c.create_experiment, name, artifact_location=location, tags={"lmrepro.track": track})
     except MlflowException:
         found = retry(c.get_experiment_by_name, name)  # created by a parallel job meanwhile
         if found is None:

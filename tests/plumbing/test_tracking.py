@@ -53,3 +53,26 @@ def test_tracking_uri_override(monkeypatch, tmp_root):
 def test_metric_keys_are_made_mlflow_safe():
     assert tracking._metric_key("hr@10") == "hr_at_10"
     assert tracking._metric_key("ndcg@5 (test)") == "ndcg_at_5 _test_"
+
+
+def test_metrics_are_sent_in_batches(tmp_root, monkeypatch):
+    """1,000 metric points cost a handful of log_batch calls, never one call each."""
+    from mlflow.tracking import MlflowClient
+
+    calls = {"log_batch": 0, "log_metric": 0}
+    real_batch = MlflowClient.log_batch
+
+    def counting_batch(self, *args, **kwargs):
+        calls["log_batch"] += 1
+        return real_batch(self, *args, **kwargs)
+
+    monkeypatch.setattr(MlflowClient, "log_batch", counting_batch)
+    monkeypatch.setattr(MlflowClient, "log_metric", lambda *a, **k: calls.__setitem__("log_metric", calls["log_metric"] + 1))
+    run = tracking.StageRun("data", "batching", "batching", tmp_root)
+    run.start({"a": 1}, {})
+    for step in range(500):
+        run.log_metrics({"loss": 1.0, "acc": 0.5}, step=step)
+    run.end("FINISHED")
+    assert calls["log_metric"] == 0
+    assert calls["log_batch"] <= 4  # params + 2 metric batches (+ margin)
+    assert len(tracking.client(tmp_root).get_metric_history(run.run_id, "acc")) == 500

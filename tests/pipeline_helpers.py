@@ -1,0 +1,55 @@
+"""Running the pipeline in a throwaway copy of the repository (end-to-end tests)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from lmrepro import config
+from tests.conftest import REPO, SHARED_DATA
+
+BIN = Path(sys.executable).parent
+
+
+def sh(cmd, cwd, check=True, timeout=3000, env_extra=None):
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "LMREPRO_DATA_MIRROR": str(SHARED_DATA), "PYTHONPATH": str(cwd / "src")}
+    for var in ("LMREPRO_ROOT", "MLFLOW_TRACKING_URI", "LMREPRO_INVOCATION_ID", "LMREPRO_ORCHESTRATOR"):
+        env.pop(var, None)
+    env.update(env_extra or {})
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=isinstance(cmd, str), timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def copy_repo(dest: Path) -> Path:
+    """Tracked and untracked-but-not-ignored files: what a fresh clone plus local edits has."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for rel in filter(None, files.split("\0")):
+        src = REPO / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
+
+
+def smoke_copy(dest: Path) -> Path:
+    """A git repo copy whose params.yaml is the smoke profile (so DVC reads it too)."""
+    root = copy_repo(dest)
+    params = config.load_params(root / "params.yaml", root / "workflow" / "profiles" / "smoke" / "params.yaml")
+    params["data"]["mirror"] = str(SHARED_DATA)
+    params["data"]["manifest"] = str(SHARED_DATA / "MANIFEST.tsv")
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    (root / "dvc.lock").unlink(missing_ok=True)
+    sh("git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm smoke", root)
+    sh([sys.executable, "-m", "lmrepro.dvcgen", "write"], root)
+    return root
+
+
+def dvc_stages(root: Path) -> dict:
+    return yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
