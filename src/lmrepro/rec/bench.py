@@ -30,7 +30,14 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-BEAUTY = Path(os.environ.get("LMREPRO_SHARED", "/work/shared/data")) / "rec" / "Beauty.txt"
+def _mirror() -> Path:
+    from lmrepro.paths import repo_root
+
+    env = os.environ.get("LMREPRO_DATA_MIRROR")
+    return Path(env) if env else repo_root().parent / "shared" / "data"
+
+
+BEAUTY = _mirror() / "rec" / "Beauty.txt"
 N_CLUSTERS = 50
 SEED = 0
 

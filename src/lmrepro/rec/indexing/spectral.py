@@ -111,6 +111,20 @@ def spectral_clustering(
     n = a.shape[0]
     if k >= n:
         return np.arange(n)
+    n_comp, comp = connected_components(a, directed=False)
+    if n_comp >= k:
+        # The first k eigenvectors are only component indicators: spectral clustering
+        # would split off the k-1 largest components and lump the rest. Pack whole
+        # components into k size-balanced groups instead (largest first, each into the
+        # currently smallest group), so recursion depth stays logarithmic.
+        sizes = np.bincount(comp)
+        load = np.zeros(k, dtype=np.int64)
+        group = np.empty(n_comp, dtype=np.int64)
+        for c in np.argsort(-sizes, kind="stable"):
+            g = int(np.argmin(load))
+            group[c] = g
+            load[g] += sizes[c]
+        return canonical_labels(group[comp])
     rs = np.random.RandomState(seed)  # one stream for eigsh start and k-means, as sklearn
     emb = spectral_embedding(a, k, rs, tol)
     raw = KMeans(n_clusters=k, n_init=n_init, random_state=rs).fit_predict(emb)
