@@ -1,4 +1,4 @@
-"""Small real data for the rec tests: a seeded 150-user sample of Beauty."""
+"""Small real data for the rec tests: a seeded 80-user sample of Beauty."""
 
 import pytest
 
@@ -7,4 +7,4 @@ from lmrepro.rec.data import read_sequences_txt, subset_users
 
 @pytest.fixture(scope="session")
 def beauty_small(shared_data):
-    return subset_users(read_sequences_txt(shared_data / "rec" / "Beauty.txt"), 150, 0)
+    return subset_users(read_sequences_txt(shared_data / "rec" / "Beauty.txt"), 80, 0)

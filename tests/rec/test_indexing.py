@@ -16,7 +16,7 @@ from lmrepro.rec.indexing.spectral import SpectralConfig, recursive_spectral, sp
 
 def _cfg(alg):
     return IndexConfig(
-        algorithm=alg, spectral=SpectralConfig(n_clusters=5, max_leaf=20), bpr=BprConfig(epochs=2)
+        algorithm=alg, spectral=SpectralConfig(n_clusters=5, max_leaf=60, n_init=2), bpr=BprConfig(epochs=2)
     )
 
 

@@ -30,6 +30,8 @@ class TrainConfig:
     num_beams: int = 20  # official: 20 beams, 20 returned
     eval_batch: int = 64  # users per beam-search batch
     eval_every: int = 1  # epochs between validation passes (selection on HR@20)
+    history: int = 20  # sequential setting: items of history fed to the encoder
+    valid_users: int = 0  # >0: select on a fixed seeded sample of validation users (speed)
 
 
 def rank_users(model, inputs: list[list[int]], trie: Trie, cfg: TrainConfig) -> np.ndarray:

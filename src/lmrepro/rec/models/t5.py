@@ -24,6 +24,7 @@ class T5Geometry:
     # >0: ignore d_ff and choose it so the model has this many parameters (the
     # wide-and-shallow baseline matches LightLM's budget this way)
     match_params: int = 0
+    match: str = ""  # name of another rec.model entry whose parameter count to match
 
     def __post_init__(self):
         if self.d_model < 1 or self.num_layers < 1 or self.num_decoder_layers < 1:
@@ -59,7 +60,7 @@ def resolve(g: T5Geometry, vocab_size: int) -> T5Geometry:
     d_ff = round((g.match_params - p0) / slope)
     if d_ff < 1:
         raise LmreproError(f"cannot match {g.match_params} params with geometry {g}")
-    return replace(g, d_ff=d_ff, match_params=0)
+    return replace(g, d_ff=d_ff, match_params=0, match="")
 
 
 def build_t5(g: T5Geometry, vocab_size: int) -> T5ForConditionalGeneration:
