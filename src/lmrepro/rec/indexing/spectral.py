@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as la
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
@@ -51,7 +50,7 @@ def _top_eigs(
     # same random stream as SpectralClustering(random_state=seed)
     v0 = rs.uniform(-1, 1, n)
     if n <= DENSE_MAX or k >= n - 1:
-        vals, vecs = la.eigh(m.toarray())
+        vals, vecs = np.linalg.eigh(m.toarray())  # syevd; scipy's default evr failed here
         return vals[::-1][:k], vecs[:, ::-1][:, :k]
     vals, vecs = eigsh(m, k=k, which="LA", tol=tol, v0=v0)
     order = np.argsort(-vals, kind="stable")
