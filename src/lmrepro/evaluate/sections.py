@@ -6,6 +6,7 @@ when it lands; the evaluate rule lists these modules as code inputs.
 
 SECTIONS: list[str] = [
     "lmrepro.data.report",
+    "lmrepro.rec.report",
     "lmrepro.mta.report",
     "lmrepro.edge.report",
 ]

@@ -1,0 +1,118 @@
+"""Trie-constrained beam search, batched over users (LightLM's constrained generation:
+every returned sequence is a real item).
+
+Semantics follow transformers' beam search with length_penalty=0 and
+early_stopping=False (the canonical algorithm: a hypothesis' score is the sum of its
+token log-probabilities): per step the 2K best continuations are taken, those ending in
+EOS among the first K ranks become finished hypotheses (the best K are kept), the best K
+others keep running; the search ends when no running beam can beat the K-th finished one.
+The difference is cost: the trie gives the allowed tokens of all B*K beams as one tensor
+op instead of B*K Python callbacks, and the encoder runs once per user, not per beam.
+
+Letters: B users, K beams, V vocabulary, S input length, D model width."""
+
+from __future__ import annotations
+
+import torch
+from transformers.modeling_outputs import BaseModelOutput
+
+from lmrepro.rec.trie import Trie
+from lmrepro.rec.vocab import EOS, PAD
+
+NEG = -1.0e9  # HF's "impossible" score offset
+
+
+@torch.no_grad()
+def constrained_beam_search(
+    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, trie: Trie, num_beams: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """input_ids, attention_mask: [B, S] -> (items [B, K] trie item indices, -1 if fewer than K
+    exist; scores [B, K] summed log-probabilities), best first."""
+    b, k, v = input_ids.size(0), num_beams, trie.vocab_size
+    enc = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask)
+    # Step 0 runs on B rows (all K beams of a user are still identical); its cache, which
+    # holds the cross-attention keys/values of the encoder output, is then repeated K
+    # times. Those cross-attention entries are the same for every beam of a user, so
+    # later steps only reorder the self-attention cache (beams never leave their user).
+    out = model(
+        encoder_outputs=enc, attention_mask=attention_mask,
+        decoder_input_ids=torch.full((b, 1), PAD, dtype=torch.int64), use_cache=True,
+    )
+    past = out.cache
+    past.batch_repeat_interleave(k)
+    logits = out.logits[:, -1, :].repeat_interleave(k, 0)  # [B*K, V]
+    hidden = enc.last_hidden_state.repeat_interleave(k, 0)  # [B*K, S, D]
+    enc_out = BaseModelOutput(last_hidden_state=hidden)
+    mask = attention_mask.repeat_interleave(k, 0)  # [B*K, S]
+    run_scores = torch.zeros(b, k)
+    run_scores[:, 1:] = NEG  # all beams start identical: only beam 0 may expand at step 0
+    nodes = torch.zeros(b * k, dtype=torch.int64)  # trie node of every running beam
+    fin_scores = torch.full((b, k), NEG)
+    fin_items = torch.full((b, k), -1, dtype=torch.int64)
+    fin_flag = torch.zeros(b, k, dtype=torch.bool)
+    open_ = torch.ones(b, 1, dtype=torch.bool)  # early-stop heuristic still unsatisfied
+    first_k = torch.arange(2 * k) < k  # [2K]
+    for step in range(trie.depth):
+        if step > 0:
+            out = model(
+                encoder_outputs=enc_out, attention_mask=mask, decoder_input_ids=last,
+                cache=past, use_cache=True,
+            )
+            logits = out.logits[:, -1, :]
+        logp = torch.log_softmax(logits.float(), dim=-1)  # [B*K, V]
+        logp = logp + trie.mask(nodes.clamp(min=0))
+        cand = (logp.view(b, k, v) + run_scores[:, :, None]).view(b, k * v)
+        top_s, top_i = cand.topk(2 * k, dim=1)  # [B, 2K]
+        src = torch.arange(b)[:, None] * k + top_i // v  # flat source beam [B, 2K]
+        tok = top_i % v
+        child = trie.step(nodes[src.flatten()], tok.flatten()).view(b, 2 * k)
+        is_eos = tok == EOS
+        # finished hypotheses: EOS among the first K ranks, while improvement is possible
+        done = is_eos & first_k[None, :]
+        f_s = top_s + (~done) * NEG + (~open_) * NEG
+        f_item = trie.item_of[child.clamp(min=0)] * done + (-1) * (~done)
+        all_s = torch.cat([fin_scores, f_s], 1)
+        sel = all_s.topk(k, dim=1).indices
+        fin_scores = all_s.gather(1, sel)
+        fin_items = torch.cat([fin_items, f_item], 1).gather(1, sel)
+        fin_flag = torch.cat([fin_flag, done], 1).gather(1, sel)
+        # running beams: the best K continuations that did not end
+        r_s = top_s + is_eos * NEG
+        sel = r_s.topk(k, dim=1).indices
+        run_scores = r_s.gather(1, sel)
+        beam_src = src.gather(1, sel).flatten()  # [B*K]
+        nodes = child.gather(1, sel).flatten()
+        last = tok.gather(1, sel).view(b * k, 1)
+        past.self_attention_cache.reorder_cache(beam_src)
+        worst = torch.where(fin_flag, fin_scores.min(1, keepdim=True).values, torch.tensor(NEG))
+        open_ = open_ & (run_scores[:, :1] > worst).any(1, keepdim=True)
+        if not open_.any():
+            break
+    fin_items = torch.where(fin_flag, fin_items, torch.full_like(fin_items, -1))
+    return fin_items, fin_scores
+
+
+def hf_beam_search(model, input_ids, attention_mask, trie: Trie, num_beams: int):
+    """The reference: transformers generate() with prefix_allowed_tokens_fn, same trie.
+    Returns the same (items [B, K], scores [B, K]) layout."""
+
+    def allowed(batch_id, sent):
+        node = trie.walk(sent[1:].tolist())  # drop the decoder start token
+        # a dead beam (invalid prefix, or already past EOS) may only continue with PAD
+        return (trie.allowed(node) if node >= 0 else []) or [PAD]
+
+    out = model.generate(
+        input_ids=input_ids, attention_mask=attention_mask, num_beams=num_beams,
+        num_return_sequences=num_beams, max_new_tokens=trie.depth, length_penalty=0.0,
+        early_stopping=False, do_sample=False, prefix_allowed_tokens_fn=allowed,
+        output_scores=True, return_dict_in_generate=True, decoder_start_token_id=PAD,
+        eos_token_id=EOS, pad_token_id=PAD,
+    )
+    seqs = out.sequences  # [B*K, L]
+    items = []
+    for s in seqs.tolist():
+        toks = s[1:]
+        node = trie.walk(toks[: toks.index(EOS) + 1] if EOS in toks else toks)
+        items.append(int(trie.item_of[node]) if node >= 0 else -1)
+    b = input_ids.size(0)
+    return torch.tensor(items).view(b, num_beams), out.sequences_scores.view(b, num_beams)

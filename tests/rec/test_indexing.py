@@ -1,0 +1,110 @@
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.cluster import SpectralClustering
+from sklearn.metrics import adjusted_rand_score
+
+from lmrepro.errors import LmreproError
+from lmrepro.rec.data import Catalog, interaction_matrix
+from lmrepro.rec.indexing import ALGORITHMS, IndexConfig, build_index
+from lmrepro.rec.indexing.bpr import BprConfig
+from lmrepro.rec.indexing.graph import GraphConfig, joint_graph
+from lmrepro.rec.indexing.ids import check_unique, digits
+from lmrepro.rec.indexing.spectral import SpectralConfig, recursive_spectral, spectral_clustering
+
+
+def _cfg(alg):
+    return IndexConfig(
+        algorithm=alg, spectral=SpectralConfig(n_clusters=5, max_leaf=60, n_init=2), bpr=BprConfig(epochs=2)
+    )
+
+
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_every_entity_gets_a_unique_id(beauty_small, alg):
+    table, stats = build_index(beauty_small, _cfg(alg), seed=0)
+    cat = Catalog.from_interactions(beauty_small)
+    items = table[table.kind == "item"]
+    users = table[table.kind == "user"]
+    assert sorted(items.entity) == sorted(cat.items)
+    assert sorted(users.entity) == sorted(cat.users)
+    assert items.tokens.is_unique and users.tokens.is_unique
+    assert stats["n_items"] == cat.n_items
+
+
+def test_index_is_deterministic(beauty_small):
+    a, _ = build_index(beauty_small, _cfg("sci"), seed=3)
+    b, _ = build_index(beauty_small, _cfg("sci"), seed=3)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_duplicate_ids_are_rejected():
+    df = pd.DataFrame({"entity": [1, 2], "kind": ["item", "item"], "tokens": ["0 1", "0 1"]})
+    with pytest.raises(LmreproError, match="not unique"):
+        check_unique(df)
+
+
+def test_digits():
+    assert digits(np.array([0, 1234]), 32) == [(0, 0, 0), (1, 6, 18)]
+
+
+def test_training_only_unless_leak(beauty_small):
+    """Held-out items must not shape the user-user block, except with leak=true."""
+    cat = Catalog.from_interactions(beauty_small)
+    train = interaction_matrix(beauty_small, cat)
+    full = interaction_matrix(beauty_small, cat, ("train", "valid", "test"))
+    a, _ = joint_graph(train, full, GraphConfig())
+    b, _ = joint_graph(train, None, GraphConfig())
+    leak, _ = joint_graph(train, full, GraphConfig(leak=True))
+    assert (a != b).nnz == 0
+    assert (a != leak).nnz > 0
+
+
+def test_share_normalization_sets_block_weights(beauty_small):
+    cat = Catalog.from_interactions(beauty_small)
+    train = interaction_matrix(beauty_small, cat)
+    _, shares = joint_graph(train, None, GraphConfig(normalization="share", w_user_user=1, w_user_item=2, w_item_item=1))
+    assert shares["user_item"] == pytest.approx(0.5)
+    assert shares["user_user"] == pytest.approx(0.25)
+
+
+def _blocks(n_blocks=4, size=30, seed=0):
+    rng = np.random.default_rng(seed)
+    a = np.zeros((n_blocks * size, n_blocks * size))
+    for b in range(n_blocks):
+        s = slice(b * size, (b + 1) * size)
+        a[s, s] = rng.random((size, size)) < 0.5
+    a += (rng.random(a.shape) < 0.01)  # a little noise between blocks
+    a = np.triu(a, 1)
+    return sp.csr_matrix(a + a.T)
+
+
+def test_sparse_matches_sklearn_dense():
+    a = _blocks(size=120)  # > DENSE_MAX nodes: ARPACK path
+    ref = SpectralClustering(4, affinity="precomputed", random_state=0).fit_predict(a.toarray())
+    ours = spectral_clustering(a, 4, seed=0)
+    assert adjusted_rand_score(ref, ours) == pytest.approx(1.0)
+
+
+def test_components_are_handled_explicitly():
+    """Disconnected blocks (repeated eigenvalue 1) are each found exactly."""
+    a = _blocks(n_blocks=3, size=200).tolil()
+    a[:200, 200:] = 0
+    a[200:, :200] = 0
+    a[200:400, 400:] = 0
+    a[400:, 200:400] = 0
+    labels = spectral_clustering(sp.csr_matrix(a), 3, seed=0)
+    truth = np.repeat(np.arange(3), 200)
+    assert adjusted_rand_score(truth, labels) == 1.0
+
+
+def test_recursion_respects_max_leaf():
+    a = _blocks(n_blocks=3, size=40)
+    paths = recursive_spectral(a, SpectralConfig(n_clusters=2, max_leaf=25), seed=0)
+    groups = pd.Series(range(len(paths))).groupby([str(p) for p in paths]).size()
+    assert groups.max() <= 25
+
+
+def test_isolated_nodes_terminate():
+    paths = recursive_spectral(sp.csr_matrix((50, 50)), SpectralConfig(n_clusters=3, max_leaf=10), seed=0)
+    assert len(set(paths)) >= 5

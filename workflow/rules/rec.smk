@@ -1,0 +1,110 @@
+# LightLM track: indexing -> generative recommenders (+ peers) -> report.
+REC = config["rec"]
+
+
+rule rec_index:
+    input:
+        interactions="data/rec/{dataset}.parquet",
+        code=code(
+            "stages/rec_index.py", "rec/data.py", "rec/indexing", "rec/schemas.py"
+        ),
+    output:
+        table="data/rec/index/{dataset}/{method}.parquet",
+        metrics="reports/metrics/rec/index-{dataset}-{method}.json",
+    log:
+        "logs/rec_index/{dataset}-{method}.log",
+    threads: THREADS
+    params:
+        cfg=cfg("rec.subset", "rec.index.{method}"),
+    shell:
+        "python -m lmrepro.stages.rec_index --dataset {wildcards.dataset} --method {wildcards.method}"
+        " --interactions {input.interactions} --out {output.table} --metrics {output.metrics}"
+        " {params.cfg} --log {log}"
+
+
+rule rec_train:
+    input:
+        interactions="data/rec/{dataset}.parquet",
+        index="data/rec/index/{dataset}/{method}.parquet",
+        code=code(
+            "stages/rec_train.py",
+            "rec/data.py",
+            "rec/examples.py",
+            "rec/metrics.py",
+            "rec/models",
+            "rec/schemas.py",
+            "rec/train.py",
+            "rec/trie.py",
+            "rec/beam_search.py",
+            "rec/vocab.py",
+            "rec/indexing/ids.py",
+        ),
+    output:
+        model=directory("models/rec/{dataset}/{method}-{model}-{setting}"),
+        per_user="data/rec/eval/{dataset}/{method}-{model}-{setting}.parquet",
+        metrics="reports/metrics/rec/train-{dataset}-{method}-{model}-{setting}.json",
+        timing="reports/rec/timing/{dataset}-{method}-{model}-{setting}.json",
+    log:
+        "logs/rec_train/{dataset}-{method}-{model}-{setting}.log",
+    threads: THREADS
+    params:
+        cfg=cfg("rec.subset", "rec.model", "rec.train"),
+    shell:
+        "python -m lmrepro.stages.rec_train --dataset {wildcards.dataset} --method {wildcards.method}"
+        " --model {wildcards.model} --setting {wildcards.setting} --interactions {input.interactions}"
+        " --index {input.index} --model-dir {output.model} --per-user {output.per_user}"
+        " --metrics {output.metrics} --timing {output.timing} {params.cfg} --log {log}"
+
+
+rule rec_peer:
+    input:
+        interactions="data/rec/{dataset}.parquet",
+        code=code(
+            "stages/rec_peer.py",
+            "rec/data.py",
+            "rec/metrics.py",
+            "rec/mostpop.py",
+            "rec/schemas.py",
+        ),
+    output:
+        per_user="data/rec/eval/{dataset}/peer-{peer}.parquet",
+        metrics="reports/metrics/rec/peer-{dataset}-{peer}.json",
+    log:
+        "logs/rec_peer/{dataset}-{peer}.log",
+    threads: THREADS
+    params:
+        cfg=cfg("rec.subset", "rec.train.num_beams"),
+    shell:
+        "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer {wildcards.peer}"
+        " --interactions {input.interactions} --per-user {output.per_user}"
+        " --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+EVALUATE_INPUTS.extend(
+    expand(
+        rules.rec_index.output.metrics,
+        dataset=REC["datasets"],
+        method=REC["indexings"] + REC["ablations"],
+    )
+)
+EVALUATE_INPUTS.extend(
+    expand(
+        rules.rec_train.output.metrics,
+        dataset=REC["datasets"],
+        method=REC["indexings"],
+        model=REC["models"],
+        setting=REC["settings"],
+    )
+)
+EVALUATE_INPUTS.extend(
+    expand(rules.rec_peer.output.metrics, dataset=REC["datasets"], peer=REC["peers"])
+)
+REPORT_INPUTS.extend(
+    expand(
+        rules.rec_train.output.timing,
+        dataset=REC["datasets"],
+        method=REC["indexings"],
+        model=REC["models"],
+        setting=REC["settings"],
+    )
+)
