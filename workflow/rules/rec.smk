@@ -56,28 +56,57 @@ rule rec_train:
         " --metrics {output.metrics} --timing {output.timing} {params.cfg} --log {log}"
 
 
-rule rec_peer:
+rule rec_peer_mostpop:
     input:
         interactions="data/rec/{dataset}.parquet",
         code=code(
             "stages/rec_peer.py",
             "rec/data.py",
             "rec/metrics.py",
+            "rec/models/sasrec.py",
             "rec/mostpop.py",
             "rec/schemas.py",
         ),
     output:
-        per_user="data/rec/eval/{dataset}/peer-{peer}.parquet",
-        metrics="reports/metrics/rec/peer-{dataset}-{peer}.json",
+        per_user="data/rec/eval/{dataset}/peer-mostpop.parquet",
+        metrics="reports/metrics/rec/peer-{dataset}-mostpop.json",
     log:
-        "logs/rec_peer/{dataset}-{peer}.log",
+        "logs/rec_peer/{dataset}-mostpop.log",
     threads: THREADS
     params:
-        cfg=cfg("rec.subset", "rec.train.num_beams"),
+        cfg=cfg("rec.subset"),
     shell:
-        "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer {wildcards.peer}"
+        "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer mostpop"
         " --interactions {input.interactions} --per-user {output.per_user}"
         " --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+rule rec_peer_sasrec:
+    input:
+        interactions="data/rec/{dataset}.parquet",
+        code=code(
+            "stages/rec_peer.py",
+            "rec/data.py",
+            "rec/metrics.py",
+            "rec/models/sasrec.py",
+            "rec/mostpop.py",
+            "rec/schemas.py",
+        ),
+    output:
+        model=directory("models/rec/{dataset}/peer-sasrec"),
+        per_user="data/rec/eval/{dataset}/peer-sasrec.parquet",
+        metrics="reports/metrics/rec/peer-{dataset}-sasrec.json",
+        timing="reports/rec/timing/{dataset}-peer-sasrec.json",
+    log:
+        "logs/rec_peer/{dataset}-sasrec.log",
+    threads: THREADS
+    params:
+        cfg=cfg("rec.subset", "rec.peer.sasrec"),
+    shell:
+        "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer sasrec"
+        " --interactions {input.interactions} --per-user {output.per_user}"
+        " --metrics {output.metrics} --timing {output.timing} --model-dir {output.model}"
+        " {params.cfg} --log {log}"
 
 
 EVALUATE_INPUTS.extend(
@@ -97,8 +126,16 @@ EVALUATE_INPUTS.extend(
     )
 )
 EVALUATE_INPUTS.extend(
-    expand(rules.rec_peer.output.metrics, dataset=REC["datasets"], peer=REC["peers"])
+    expand(
+        "reports/metrics/rec/peer-{dataset}-{peer}.json",
+        dataset=REC["datasets"],
+        peer=REC["peers"],
+    )
 )
+if "sasrec" in REC["peers"]:
+    REPORT_INPUTS.extend(
+        expand(rules.rec_peer_sasrec.output.timing, dataset=REC["datasets"])
+    )
 REPORT_INPUTS.extend(
     expand(
         rules.rec_train.output.timing,

@@ -15,6 +15,7 @@ PEERS = {
     "toys": {"P5": (0.0070, 0.0050, 0.0121, 0.0066), "SASRec": (0.0463, 0.0306, 0.0675, 0.0374),
              "TIGER": (0.0521, 0.0371, 0.0712, 0.0432)},
 }
+PEER_NAMES = {"mostpop": "MostPop", "sasrec": "SASRec"}
 COLS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
 
 
@@ -79,7 +80,11 @@ def render(root: Path) -> str:
     for stem, m in _load(mdir, "peer-*.json").items():
         dataset, peer = stem.removeprefix("peer-").split("-")
         vals = " | ".join(f"{m[f'test_{c}']:.4f}" for c in COLS)
-        lines.append(f"| {dataset} | - | {peer} (ours) | - | 0 | {vals} | - | - |")
+        tfile = root / "reports" / "rec" / "timing" / f"{dataset}-peer-{peer}.json"
+        secs = f"{json.loads(tfile.read_text())['train_seconds']:.0f}" if tfile.is_file() else "-"
+        setting = "sequential" if peer == "sasrec" else "-"
+        lines.append(f"| {dataset} | - | {PEER_NAMES.get(peer, peer)} (ours) | {setting} | {m['params']:,} | "
+                     f"{vals} | {secs} | - |")
     for dataset in sorted({r[0] for r in rows}):
         for peer, (h5, n5, h10, n10) in PEERS[dataset].items():
             lines.append(f"| {dataset} | - | {peer} (TIGER paper, full data) | sequential | - | "
