@@ -32,10 +32,13 @@ def test_every_entity_gets_a_unique_id(beauty_small, alg):
     assert stats["n_items"] == cat.n_items
 
 
-def test_index_is_deterministic(beauty_small):
-    a, _ = build_index(beauty_small, _cfg("sci"), seed=3)
-    b, _ = build_index(beauty_small, _cfg("sci"), seed=3)
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_index_is_deterministic(beauty_small, alg):
+    """Same params and seed => the same IDs and the same statistics (every method)."""
+    a, sa = build_index(beauty_small, _cfg(alg), seed=3)
+    b, sb = build_index(beauty_small, _cfg(alg), seed=3)
     pd.testing.assert_frame_equal(a, b)
+    assert sa == sb
 
 
 def test_duplicate_ids_are_rejected():
