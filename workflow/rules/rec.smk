@@ -36,6 +36,7 @@ rule rec_train:
             "rec/train.py",
             "rec/trie.py",
             "rec/beam_search.py",
+            "rec/t5_decoder.py",
             "rec/vocab.py",
             "rec/indexing/ids.py",
         ),
