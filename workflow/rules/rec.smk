@@ -110,39 +110,58 @@ rule rec_peer_sasrec:
         " {params.cfg} --log {log}"
 
 
-EVALUATE_INPUTS.extend(
-    expand(
-        rules.rec_index.output.metrics,
-        dataset=REC["datasets"],
-        method=REC["indexings"] + REC["ablations"],
-    )
+REC_TRAIN_RUNS = expand(
+    "{dataset}-{method}-{model}-{setting}",
+    dataset=REC["datasets"],
+    method=REC["indexings"],
+    model=REC["models"],
+    setting=REC["settings"],
+) + expand(
+    "{dataset}-{method}-{model}-{setting}",
+    dataset=REC["datasets"],
+    method=REC["ablations"],
+    model=REC["ablation_models"],
+    setting=REC["settings"],
 )
-EVALUATE_INPUTS.extend(
-    expand(
-        rules.rec_train.output.metrics,
-        dataset=REC["datasets"],
-        method=REC["indexings"],
-        model=REC["models"],
-        setting=REC["settings"],
-    )
-)
-EVALUATE_INPUTS.extend(
-    expand(
-        "reports/metrics/rec/peer-{dataset}-{peer}.json",
-        dataset=REC["datasets"],
-        peer=REC["peers"],
-    )
-)
-if "sasrec" in REC["peers"]:
-    REPORT_INPUTS.extend(
-        expand(rules.rec_peer_sasrec.output.timing, dataset=REC["datasets"])
-    )
-REPORT_INPUTS.extend(
-    expand(
-        rules.rec_train.output.timing,
-        dataset=REC["datasets"],
-        method=REC["indexings"],
-        model=REC["models"],
-        setting=REC["settings"],
-    )
-)
+
+
+rule rec_summary:
+    input:
+        index=expand(
+            rules.rec_index.output.metrics,
+            dataset=REC["datasets"],
+            method=REC["indexings"] + REC["ablations"],
+        ),
+        train=expand("reports/metrics/rec/train-{run}.json", run=REC_TRAIN_RUNS),
+        timing=expand("reports/rec/timing/{run}.json", run=REC_TRAIN_RUNS),
+        peers=expand(
+            "reports/metrics/rec/peer-{dataset}-{peer}.json",
+            dataset=REC["datasets"],
+            peer=REC["peers"],
+        ),
+        peer_timing=expand(
+            "reports/rec/timing/{dataset}-peer-{peer}.json",
+            dataset=REC["datasets"],
+            peer=[p for p in REC["peers"] if p == "sasrec"],
+        ),
+        code=code("stages/rec_summary.py", "rec/summary.py"),
+    output:
+        summary="reports/rec/summary.json",
+        figure="reports/rec/hr10_vs_params.png",
+    log:
+        "logs/rec_summary/rec_summary.log",
+    threads: THREADS
+    params:
+        cfg=cfg(
+            "rec.ablations", "rec.subset", "rec.train", "rec.model", "rec.peer.sasrec"
+        ),
+    shell:
+        "python -m lmrepro.stages.rec_summary --index {input.index} --train {input.train}"
+        " --timing {input.timing} --peers {input.peers} --peer-timing {input.peer_timing}"
+        " --out {output.summary} --figure {output.figure} {params.cfg} --log {log}"
+
+
+EVALUATE_INPUTS.extend(rules.rec_summary.input.index)
+EVALUATE_INPUTS.extend(rules.rec_summary.input.train)
+EVALUATE_INPUTS.extend(rules.rec_summary.input.peers)
+REPORT_INPUTS.extend(rules.rec_summary.output)
