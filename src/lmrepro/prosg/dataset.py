@@ -1,0 +1,181 @@
+"""The constructed prompt-forgetting set: prompt (facts or a rule), filler, query, answer.
+
+Why this shape: ProSG's abstract says the authors "construct a dataset" in which the
+prompt carries information or instructions that a recurrent LM forgets during long
+generation. Their set is not public, so we build our own reading of it:
+
+- ``kv``: key-value facts ("the code of tovi is 472"); the query asks one key's value.
+- ``passkey``: a random number to keep; the query asks for it.
+- ``format``: an output-format rule ("write every answer as ZEK-number"); the query asks
+  to repeat a number, and only the rule says how to write it.
+
+Between prompt and query sits ``distance`` words of real English text (the LM corpus),
+so forgetting shows as accuracy falling with distance. Keys (names, passkeys, tags) are
+drawn from per-split pools, so no key of a test example was seen in training. Answers
+are exact strings: scoring is exact match, nothing fuzzy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lmrepro.errors import LmreproError
+from lmrepro.prosg.schemas import KINDS, SPLITS
+
+_CONSONANTS = list("bdfgklmnprstvz")
+_VOWELS = list("aeiou")
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    seed: int = 0  # everything below is drawn from this one seed
+    kinds: list[str] = field(default_factory=lambda: list(KINDS))  # all three prompt kinds by default
+    distances: list[int] = field(default_factory=lambda: [0, 16, 32, 64, 128])  # filler words; 0 = no filler
+    n_train: int = 200  # examples per kind x distance; enough for pre-training to learn the format
+    n_valid: int = 20  # per kind x distance; only used for monitoring
+    n_test: int = 60  # per kind x distance; Wilson CI half-width about +-0.12 per cell, +-0.07 pooled over kinds
+    facts_per_prompt: int = 2  # kv facts per prompt: one distractor makes the query select, not just copy
+    value_digits: int = 3  # digits of a kv value
+    passkey_digits: int = 5  # digits of a passkey
+    key_fractions: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])  # train/valid/test share of key pools
+
+    def __post_init__(self) -> None:
+        bad = [k for k in self.kinds if k not in KINDS]
+        if bad or not self.kinds:
+            raise LmreproError(f"prosg.data.kinds: unknown kinds {bad} (choose from {KINDS})")
+        if not self.distances or min(self.distances) < 0:
+            raise LmreproError("prosg.data.distances: need at least one distance, all >= 0")
+        if len(self.key_fractions) != 3 or min(self.key_fractions) <= 0:
+            raise LmreproError("prosg.data.key_fractions: need three positive shares (train, valid, test)")
+        if self.facts_per_prompt < 1:
+            raise LmreproError("prosg.data.facts_per_prompt: must be >= 1")
+
+
+# ----------------------------------------------------------------------------- keys
+
+
+def _pseudo_words(syllables: int) -> list[str]:
+    """All consonant-vowel words of ``syllables`` syllables, in a fixed order."""
+    units = [c + v for c in _CONSONANTS for v in _VOWELS]
+    words = units
+    for _ in range(syllables - 1):
+        words = [w + u for w in words for u in units]
+    return words
+
+
+def _split_pool(pool: list[str], rng: np.random.Generator, fractions: list[float]) -> dict[str, list[str]]:
+    """Shuffle a key pool and cut it into disjoint train/valid/test pools."""
+    order = rng.permutation(len(pool))
+    shares = np.asarray(fractions, dtype=float) / sum(fractions)
+    cuts = np.floor(np.cumsum(shares) * len(pool)).astype(int)
+    parts = np.split(order, cuts[:-1])
+    return {split: [pool[i] for i in part] for split, part in zip(SPLITS, parts)}
+
+
+# ----------------------------------------------------------------------------- filler
+
+
+class FillerSource:
+    """Runs of consecutive words from the corpus documents of one corpus split."""
+
+    def __init__(self, corpus: pd.DataFrame, split: str):
+        missing = {"text", "split"} - set(corpus.columns)
+        if missing:
+            raise LmreproError(f"text corpus: missing columns {sorted(missing)}")
+        texts = corpus.loc[corpus["split"] == split, "text"].tolist()
+        self.words = [w for t in texts for w in t.split()]
+        if not self.words:
+            raise LmreproError(f"text corpus: no words in split {split!r}")
+
+    def draw(self, rng: np.random.Generator, n: int) -> str:
+        if n == 0:
+            return ""
+        if n > len(self.words):
+            raise LmreproError(f"text corpus: filler of {n} words asked, corpus split has {len(self.words)}")
+        start = int(rng.integers(0, len(self.words) - n + 1))
+        return " ".join(self.words[start : start + n]) + "\n"
+
+
+# ----------------------------------------------------------------------------- prompts
+
+
+def _digits(rng: np.random.Generator, n: int) -> str:
+    first = str(int(rng.integers(1, 10)))
+    return first + "".join(str(int(d)) for d in rng.integers(0, 10, size=n - 1))
+
+
+def _kv(rng, names, cfg):
+    picked = rng.choice(len(names), size=cfg.facts_per_prompt, replace=False)
+    facts = [(names[i], _digits(rng, cfg.value_digits)) for i in picked]
+    asked = int(rng.integers(0, len(facts)))
+    body = " ".join(f"the code of {k} is {v}." for k, v in facts)
+    return (
+        facts[asked][0],
+        f"Facts: {body}\n",
+        f"Question: what is the code of {facts[asked][0]}?\nA:",
+        facts[asked][1],
+    )
+
+
+def _passkey(passkey: str):
+    return passkey, f"The passkey is {passkey}. Remember it.\n", "Question: what is the passkey?\nA:", passkey
+
+
+def _format(rng, tags):
+    tag = tags[int(rng.integers(0, len(tags)))]
+    number = _digits(rng, 2)
+    return (
+        tag,
+        f"Rule: write every answer as {tag}-number.\n",
+        f"Question: repeat {number}.\nA:",
+        f"{tag}-{number}",
+    )
+
+
+def generate(cfg: DatasetConfig, corpus: pd.DataFrame) -> pd.DataFrame:
+    """All splits; deterministic in (cfg, corpus). Column ``key`` is ``kind:key``."""
+    rng = np.random.default_rng(cfg.seed)
+    names = _split_pool(_pseudo_words(2), rng, cfg.key_fractions)
+    tags = _split_pool([w.upper() + c.upper() for w in _pseudo_words(1) for c in _CONSONANTS], rng, cfg.key_fractions)
+    counts = {"train": cfg.n_train, "valid": cfg.n_valid, "test": cfg.n_test}
+    cells = sum(counts.values()) * len(cfg.distances)
+    # passkeys are unique per example, which makes them disjoint across splits
+    space = 9 * 10 ** (cfg.passkey_digits - 1)
+    if cells > space:
+        raise LmreproError(f"prosg.data.passkey_digits: {cells} passkeys needed, only {space} exist")
+    passkeys = iter(str(10 ** (cfg.passkey_digits - 1) + int(p)) for p in rng.choice(space, size=cells, replace=False))
+    fillers = {"train": FillerSource(corpus, "train"), "valid": FillerSource(corpus, "valid")}
+    rows = []
+    for split in SPLITS:
+        filler = fillers["train" if split == "train" else "valid"]
+        for kind in cfg.kinds:
+            for distance in cfg.distances:
+                for i in range(counts[split]):
+                    if kind == "kv":
+                        key, prompt, query, answer = _kv(rng, names[split], cfg)
+                    elif kind == "passkey":
+                        key, prompt, query, answer = _passkey(next(passkeys))
+                    else:
+                        key, prompt, query, answer = _format(rng, tags[split])
+                    rows.append(
+                        {
+                            "uid": f"{split}-{kind}-{distance}-{i:05d}",
+                            "split": split,
+                            "kind": kind,
+                            "key": f"{kind}:{key}",
+                            "distance": distance,
+                            "prompt": prompt,
+                            "filler": filler.draw(rng, distance),
+                            "query": query,
+                            "answer": answer,
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def exact_match(prediction: str, answer: str) -> bool:
+    """The only scoring rule: the generated string (up to the end token) equals the answer."""
+    return prediction.strip() == answer
