@@ -170,3 +170,21 @@ def test_random_update_matches_norm_and_rank(tiny_model):
 def test_bad_update_config():
     with pytest.raises(LmreproError, match="prosg.update.matrices"):
         ProsgConfig(matrices=["nope"])
+
+
+def test_wkv_cpu_matches_library():
+    from lmrepro.prosg import rwkv
+
+    torch.manual_seed(0)
+    b, t, h = 2, 7, 5
+    decay, first = torch.randn(h), torch.randn(h)
+    key, value = torch.randn(b, t, h), torch.randn(b, t, h)
+    out, _ = rwkv._wkv_cpu(decay, first, key, value)
+    ref, _ = rwkv._library_wkv(decay, first, key, value)
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    state = [torch.randn(b, h), torch.rand(b, h) + 0.5, torch.randn(b, h)]
+    out, s1 = rwkv._wkv_cpu(decay, first, key, value, state=[x.clone() for x in state])
+    ref, s2 = rwkv._library_wkv(decay, first, key, value, state=[x.clone() for x in state])
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    for x, y in zip(s1, s2):
+        torch.testing.assert_close(x, y, rtol=0, atol=0)

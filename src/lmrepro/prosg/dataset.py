@@ -33,7 +33,7 @@ _VOWELS = list("aeiou")
 class DatasetConfig:
     seed: int = 0  # everything below is drawn from this one seed
     kinds: list[str] = field(default_factory=lambda: list(KINDS))  # all three prompt kinds by default
-    distances: list[int] = field(default_factory=lambda: [0, 16, 32, 64, 128])  # filler words; 0 = no filler
+    distances: list[int] = field(default_factory=lambda: [0, 8, 16, 32, 64])  # filler words (~2.5 tokens each); 0 = none
     n_train: int = 200  # examples per kind x distance; enough for pre-training to learn the format
     n_valid: int = 20  # per kind x distance; only used for monitoring
     n_test: int = 60  # per kind x distance; Wilson CI half-width about +-0.12 per cell, +-0.07 pooled over kinds

@@ -17,9 +17,46 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from transformers import RwkvConfig, RwkvForCausalLM
+from transformers.models.rwkv import modeling_rwkv
 
 from lmrepro.errors import LmreproError
 from lmrepro.io import atomic_path
+
+
+_library_wkv = modeling_rwkv.rwkv_linear_attention
+
+
+def _wkv_cpu(time_decay, time_first, key, value, state=None, return_state=False):
+    """transformers' CPU WKV recurrence, with O(T) autograd.
+
+    Why: the library reads ``key[:, t]`` and writes ``output[:, t] = ...`` per step; the
+    autograd of T slice reads/writes allocates a full-size gradient each, O(T^2) in
+    backward (6x the forward at T=400 here). We unbind and stack instead.
+    Same arithmetic, same float32 accumulation, so results are identical to the library's.
+    """
+    if key.device.type != "cpu":
+        return _library_wkv(time_decay, time_first, key, value, state=state, return_state=return_state)
+    if state is None:
+        num = torch.zeros_like(key[:, 0], dtype=torch.float32)  # (b, h)
+        den = torch.zeros_like(key[:, 0], dtype=torch.float32)
+        mx = torch.zeros_like(key[:, 0], dtype=torch.float32) - 1e38
+    else:
+        num, den, mx = state
+    decay = -torch.exp(time_decay)
+    outputs = []
+    # unbind once: indexing key[:, t] T times makes backward build T full-size gradients
+    for k, v in zip(key.float().unbind(1), value.unbind(1)):
+        top = torch.maximum(mx, k + time_first)
+        e1, e2 = torch.exp(mx - top), torch.exp(k + time_first - top)
+        outputs.append(((e1 * num + e2 * v) / (e1 * den + e2)).to(key.dtype))
+        top = torch.maximum(mx + decay, k)
+        e1, e2 = torch.exp(mx + decay - top), torch.exp(k - top)
+        num, den, mx = e1 * num + e2 * v, e1 * den + e2, top
+    new_state = [num, den, mx] if (return_state or state is not None) else None
+    return torch.stack(outputs, dim=1), new_state  # (b, t, h)
+
+
+modeling_rwkv.rwkv_linear_attention = _wkv_cpu
 
 
 @dataclass(frozen=True)
