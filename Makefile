@@ -1,0 +1,61 @@
+# lmrepro: the two commands of the README, and the rest.
+#   make reproduce   venv + install + full default reproduction (snakemake --cores all)
+#   make test        venv + install + the test suite (smoke DAG included)
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export HF_HUB_OFFLINE := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export DVC_NO_ANALYTICS := 1
+CORES ?= all
+PORT ?= 5000
+
+.PHONY: install reproduce smoke test lint ui report bench dvc.yaml dvc-check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch==2.13.0 first: it installs the CPU build from local disk; then exact pins.
+$(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+reproduce: install
+	snakemake --cores $(CORES)
+
+smoke: install
+	snakemake --cores 2 --configfile params.yaml workflow/profiles/smoke/params.yaml
+
+test: install
+	python -m pytest -q
+
+lint: install
+	snakemake --lint
+	snakefmt --check Snakefile workflow/rules
+
+dvc.yaml: install
+	python -m lmrepro.dvcgen write
+
+dvc-check: install
+	python -m lmrepro.dvcgen check
+
+# MLflow UI on loopback only, one worker, reading the embedded store.
+ui: install
+	mlflow server --backend-store-uri "$$(python -m lmrepro.tracking uri)" --host 127.0.0.1 --port $(PORT) --workers 1
+
+report: install
+	snakemake --cores 1 --report report.html
+
+bench: install
+	python -m lmrepro.bench
+
+clean:
+	rm -rf data models logs mlflow.db mlartifacts .snakemake report.html

@@ -1,0 +1,1 @@
+"""The evaluate stage: every metric the pipeline computed, collected into reports/."""

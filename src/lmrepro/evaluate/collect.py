@@ -1,0 +1,36 @@
+"""Collect metrics JSON files into one DVC metrics file and render results.md."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+from lmrepro.errors import LmreproError
+from lmrepro.evaluate.sections import SECTIONS
+
+
+def collect_metrics(files: list[Path], root: Path) -> dict:
+    """{"<track>/<name>": {...}} from reports/metrics/<track>/<name>.json files."""
+    merged: dict = {}
+    base = root / "reports" / "metrics"
+    for f in sorted(files):
+        try:
+            key = str(f.resolve().relative_to(base.resolve()).with_suffix(""))
+        except ValueError:
+            key = f.stem
+        try:
+            merged[key] = json.loads(f.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise LmreproError(f"{f}: cannot read metrics JSON ({err})") from err
+    return merged
+
+
+def render_results(root: Path, header: str) -> str:
+    parts = [header]
+    for name in SECTIONS:
+        module = importlib.import_module(name)
+        text = module.render(root).strip()
+        if text:
+            parts.append(text)
+    return "\n\n".join(parts) + "\n"

@@ -1,0 +1,88 @@
+"""Seeding, thread pinning, logging and progress: the process-wide knobs of a stage.
+
+Thread counts change floating-point results (and on 2 cores small BLAS problems can run
+slower with 2 threads than 1), so they are a param applied here, never derived from the
+orchestrator's --cores.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sys
+from typing import Iterable, Iterator, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def set_threads(n: int) -> None:
+    """Pin BLAS/OpenMP and torch to ``n`` threads for the rest of the process."""
+    if n < 1:
+        raise ValueError(f"threads must be >= 1, got {n}")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        return
+    torch.set_num_threads(n)
+    if torch.get_num_interop_threads() != 1:
+        try:
+            torch.set_num_interop_threads(1)
+        except RuntimeError:  # already set once in this process
+            pass
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def get_logger(name: str = "lmrepro") -> logging.Logger:
+    return logging.getLogger(name)
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    root = logging.getLogger()
+    if not any(getattr(h, "_lmrepro", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+        handler._lmrepro = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+    for noisy in ("alembic", "mlflow", "urllib3", "git", "httpx", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def progress(iterable: Iterable[T], desc: str = "", total: int | None = None, **kwargs) -> Iterator[T]:
+    """tqdm that stays readable in a log file: updates at most every 10 s off a terminal."""
+    from tqdm.auto import tqdm
+
+    interactive = sys.stderr.isatty()
+    return iter(
+        tqdm(
+            iterable,
+            desc=desc,
+            total=total,
+            mininterval=0.5 if interactive else 10.0,
+            dynamic_ncols=interactive,
+            ascii=not interactive,
+            file=sys.stderr,
+            **kwargs,
+        )
+    )

@@ -1,0 +1,274 @@
+"""The stage harness: what every ``python -m lmrepro.stages.<stage>`` shares.
+
+A stage module declares its arguments and a ``main(ctx)``; the harness does the rest the
+same way for Snakemake and DVC:
+
+- params arrive either as ``--cfg JSON`` (Snakemake passes exactly the sections its rule
+  declares, so a changed knob reruns exactly that rule) or as ``--keys k1 k2`` read from
+  ``--params params.yaml`` (DVC); both are validated against the params schema;
+- seeds and thread counts come from the ``runtime`` section and are applied first;
+- ``--log FILE`` sends all output (logging, progress bars, warnings) to the rule's log;
+- one MLflow run per execution, tagged with stage, wildcards, git state, params hash,
+  orchestrator and pipeline invocation id; it ends FAILED or KILLED when the stage does;
+- outputs written through :mod:`lmrepro.io` are rolled back if the stage fails, so a
+  failed stage leaves the previous good outputs untouched and no partial new ones;
+- a :class:`LmreproError` prints its message and exits 2; a bug exits 1 with a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from lmrepro import config as cfgmod
+from lmrepro import io
+from lmrepro.errors import EXIT_USER_ERROR, LmreproError
+from lmrepro.paths import repo_root
+from lmrepro.runtime import configure_logging, get_logger, progress, seed_everything, set_threads
+
+RUNTIME_KEY = "runtime"
+
+
+class StageInterrupted(BaseException):
+    """SIGTERM/SIGINT arrived (Snakemake or DVC cancelled the job)."""
+
+
+def _on_signal(signum, frame):  # noqa: ARG001
+    raise StageInterrupted(f"received signal {signum}")
+
+
+def subschema(schema: Mapping, dotted: str) -> Mapping | None:
+    node: Mapping | None = schema
+    for part in dotted.split("."):
+        props = (node or {}).get("properties", {})
+        if part not in props:
+            return None
+        node = props[part]
+    return node
+
+
+def validate_sections(params: Mapping[str, Any], root: Path, source: str) -> None:
+    """Validate each {dotted key: value} against its part of the params schema."""
+    import jsonschema
+
+    schema = cfgmod.params_schema(root)
+    problems = []
+    for key, value in params.items():
+        sub = subschema(schema, key)
+        if sub is None:
+            problems.append(f"  {key}: unknown key (not in workflow/schemas/params)")
+            continue
+        for err in jsonschema.Draft202012Validator(sub).iter_errors(value):
+            where = ".".join([key, *map(str, err.absolute_path)])
+            problems.append(f"  {where}: {err.message}")
+    if problems:
+        raise LmreproError(f"{source}: invalid parameters:\n" + "\n".join(problems))
+
+
+def params_tree(params: Mapping[str, Any]) -> dict:
+    """{"a.b": {...}} -> {"a": {"b": {...}}} (for flattening into MLflow params)."""
+    tree: dict = {}
+    for dotted, value in params.items():
+        node = tree
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return tree
+
+
+def _digest(path: Path) -> str:
+    if path.is_dir():
+        import hashlib
+
+        h = hashlib.sha256()
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(str(f.relative_to(path)).encode())
+            h.update(io.sha256_file(f).encode())
+        return h.hexdigest()
+    return io.sha256_file(path)
+
+
+class StageContext:
+    """What a stage's main() gets: parsed args, its params, tracking and logging."""
+
+    def __init__(self, stage: "Stage", args: argparse.Namespace, params: dict, run) -> None:
+        self.stage = stage
+        self.args = args
+        self.params = params
+        self._run = run
+        self.log = get_logger(f"lmrepro.{stage.name}")
+        runtime = params.get(RUNTIME_KEY, {})
+        self.seed: int = int(runtime.get("seed", 0))
+        self.threads: int = int(runtime.get("threads", 1))
+        self.root = repo_root()
+
+    def section(self, dotted: str) -> Any:
+        """The value at a dotted key, from the keys this stage was given (or below one)."""
+        if dotted in self.params:
+            return self.params[dotted]
+        for key, value in self.params.items():
+            if dotted.startswith(key + "."):
+                return cfgmod.get_key(value, dotted[len(key) + 1 :])
+        raise LmreproError(
+            f"stage {self.stage.name} reads params key {dotted!r} but was given only "
+            f"{', '.join(self.params)}: add it to the rule's cfg(...) and regenerate dvc.yaml"
+        )
+
+    def config(self, cls: type, dotted: str):
+        return cfgmod.from_dict(cls, self.section(dotted), where=dotted)
+
+    @property
+    def run_id(self) -> str | None:
+        return self._run.run_id
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        self._run.log_metrics(metrics, step)
+
+    def log_input(self, path: str | os.PathLike, context: str = "training", name: str | None = None) -> str:
+        path = Path(path)
+        digest = _digest(path)
+        self._run.log_input(path, digest, context, name=name)
+        return digest
+
+    def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
+        self._run.log_artifact(Path(path), artifact_path)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self._run.set_tags(tags)
+
+    def progress(self, iterable, desc: str = "", total: int | None = None, **kwargs):
+        return progress(iterable, desc=desc or self.stage.name, total=total, **kwargs)
+
+
+class Stage:
+    def __init__(self, track: str, name: str, wildcards: tuple[str, ...] = ()) -> None:
+        self.track = track
+        self.name = name
+        self.wildcards = tuple(wildcards)
+        self.parser = argparse.ArgumentParser(prog=f"python -m lmrepro.stages.{name}", description=f"lmrepro stage {name} ({track})")
+        source = self.parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--cfg", help="JSON of the params sections this stage reads (Snakemake)")
+        source.add_argument("--keys", nargs="+", help="dotted params keys to read from --params (DVC)")
+        self.parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="with --keys: the params file")
+        self.parser.add_argument("--log", type=Path, default=None, help="send all output to this file")
+        self._main: Callable[[StageContext], None] | None = None
+
+    def add_argument(self, *args, **kwargs) -> None:
+        self.parser.add_argument(*args, **kwargs)
+
+    def main(self, fn: Callable[[StageContext], None]) -> Callable[[StageContext], None]:
+        self._main = fn
+        return fn
+
+    # -- the run -------------------------------------------------------------------------
+    def _load_params(self, args: argparse.Namespace, root: Path) -> dict[str, Any]:
+        """{dotted key: value} for the keys this execution may read."""
+        if args.cfg is not None:
+            try:
+                params = json.loads(args.cfg)
+            except json.JSONDecodeError as err:
+                raise LmreproError(f"--cfg: not valid JSON ({err})") from err
+            if not isinstance(params, dict):
+                raise LmreproError("--cfg: expected a JSON object of {dotted key: value}")
+            validate_sections(params, root, source="--cfg")
+            return params
+        full = cfgmod.load_params(args.params)
+        cfgmod.validate_params(full, root, source=str(args.params))
+        keys = list(dict.fromkeys([*args.keys, RUNTIME_KEY]))
+        return {k: cfgmod.get_key(full, k) for k in keys}
+
+    def run(self, argv: list[str] | None = None) -> None:
+        """Parse, run and exit; never returns."""
+        args = self.parser.parse_args(argv)
+        user_stderr = os.dup(2)
+        if args.log is not None:
+            args.log.parent.mkdir(parents=True, exist_ok=True)
+            log_fd = os.open(args.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(log_fd, 1)
+            os.dup2(log_fd, 2)
+            os.close(log_fd)
+        configure_logging()
+        log = get_logger(f"lmrepro.{self.name}")
+        signal.signal(signal.SIGTERM, _on_signal)
+        code = self._run(args, log)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if code != 0 and args.log is not None:
+            os.write(user_stderr, f"lmrepro: stage {self.name} failed, see {args.log}\n".encode())
+        sys.exit(code)
+
+    def _run(self, args: argparse.Namespace, log: logging.Logger) -> int:
+        from lmrepro import tracking
+
+        root = repo_root()
+        started = time.time()
+        run = None
+        status = "FAILED"
+        try:
+            params = self._load_params(args, root)
+            keys = list(params)
+            runtime = params.get(RUNTIME_KEY, {})
+            set_threads(int(runtime.get("threads", 1)))
+            seed_everything(int(runtime.get("seed", 0)))
+            wildcards = {w: str(getattr(args, w)) for w in self.wildcards}
+            run_name = self.name + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")
+            log.info("stage %s: params keys %s", run_name, ", ".join(keys))
+            tracking.reap_stale_runs(root)
+            commit, dirty = tracking.git_state(root)
+            run = tracking.StageRun(self.track, self.name, run_name, root)
+            tags = {
+                "lmrepro.stage": self.name,
+                "lmrepro.track": self.track,
+                "lmrepro.wildcards": json.dumps(wildcards, sort_keys=True),
+                "lmrepro.git_commit": commit,
+                "lmrepro.git_dirty": str(dirty).lower(),
+                "lmrepro.params_hash": cfgmod.params_hash(params),
+                "lmrepro.orchestrator": tracking.orchestrator(),
+                "lmrepro.invocation_id": os.environ.get("LMREPRO_INVOCATION_ID", "none"),
+                "lmrepro.host": socket.gethostname(),
+                "lmrepro.pid": str(os.getpid()),
+                "mlflow.source.git.commit": commit,
+                **{f"wildcard.{k}": v for k, v in wildcards.items()},
+            }
+            run.start(cfgmod.flatten(params_tree(params)), tags)
+            ctx = StageContext(self, args, params, run)
+            with io.OutputJournal() as journal:
+                assert self._main is not None, f"stage {self.name} has no main()"
+                self._main(ctx)
+            run.log_metrics({"stage_seconds": time.time() - started})
+            run.set_tags({"lmrepro.outputs": json.dumps([str(p) for p in journal.written])})
+            status = "FINISHED"
+            log.info("stage %s finished in %.1f s", run_name, time.time() - started)
+            return 0
+        except LmreproError as err:
+            log.error("%s", err)
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except (StageInterrupted, KeyboardInterrupt) as err:
+            status = "KILLED"
+            log.error("stage %s interrupted: %s", self.name, err)
+            return 130
+        except Exception:  # noqa: BLE001 - a bug: keep the traceback
+            log.error("stage %s crashed:\n%s", self.name, traceback.format_exc())
+            return 1
+        finally:
+            if run is not None and run.run_id is not None:
+                try:
+                    if args.log is not None and args.log.is_file() and args.log.stat().st_size < 5_000_000:
+                        sys.stderr.flush()
+                        run.log_artifact(args.log, "logs")
+                    run.end(status)
+                except Exception:  # noqa: BLE001 - tracking trouble must not mask the stage result
+                    log.error("could not close MLflow run:\n%s", traceback.format_exc())

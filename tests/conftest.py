@@ -1,0 +1,37 @@
+"""Shared fixtures: the real raw data, offline model hubs, and a temporary repo root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("LMREPRO_DATA_MIRROR", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not (SHARED_DATA / "MANIFEST.tsv").is_file():
+        pytest.fail(f"raw data mirror not found at {SHARED_DATA} (set LMREPRO_DATA_MIRROR)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def tmp_root(tmp_path, monkeypatch) -> Path:
+    """A throwaway repo root with the real schemas, so stages and tracking write there."""
+    import shutil
+
+    root = tmp_path / "repo"
+    (root / "workflow" / "schemas").mkdir(parents=True)
+    shutil.copytree(REPO / "workflow" / "schemas" / "params", root / "workflow" / "schemas" / "params")
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    monkeypatch.setenv("LMREPRO_ROOT", str(root))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(root)
+    return root

@@ -1,0 +1,81 @@
+import dataclasses
+
+import pytest
+
+from lmrepro import config
+from lmrepro.errors import LmreproError
+from tests.conftest import REPO
+
+
+def test_committed_params_and_profiles_are_valid():
+    base = config.load_params(REPO / "params.yaml")
+    config.validate_params(base, REPO)
+    for profile in ("smoke", "paper"):
+        merged = config.load_params(REPO / "params.yaml", config.profile_file(profile, REPO))
+        config.validate_params(merged, REPO, source=profile)
+
+
+def test_unknown_key_is_named():
+    params = config.load_params(REPO / "params.yaml")
+    params["data"]["nlu"]["sede"] = 1
+    with pytest.raises(LmreproError, match=r"unknown key\(s\): data\.nlu\.sede"):
+        config.validate_params(params, REPO)
+
+
+def test_unknown_section_is_named():
+    params = config.load_params(REPO / "params.yaml")
+    params["rekommend"] = {}
+    with pytest.raises(LmreproError, match="rekommend"):
+        config.validate_params(params, REPO)
+
+
+def test_bad_value_names_the_key():
+    params = config.load_params(REPO / "params.yaml")
+    params["runtime"]["threads"] = 0
+    with pytest.raises(LmreproError, match=r"runtime\.threads"):
+        config.validate_params(params, REPO)
+    params = config.load_params(REPO / "params.yaml")
+    params["data"]["rec"]["datasets"] = ["beauty", "movies"]
+    with pytest.raises(LmreproError, match=r"data\.rec\.datasets\.1"):
+        config.validate_params(params, REPO)
+
+
+def test_missing_key_is_named():
+    params = config.load_params(REPO / "params.yaml")
+    del params["data"]["corpus"]["seed"]
+    with pytest.raises(LmreproError, match=r"data\.corpus.*'seed' is a required property"):
+        config.validate_params(params, REPO)
+
+
+def test_deep_merge_overlays_leaves_only():
+    merged = config.deep_merge({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"c": [3]}})
+    assert merged == {"a": {"b": 1, "c": [3]}, "d": 1}
+
+
+@dataclasses.dataclass
+class Inner:
+    k: int
+
+
+@dataclasses.dataclass
+class Outer:
+    inner: Inner
+    names: tuple[str, ...]
+    rate: float = 0.5
+
+
+def test_from_dict_builds_nested_dataclasses_and_names_bad_keys():
+    built = config.from_dict(Outer, {"inner": {"k": 2}, "names": ["a", "b"]}, where="x")
+    assert built == Outer(Inner(2), ("a", "b"), 0.5)
+    with pytest.raises(LmreproError, match=r"x\.inner\.kk"):
+        config.from_dict(Outer, {"inner": {"kk": 2}, "names": []}, where="x")
+    with pytest.raises(LmreproError, match=r"missing key x\.names"):
+        config.from_dict(Outer, {"inner": {"k": 2}}, where="x")
+
+
+def test_cli_validate_exit_codes(tmp_path, capsys):
+    assert config.main(["validate", "--params", str(REPO / "params.yaml")]) == 0
+    bad = tmp_path / "params.yaml"
+    bad.write_text("runtime: {seed: -1, threads: 1}\n")
+    assert config.main(["validate", "--params", str(bad)]) == 2
+    assert "runtime.seed" in capsys.readouterr().err

@@ -1,0 +1,129 @@
+"""The stage harness, run as a real subprocess the way Snakemake and DVC run it."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lmrepro import io, tracking
+from tests.conftest import REPO
+
+RUNTIME = {"runtime": {"seed": 5, "threads": 1}}
+
+
+def run_stage(module_args, root, env_extra=None, **kwargs):
+    env = {**os.environ, "LMREPRO_ROOT": str(root), "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}", **(env_extra or {})}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run([sys.executable, *module_args], cwd=root, env=env, capture_output=True, text=True, **kwargs)
+
+
+def runs(root, status=None):
+    client = tracking.client(root)
+    exp = client.get_experiment_by_name(tracking.experiment_name("data"))
+    found = client.search_runs([exp.experiment_id])
+    return [r for r in found if status is None or r.info.status == status]
+
+
+@pytest.fixture
+def rec_raw(tmp_root):
+    raw = tmp_root / "raw"
+    raw.mkdir()
+    (raw / "Beauty.txt").write_text("1 1 2 3 4\n2 2 3 5\n3 4 5 1 2 3\n")
+    return raw
+
+
+def build_rec_args(raw, root, cfg):
+    return ["-m", "lmrepro.stages.build_rec", "--dataset", "beauty", "--raw", str(raw), "--out", str(root / "out.parquet"),
+            "--metrics", str(root / "m.json"), "--cfg", json.dumps(cfg), "--log", str(root / "log.txt")]
+
+
+def test_good_run_writes_outputs_and_a_finished_tagged_run(tmp_root, rec_raw):
+    cfg = {"data.rec": {"datasets": ["beauty"]}, **RUNTIME}
+    result = run_stage(build_rec_args(rec_raw, tmp_root, cfg), tmp_root, {"LMREPRO_INVOCATION_ID": "inv-1"})
+    assert result.returncode == 0, (tmp_root / "log.txt").read_text()
+    assert io.read_json(tmp_root / "m.json")["interactions"] == 12
+    [run] = runs(tmp_root)
+    assert run.info.status == "FINISHED"
+    tags = run.data.tags
+    assert tags["lmrepro.stage"] == "build_rec" and json.loads(tags["lmrepro.wildcards"]) == {"dataset": "beauty"}
+    assert tags["lmrepro.invocation_id"] == "inv-1" and tags["lmrepro.orchestrator"] == "cli"
+    assert run.data.params["data.rec.datasets"] == "['beauty']" and run.data.params["runtime.seed"] == "5"
+    assert run.data.metrics["interactions"] == 12
+    assert run.inputs.dataset_inputs[0].dataset.name == "Beauty.txt"
+
+
+def test_bad_params_exit_2_name_the_key_and_write_nothing(tmp_root, rec_raw):
+    cfg = {"data.rec": {"datasets": ["beauty"], "extra": 1}, "runtime": {"seed": 5, "threads": 0}}
+    result = run_stage(build_rec_args(rec_raw, tmp_root, cfg), tmp_root)
+    assert result.returncode == 2
+    assert "stage build_rec failed, see" in result.stderr
+    log = (tmp_root / "log.txt").read_text()
+    assert "runtime.threads" in log and "extra" in log
+    assert not (tmp_root / "out.parquet").exists() and not (tmp_root / "m.json").exists()
+
+
+def test_bad_input_keeps_previous_outputs_and_run_ends_failed(tmp_root, rec_raw):
+    cfg = {"data.rec": {"datasets": ["beauty"]}, **RUNTIME}
+    assert run_stage(build_rec_args(rec_raw, tmp_root, cfg), tmp_root).returncode == 0
+    before = (tmp_root / "out.parquet").read_bytes()
+    (rec_raw / "Beauty.txt").write_text("1 1 2 3 4\n2 2 oops 5\n")
+    result = run_stage(build_rec_args(rec_raw, tmp_root, cfg), tmp_root)
+    assert result.returncode == 2
+    assert "Beauty.txt:2: expected integer ids" in (tmp_root / "log.txt").read_text()
+    assert (tmp_root / "out.parquet").read_bytes() == before
+    assert sorted(r.info.status for r in runs(tmp_root)) == ["FAILED", "FINISHED"]
+
+
+def test_bug_after_writing_rolls_back_and_exits_1(tmp_root):
+    out = tmp_root / "x" / "out.json"
+    args = [str(Path(__file__).with_name("sleepy_stage.py")), "--out", str(out), "--fail-after-write", "--cfg", json.dumps(RUNTIME)]
+    result = run_stage(args, tmp_root)
+    assert result.returncode == 1 and "simulated bug" in result.stderr
+    assert not out.exists()
+    assert [r.info.status for r in runs(tmp_root)] == ["FAILED"]
+
+
+def test_sigterm_ends_run_killed_and_sigkill_is_reaped_later(tmp_root):
+    out = tmp_root / "x" / "out.json"
+    env = {**os.environ, "LMREPRO_ROOT": str(tmp_root), "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    cmd = [sys.executable, str(Path(__file__).with_name("sleepy_stage.py")), "--out", str(out), "--sleep", "60", "--cfg", json.dumps(RUNTIME)]
+
+    def start_and_wait():
+        proc = subprocess.Popen(cmd, cwd=tmp_root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while not (out.parent / "started").exists():
+            assert time.time() < deadline and proc.poll() is None, "stage did not start"
+            time.sleep(0.2)
+        (out.parent / "started").unlink()
+        return proc
+
+    proc = start_and_wait()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130
+    assert [r.info.status for r in runs(tmp_root)] == ["KILLED"]
+    assert not out.exists()
+
+    proc = start_and_wait()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert sorted(r.info.status for r in runs(tmp_root)) == ["KILLED", "RUNNING"]
+    assert tracking.reap_stale_runs(tmp_root) == 1
+    assert [r.info.status for r in runs(tmp_root)] == ["KILLED", "KILLED"]
+
+
+def test_dvc_mode_reads_params_file_and_validates_it_whole(tmp_root, rec_raw):
+    args = ["-m", "lmrepro.stages.build_rec", "--dataset", "beauty", "--raw", str(rec_raw), "--out", str(tmp_root / "out.parquet"),
+            "--metrics", str(tmp_root / "m.json"), "--keys", "data.rec"]
+    result = run_stage(args, tmp_root, {"DVC_STAGE": "build_rec-beauty"})
+    assert result.returncode == 0, result.stderr
+    assert runs(tmp_root)[0].data.tags["lmrepro.orchestrator"] == "dvc"
+    params = (tmp_root / "params.yaml").read_text().replace("threads: 1", "threads: 1\n  bogus: 3")
+    (tmp_root / "params.yaml").write_text(params)
+    result = run_stage(args, tmp_root)
+    assert result.returncode == 2 and "runtime.bogus" in result.stderr

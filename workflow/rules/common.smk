@@ -1,0 +1,99 @@
+# Shared helpers of every rule file: config validation, params and code inputs.
+import json
+import os
+import shlex
+import sys
+import uuid
+from pathlib import Path
+
+ROOT = Path(workflow.basedir)
+sys.path.insert(0, str(ROOT / "src"))
+
+from lmrepro.config import get_key, load_params, validate_params  # noqa: E402
+from lmrepro.errors import LmreproError  # noqa: E402
+from lmrepro.evaluate.sections import SECTIONS  # noqa: E402
+
+try:
+    validate_params(config, ROOT, source="snakemake config (params.yaml + overlays)")
+except LmreproError as err:
+    raise WorkflowError(str(err))
+
+# Shared by every job of this invocation (jobs inherit the environment, also through
+# cluster submission), so MLflow can group the stage runs of one `snakemake` call.
+os.environ.setdefault("LMREPRO_INVOCATION_ID", uuid.uuid4().hex)
+os.environ.setdefault("LMREPRO_ORCHESTRATOR", "snakemake")
+for _var in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
+    os.environ.setdefault(_var, "true")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+wildcard_constraints:
+    group="rec|nlu|text|energy",
+    dataset="beauty|sports|toys",
+
+
+# Threads per job come from params (they change float results), never from --cores.
+THREADS = config["runtime"]["threads"]
+
+# Metrics JSON files (reports/metrics/...) that the evaluate rule collects, and other
+# files its report sections read. Each track's rule file extends these lists.
+EVALUATE_INPUTS = []
+REPORT_INPUTS = []
+
+# Plumbing every stage runs: editing it reruns everything, as it should.
+CORE_CODE = ["__init__.py", "errors.py", "paths.py", "io.py", "config.py", "runtime.py", "tracking.py", "stage.py"]
+
+
+def code(*parts):
+    """Package sources a rule runs (files or folders under src/lmrepro), plumbing included."""
+    files = []
+    for part in (*CORE_CODE, *parts):
+        path = ROOT / "src" / "lmrepro" / part
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise WorkflowError(f"code(): src/lmrepro/{part} does not exist")
+    return [str(p.relative_to(ROOT)) for p in dict.fromkeys(files)]
+
+
+def _cfg_arg(keys):
+    values = {key: get_key(config, key) for key in keys}
+    return "--cfg " + shlex.quote(json.dumps(values, sort_keys=True, separators=(",", ":")))
+
+
+def cfg(*keys):
+    """The `--cfg` argument carrying exactly these params keys (plus runtime).
+
+    Keys may name wildcards ("rec.index.{method}"); the rule then reruns only when the
+    params of its own wildcard values change.
+    """
+    keys = list(dict.fromkeys([*keys, "runtime"]))
+    if any("{" in key for key in keys):
+
+        def per_job(wildcards):
+            return _cfg_arg([key.format(**dict(wildcards.items())) for key in keys])
+
+        return per_job
+    return _cfg_arg(keys)
+
+
+def uses_default_params():
+    """True when the config is exactly params.yaml (no overlay, no --config)."""
+    return load_params(ROOT / "params.yaml") == config
+
+
+onstart:
+    shell("python -m lmrepro.tracking init")
+
+
+onsuccess:
+    if uses_default_params():
+        shell("python -m lmrepro.dvcgen commit")
+    else:
+        print(
+            "lmrepro: dvc.lock left as it was: this run used a profile overlay or --config, "
+            "so its outputs do not correspond to params.yaml."
+        )

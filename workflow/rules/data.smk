@@ -1,0 +1,72 @@
+# Dataset construction: verified raw files, then validated Parquet tables.
+
+
+rule fetch:
+    output:
+        directory("data/raw/{group}"),
+    input:
+        code=code("stages/fetch.py", "data/manifest.py"),
+    params:
+        cfg=cfg("data.mirror", "data.manifest"),
+    log:
+        "logs/fetch/{group}.log",
+    threads: THREADS
+    shell:
+        "python -m lmrepro.stages.fetch --group {wildcards.group} --out {output} {params.cfg} --log {log}"
+
+
+rule build_rec:
+    input:
+        raw="data/raw/rec",
+        code=code("stages/build_rec.py", "data/rec.py", "data/schemas.py"),
+    output:
+        table="data/rec/{dataset}.parquet",
+        metrics="reports/metrics/data/rec-{dataset}.json",
+    params:
+        cfg=cfg("data.rec"),
+    log:
+        "logs/build_rec/{dataset}.log",
+    threads: THREADS
+    shell:
+        "python -m lmrepro.stages.build_rec --dataset {wildcards.dataset} --raw {input.raw}"
+        " --out {output.table} --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+rule build_nlu:
+    input:
+        raw="data/raw/nlu",
+        code=code("stages/build_nlu.py", "data/nlu.py", "data/schemas.py"),
+    output:
+        table="data/nlu/tasks.parquet",
+        counts="reports/data/nlu_counts.md",
+        metrics="reports/metrics/data/nlu.json",
+    params:
+        cfg=cfg("data.nlu"),
+    log:
+        "logs/build_nlu/build_nlu.log",
+    threads: THREADS
+    shell:
+        "python -m lmrepro.stages.build_nlu --raw {input.raw} --out {output.table}"
+        " --counts {output.counts} --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+rule build_corpus:
+    input:
+        raw="data/raw/text",
+        code=code("stages/build_corpus.py", "data/corpus.py", "data/schemas.py"),
+    output:
+        table="data/text/corpus.parquet",
+        metrics="reports/metrics/data/corpus.json",
+    params:
+        cfg=cfg("data.corpus"),
+    log:
+        "logs/build_corpus/build_corpus.log",
+    threads: THREADS
+    shell:
+        "python -m lmrepro.stages.build_corpus --raw {input.raw} --out {output.table}"
+        " --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+EVALUATE_INPUTS.extend(expand(rules.build_rec.output.metrics, dataset=config["data"]["rec"]["datasets"]))
+EVALUATE_INPUTS.extend([rules.build_nlu.output.metrics, rules.build_corpus.output.metrics])
+REPORT_INPUTS.append(rules.build_nlu.output.counts)

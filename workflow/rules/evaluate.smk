@@ -1,0 +1,24 @@
+# Evaluation: every metric into reports/. Included last: the track rule files have
+# extended EVALUATE_INPUTS and REPORT_INPUTS by now.
+
+
+rule evaluate:
+    input:
+        metrics=EVALUATE_INPUTS,
+        reports=REPORT_INPUTS,
+        code=code(
+            "stages/evaluate.py",
+            "evaluate",
+            *[name.removeprefix("lmrepro.").replace(".", "/") + ".py" for name in SECTIONS],
+        ),
+    output:
+        json="reports/metrics.json",
+        md="reports/results.md",
+    params:
+        cfg=cfg(),
+    log:
+        "logs/evaluate/evaluate.log",
+    threads: THREADS
+    shell:
+        "python -m lmrepro.stages.evaluate --metrics-files {input.metrics}"
+        " --out-json {output.json} --out-md {output.md} {params.cfg} --log {log}"
