@@ -12,6 +12,7 @@ configfile: "params.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/prosg.smk"
 include: "workflow/rules/evaluate.smk"
 
 

@@ -3,8 +3,6 @@ tokenizer and a tiny (float64 where exactness matters) RWKV."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 import torch
@@ -14,14 +12,11 @@ from lmrepro.prosg.rwkv import RwkvModelConfig, build_model, freeze
 from lmrepro.prosg.sequences import Encoder
 from lmrepro.prosg.tokenizer import TokenizerConfig, task_texts, train_tokenizer
 
-RAW_TEXT = Path("/work/shared/data/text/tinyshakespeare.txt")
-
 
 @pytest.fixture(scope="session")
-def corpus() -> pd.DataFrame:
-    if not RAW_TEXT.is_file():
-        pytest.skip(f"{RAW_TEXT} not available")
-    lines = RAW_TEXT.read_text(encoding="utf-8").splitlines()[:4000]
+def corpus(shared_data) -> pd.DataFrame:
+    """Tiny Shakespeare cut into 200-line documents, every fifth held out."""
+    lines = (shared_data / "text" / "tinyshakespeare.txt").read_text(encoding="utf-8").splitlines()[:4000]
     docs = ["\n".join(lines[i : i + 200]) for i in range(0, len(lines), 200)]
     return pd.DataFrame({"source": "tinyshakespeare", "doc": [f"d{i}" for i in range(len(docs))], "text": docs,
                          "split": ["valid" if i % 5 == 0 else "train" for i in range(len(docs))]})

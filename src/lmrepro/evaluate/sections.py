@@ -6,4 +6,5 @@ when it lands; the evaluate rule lists these modules as code inputs.
 
 SECTIONS: list[str] = [
     "lmrepro.data.report",
+    "lmrepro.prosg.report",
 ]

@@ -12,6 +12,7 @@ Methods (each a function batch -> (logits, labels)):
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Callable
 
 import pandas as pd
@@ -117,3 +118,21 @@ def accuracy_table(per_example: pd.DataFrame) -> pd.DataFrame:
         rows.append({"method": method, "kind": kind, "distance": int(distance), "n": n, "correct": c,
                      "accuracy": c / n, "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    batch_size: int = 60  # forward-only batches; one distance per batch keeps padding low
+    oracle_lrs: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0])  # picked on valid, reported on test
+    eta_scales: list[float] = field(default_factory=lambda: [0.5, 2.0])  # test-time eta multipliers (cheap sweep)
+    random_seed: int = 0  # seed of the random-update baseline
+
+
+def pick_oracle_lr(model, names, encoder, valid: pd.DataFrame, lrs: list[float], batch_size: int) -> tuple[float, dict]:
+    """The oracle's step size with the best pooled accuracy on the validation split."""
+    scores = {}
+    for lr in lrs:
+        res = evaluate({"oracle": method_oracle(model, names, lr)}, encoder, valid, batch_size)
+        scores[lr] = float(res["correct"].mean())
+    best = max(lrs, key=lambda lr: (scores[lr], -lr))  # ties: the smaller step
+    return best, scores

@@ -82,10 +82,12 @@ def build_model(cfg: RwkvModelConfig, vocab_size: int) -> RwkvForCausalLM:
     return RwkvForCausalLM(config)
 
 
-def save_model(model: RwkvForCausalLM, cfg: RwkvModelConfig, vocab_size: int, folder: Path) -> None:
-    """safetensors weights + JSON config (never pickle)."""
+def save_model(model: RwkvForCausalLM, cfg: RwkvModelConfig, vocab_size: int, folder: Path, tokenizer=None) -> None:
+    """safetensors weights + JSON config (+ tokenizer.json), replaced as one folder."""
     with atomic_path(folder) as tmp:
         tmp.mkdir(parents=True)
+        if tokenizer is not None:
+            tokenizer.save(str(tmp / "tokenizer.json"))
         state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / "model.safetensors"))
         (tmp / "config.json").write_text(json.dumps({"vocab_size": vocab_size, **asdict(cfg)}, indent=2, sort_keys=True))

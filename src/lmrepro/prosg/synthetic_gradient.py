@@ -245,3 +245,45 @@ def prompt_gradient(model: nn.Module, names: list[str], prompt_ids: torch.Tensor
             h.remove()
     factors = {n: (g.detach().transpose(1, 2), inputs[n].transpose(1, 2)) for n, g in zip(names, grads)}
     return LowRankUpdate(factors=factors, eta=lr)
+
+
+# ----------------------------------------------------------------------------- storage
+
+
+def save_generator(generator: ProsgGenerator, folder) -> None:
+    """safetensors weights + JSON config (never pickle)."""
+    import dataclasses
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    from lmrepro.io import atomic_path
+
+    with atomic_path(Path(folder)) as tmp:
+        tmp.mkdir(parents=True)
+        save_file({k: v.detach().contiguous() for k, v in generator.state_dict().items()},
+                  str(tmp / "generator.safetensors"))
+        (tmp / "config.json").write_text(json.dumps(dataclasses.asdict(generator.cfg), indent=2, sort_keys=True))
+
+
+def load_generator(folder, model: nn.Module) -> ProsgGenerator:
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    for name in ("config.json", "generator.safetensors"):
+        if not (folder / name).is_file():
+            raise LmreproError(f"{folder / name}: generator file not found")
+    try:
+        cfg = ProsgConfig(**json.loads((folder / "config.json").read_text()))
+    except TypeError as err:
+        raise LmreproError(f"{folder / 'config.json'}: bad generator config ({err})") from err
+    generator = ProsgGenerator(model, cfg)
+    try:
+        generator.load_state_dict(load_file(str(folder / "generator.safetensors")))
+    except RuntimeError as err:
+        raise LmreproError(f"{folder}: generator weights do not fit the base model ({err})") from err
+    return generator.eval()

@@ -70,12 +70,12 @@ def train_generator(model: nn.Module, generator: ProsgGenerator, encoder: Encode
                 logits = model(input_ids=batch.ids, use_cache=False).logits  # (b, T, V)
             l_ans = answer_loss(logits, batch.labels)
             loss = loss + cfg.answer_weight * l_ans
-            record["loss_answer"] = float(l_ans)
+            record["loss_answer"] = l_ans.item()
         if cfg.regress_weight > 0:
             target = prompt_gradient(model, generator.names, batch.prompt_ids, batch.prompt_len, lr=1.0)
             l_reg = regression_loss(update, target)
             loss = loss + cfg.regress_weight * l_reg
-            record["loss_regress"] = float(l_reg)
+            record["loss_regress"] = l_reg.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(generator.parameters(), 1.0)
