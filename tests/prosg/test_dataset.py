@@ -34,12 +34,12 @@ def test_answers_checkable_from_prompt_and_query(examples):
     for row in examples.itertuples():
         if row.kind == "kv":
             name = row.key.split(":", 1)[1]
-            assert f"the code of {name} is {row.answer}." in row.prompt
+            assert f"{name} likes {row.answer}." in row.prompt and f"does {name} like?" in row.query
         elif row.kind == "passkey":
             assert f"The passkey is {row.answer}." in row.prompt
         else:
-            tag, number = row.answer.split("-")
-            assert f"as {tag}-number" in row.prompt and f"repeat {number}." in row.query
+            tag, digit = row.answer.split(" ")
+            assert f"with the word {tag}." in row.prompt and f"repeat {digit}." in row.query
         assert exact_match(f" {row.answer}\n", row.answer)
         assert not exact_match(row.answer + "0", row.answer)
 
@@ -66,3 +66,5 @@ def test_bad_config_names_key(corpus):
         DatasetConfig(kinds=["nope"])
     with pytest.raises(LmreproError, match="text corpus"):
         generate(DatasetConfig(distances=[10**7], n_train=1, n_valid=1, n_test=1), corpus)
+    with pytest.raises(LmreproError, match="vocabulary_size"):
+        generate(DatasetConfig(vocabulary_size=10**6, n_train=1, n_valid=1, n_test=1), corpus)

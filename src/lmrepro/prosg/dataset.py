@@ -4,10 +4,16 @@ Why this shape: ProSG's abstract says the authors "construct a dataset" in which
 prompt carries information or instructions that a recurrent LM forgets during long
 generation. Their set is not public, so we build our own reading of it:
 
-- ``kv``: key-value facts ("the code of tovi is 472"); the query asks one key's value.
-- ``passkey``: a random number to keep; the query asks for it.
-- ``format``: an output-format rule ("write every answer as ZEK-number"); the query asks
-  to repeat a number, and only the rule says how to write it.
+- ``kv``: key-value facts ("tovi likes garden. baru likes letter."); the query asks
+  what one name likes.
+- ``passkey``: a word to keep ("The passkey is honour."); the query asks for it.
+- ``format``: an output-format rule ("begin every answer with the word river"); the
+  query asks to repeat a digit, and only the rule says how to write the answer.
+
+Answers are frequent corpus words (one BPE token each at the default vocabulary) rather
+than multi-digit numbers: a CPU-sized RNN trained for minutes cannot learn to copy
+ordered digit strings at all, and then nothing could be forgotten. Names are made-up
+words, so a name's value can only come from the prompt.
 
 Between prompt and query sits ``distance`` words of real English text (the LM corpus),
 so forgetting shows as accuracy falling with distance. Keys (names, passkeys, tags) are
@@ -38,8 +44,7 @@ class DatasetConfig:
     n_valid: int = 20  # per kind x distance; only used for monitoring
     n_test: int = 60  # per kind x distance; Wilson CI half-width about +-0.12 per cell, +-0.07 pooled over kinds
     facts_per_prompt: int = 2  # kv facts per prompt: one distractor makes the query select, not just copy
-    value_digits: int = 3  # digits of a kv value
-    passkey_digits: int = 5  # digits of a passkey
+    vocabulary_size: int = 240  # most frequent corpus words (4-9 letters) used as values, passkeys and tags
     key_fractions: list[float] = field(default_factory=lambda: [0.6, 0.2, 0.2])  # train/valid/test share of key pools
 
     def __post_init__(self) -> None:
@@ -52,6 +57,8 @@ class DatasetConfig:
             raise LmreproError("prosg.data.key_fractions: need three positive shares (train, valid, test)")
         if self.facts_per_prompt < 1:
             raise LmreproError("prosg.data.facts_per_prompt: must be >= 1")
+        if self.vocabulary_size < 30:
+            raise LmreproError("prosg.data.vocabulary_size: need >= 30 words (three pools, three splits)")
 
 
 # ----------------------------------------------------------------------------- keys
@@ -90,6 +97,14 @@ class FillerSource:
         if not self.words:
             raise LmreproError(f"text corpus: no words in split {split!r}")
 
+    def frequent_words(self, n: int) -> list[str]:
+        """The n most frequent lowercase alphabetic words of 4-9 letters (ties alphabetical)."""
+        counts = pd.Series([w for w in self.words if w.isalpha() and w.islower() and 4 <= len(w) <= 9]).value_counts()
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        if len(ranked) < n:
+            raise LmreproError(f"text corpus: only {len(ranked)} distinct words for prosg.data.vocabulary_size={n}")
+        return [w for w, _ in ranked[:n]]
+
     def draw(self, rng: np.random.Generator, n: int) -> str:
         if n == 0:
             return ""
@@ -102,52 +117,43 @@ class FillerSource:
 # ----------------------------------------------------------------------------- prompts
 
 
-def _digits(rng: np.random.Generator, n: int) -> str:
-    first = str(int(rng.integers(1, 10)))
-    return first + "".join(str(int(d)) for d in rng.integers(0, 10, size=n - 1))
-
-
-def _kv(rng, names, cfg):
+def _kv(rng, names, values, cfg):
     picked = rng.choice(len(names), size=cfg.facts_per_prompt, replace=False)
-    facts = [(names[i], _digits(rng, cfg.value_digits)) for i in picked]
+    chosen = rng.choice(len(values), size=cfg.facts_per_prompt, replace=False)
+    facts = [(names[i], values[j]) for i, j in zip(picked, chosen)]
     asked = int(rng.integers(0, len(facts)))
-    body = " ".join(f"the code of {k} is {v}." for k, v in facts)
-    return (
-        facts[asked][0],
-        f"Facts: {body}\n",
-        f"Question: what is the code of {facts[asked][0]}?\nA:",
-        facts[asked][1],
-    )
+    body = " ".join(f"{k} likes {v}." for k, v in facts)
+    name, value = facts[asked]
+    return name, f"Facts: {body}\n", f"Question: what does {name} like?\nA:", value
 
 
-def _passkey(passkey: str):
-    return passkey, f"The passkey is {passkey}. Remember it.\n", "Question: what is the passkey?\nA:", passkey
+def _passkey(rng, words):
+    word = words[int(rng.integers(0, len(words)))]
+    return word, f"The passkey is {word}. Remember it.\n", "Question: what is the passkey?\nA:", word
 
 
 def _format(rng, tags):
     tag = tags[int(rng.integers(0, len(tags)))]
-    number = _digits(rng, 2)
+    digit = str(int(rng.integers(0, 10)))
     return (
         tag,
-        f"Rule: write every answer as {tag}-number.\n",
-        f"Question: repeat {number}.\nA:",
-        f"{tag}-{number}",
+        f"Rule: begin every answer with the word {tag}.\n",
+        f"Question: repeat {digit}.\nA:",
+        f"{tag} {digit}",
     )
 
 
 def generate(cfg: DatasetConfig, corpus: pd.DataFrame) -> pd.DataFrame:
     """All splits; deterministic in (cfg, corpus). Column ``key`` is ``kind:key``."""
     rng = np.random.default_rng(cfg.seed)
-    names = _split_pool(_pseudo_words(2), rng, cfg.key_fractions)
-    tags = _split_pool([w.upper() + c.upper() for w in _pseudo_words(1) for c in _CONSONANTS], rng, cfg.key_fractions)
-    counts = {"train": cfg.n_train, "valid": cfg.n_valid, "test": cfg.n_test}
-    cells = sum(counts.values()) * len(cfg.distances)
-    # passkeys are unique per example, which makes them disjoint across splits
-    space = 9 * 10 ** (cfg.passkey_digits - 1)
-    if cells > space:
-        raise LmreproError(f"prosg.data.passkey_digits: {cells} passkeys needed, only {space} exist")
-    passkeys = iter(str(10 ** (cfg.passkey_digits - 1) + int(p)) for p in rng.choice(space, size=cells, replace=False))
     fillers = {"train": FillerSource(corpus, "train"), "valid": FillerSource(corpus, "valid")}
+    words = fillers["train"].frequent_words(cfg.vocabulary_size)
+    order = rng.permutation(len(words))
+    values, passkeys, tags = ([words[i] for i in part] for part in np.array_split(order, 3))
+    names = _split_pool(_pseudo_words(2), rng, cfg.key_fractions)
+    passkeys = _split_pool(passkeys, rng, cfg.key_fractions)
+    tags = _split_pool(tags, rng, cfg.key_fractions)
+    counts = {"train": cfg.n_train, "valid": cfg.n_valid, "test": cfg.n_test}
     rows = []
     for split in SPLITS:
         filler = fillers["train" if split == "train" else "valid"]
@@ -155,9 +161,9 @@ def generate(cfg: DatasetConfig, corpus: pd.DataFrame) -> pd.DataFrame:
             for distance in cfg.distances:
                 for i in range(counts[split]):
                     if kind == "kv":
-                        key, prompt, query, answer = _kv(rng, names[split], cfg)
+                        key, prompt, query, answer = _kv(rng, names[split], values, cfg)
                     elif kind == "passkey":
-                        key, prompt, query, answer = _passkey(next(passkeys))
+                        key, prompt, query, answer = _passkey(rng, passkeys[split])
                     else:
                         key, prompt, query, answer = _format(rng, tags[split])
                     rows.append(

@@ -3,7 +3,7 @@
 Layout of one row (right-padded; the model is causal so padding never changes earlier
 positions):
 
-    prompt | filler | query | answer | <end> | <pad>...
+    prompt | filler | query | " " + answer | <end> | <pad>...
 
 ``update_from`` is the prompt length: the ProSG update is generated from the state there
 and applies from that position on. ``labels`` is -100 except at the positions that
@@ -56,7 +56,7 @@ class Encoder:
         if repeat_prompt:
             context = context + prompt
         context = context + self.encode(row.query)
-        answer = self.encode(row.answer) + [self.end]
+        answer = self.encode(" " + row.answer) + [self.end]  # "A: word": the space joins the word's token
         return context + answer, len(prompt), len(context), len(answer)
 
     def batch(self, rows: pd.DataFrame, repeat_prompt: bool = False) -> Batch:

@@ -104,14 +104,16 @@ def applied(model: nn.Module, update: LowRankUpdate | None, start: torch.Tensor 
     handles = []
 
     def make_hook(a: torch.Tensor, b: torch.Tensor):
+        a_t = a.transpose(1, 2)  # (b, r, o)
+
         def hook(module, inputs, output):
             x = inputs[0]  # (b, t, i)
-            delta = torch.einsum("bti,bir->btr", x, b)  # (b, t, r): B^T x
-            delta = torch.einsum("btr,bor->bto", delta, a)  # (b, t, o): A (B^T x)
+            xb = torch.matmul(x, b)  # (b, t, r): B^T x, the only O(i r) work per token
             if start is not None:
                 t = torch.arange(x.shape[1], device=x.device)
-                delta = delta * (t[None, :] >= start[:, None]).unsqueeze(-1).to(delta.dtype)
-            return output - update.eta * delta
+                xb = xb * (t[None, :] >= start[:, None]).unsqueeze(-1).to(xb.dtype)
+            # y - eta * A (B^T x) in one fused call: (b, t, o)
+            return torch.baddbmm(output, xb, a_t, alpha=-update.eta)
 
         return hook
 

@@ -64,4 +64,4 @@ def load_tokenizer(path: Path) -> Tokenizer:
 
 def task_texts(examples) -> list[str]:
     """The task strings (prompt, query, answer) the tokenizer should see besides the corpus."""
-    return (examples["prompt"] + examples["query"] + examples["answer"]).tolist()
+    return (examples["prompt"] + examples["query"] + " " + examples["answer"]).tolist()
