@@ -65,6 +65,7 @@ class RwkvModelConfig:
     num_layers: int = 2  # two layers learn the copy task on CPU within minutes
     intermediate_size: int = 512  # 4 x hidden, RWKV's default ratio
     context_length: int = 1024  # only bounds the (unused here) CUDA kernel
+    tie_embeddings: bool = True  # head = embedding^T: copying a prompt word becomes an identity map, learnt fast
 
 
 def build_model(cfg: RwkvModelConfig, vocab_size: int) -> RwkvForCausalLM:
@@ -76,7 +77,7 @@ def build_model(cfg: RwkvModelConfig, vocab_size: int) -> RwkvForCausalLM:
         intermediate_size=cfg.intermediate_size,
         context_length=cfg.context_length,
         rescale_every=0,
-        tie_word_embeddings=False,
+        tie_word_embeddings=cfg.tie_embeddings,
         use_cache=False,
     )
     return RwkvForCausalLM(config)
@@ -88,7 +89,8 @@ def save_model(model: RwkvForCausalLM, cfg: RwkvModelConfig, vocab_size: int, fo
         tmp.mkdir(parents=True)
         if tokenizer is not None:
             tokenizer.save(str(tmp / "tokenizer.json"))
-        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()
+                 if not (cfg.tie_embeddings and k == "head.weight")}  # tied: stored once, as the embedding
         save_file(state, str(tmp / "model.safetensors"))
         (tmp / "config.json").write_text(json.dumps({"vocab_size": vocab_size, **asdict(cfg)}, indent=2, sort_keys=True))
 
@@ -107,6 +109,8 @@ def load_model(folder: Path) -> tuple[RwkvForCausalLM, RwkvModelConfig]:
         raise LmreproError(f"{cfg_path}: bad model config ({err})") from err
     model = build_model(cfg, vocab_size)
     missing, unexpected = model.load_state_dict(load_file(str(weights)), strict=False)
+    if cfg.tie_embeddings:
+        missing = [k for k in missing if k != "head.weight"]
     if missing or unexpected:
         raise LmreproError(f"{weights}: weights do not match config (missing {missing}, unexpected {unexpected})")
     model.eval()
