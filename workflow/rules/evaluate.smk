@@ -9,7 +9,9 @@ rule evaluate:
         code=code("stages/evaluate.py", "evaluate", *report_section_sources()),
     output:
         json="reports/metrics.json",
-        md="reports/results.md",
+        md=report(
+            "reports/results.md", caption="../report/results.rst", category="Results"
+        ),
     log:
         "logs/evaluate/evaluate.log",
     threads: THREADS

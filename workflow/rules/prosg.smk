@@ -98,7 +98,11 @@ rule eval_prosg:
             caption="../report/prosg.rst",
             category="ProSG",
         ),
-        markdown="reports/prosg/accuracy.md",
+        markdown=report(
+            "reports/prosg/accuracy.md",
+            caption="../report/prosg_table.rst",
+            category="ProSG",
+        ),
         costs="reports/prosg/costs.json",
         metrics="reports/metrics/prosg/eval.json",
     log:
