@@ -31,7 +31,8 @@ def smoke_repo(tmp_path_factory):
 
 def test_smoke_dag_runs_and_second_invocation_has_nothing_to_do(smoke_repo):
     root, run = smoke_repo
-    assert (root / "reports" / "results.md").is_file()
+    results = (root / "reports" / "results.md").read_text()
+    assert "## Provenance" in results and "(no tracked run)" not in results
     again = sh(["snakemake", "--cores", "2"], root)
     assert "Nothing to be done" in again.stdout + again.stderr
 

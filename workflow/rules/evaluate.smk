@@ -18,5 +18,5 @@ rule evaluate:
     params:
         cfg=cfg(),
     shell:
-        "python -m lmrepro.stages.evaluate --metrics-files {input.metrics}"
+        "python -m lmrepro.stages.evaluate --metrics-files {input.metrics} --report-files {input.reports}"
         " --out-json {output.json} --out-md {output.md} {params.cfg} --log {log}"
