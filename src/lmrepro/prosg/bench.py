@@ -73,11 +73,30 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"state: {5 * model.config.hidden_size * model.config.num_hidden_layers} floats per sequence (all variants)")
     for m, v in tps.items():
         print(f"{m:>7}: {v:9.1f} generated tokens/s (median of {args.rounds})")
-    ratios = {"prosg_vs_base": tps["prosg"] / tps["base"], "prosg_vs_refeed": tps["prosg"] / tps["refeed"]}
+    ratios = {"prosg_vs_base": tps["prosg"] / tps["base"], "prosg_vs_refeed": tps["prosg"] / tps["refeed"],
+              **{f"tps_{m}": v for m, v in tps.items()}}
     print(f"ratio prosg/base   = {ratios['prosg_vs_base']:.3f}  (target >= 0.9)")
     print(f"ratio prosg/refeed = {ratios['prosg_vs_refeed']:.3f}  (re-feeding the {args.prompt_tokens}-token prompt "
           f"every {args.refeed_every} tokens)")
     return ratios
+
+
+def run(quick: bool = False) -> list:
+    """For `make bench`: the same measurement, as ratios against the base and re-feeding."""
+    from lmrepro.benchmark import BenchResult
+
+    model = Path("models/prosg/base")
+    args = ["--generated", "64" if quick else "256", "--rounds", "3" if quick else "5"]
+    if (model / "model.safetensors").is_file():
+        args += ["--model", str(model)]
+    r = main(args)
+    note = "trained base" if "--model" in args else "fresh base (run the pipeline for the trained one)"
+    return [
+        BenchResult("prosg", "generation tokens/s: ProSG vs no update (same state size)", r["tps_prosg"], r["tps_base"],
+                    "tok/s", 0.9, higher_is_better=True, note=note),
+        BenchResult("prosg", "generation tokens/s: ProSG vs prompt re-feeding every 64 tokens", r["tps_prosg"],
+                    r["tps_refeed"], "tok/s", None, higher_is_better=True, note=note),
+    ]
 
 
 if __name__ == "__main__":
