@@ -97,18 +97,25 @@ def render(root: Path) -> str:
         f"the same rank and norm {racc:.2f}: **{_verdict((lo, hi), (rlo, rhi))}**."
     )
     oacc, olo, ohi = _pooled(m, "oracle")
+    base, blo, bhi = _pooled(m, "none")
+    lines.append(
+        f"- **Mechanism: hard-coding the prompt into the weights by a gradient step helps recall** (the true "
+        f"gradient of the prompt's reconstruction loss, i.e. what a perfect synthetic gradient would produce; step "
+        f"size {m['oracle_lr']:g} picked on valid). With filler: {oacc:.2f} [{olo:.2f}, {ohi:.2f}] vs no update "
+        f"{base:.2f} [{blo:.2f}, {bhi:.2f}]: **{_verdict((olo, ohi), (blo, bhi))}**."
+    )
     uacc, ulo, uhi = _pooled(m, "repeat")
     lines.append(
-        f"- **Reference points.** Prompt repeated before the query (upper bound) {uacc:.2f} [{ulo:.2f}, {uhi:.2f}]; "
-        f"one true-gradient step on the prompt (oracle, step size {m['oracle_lr']:g} picked on valid) "
-        f"{oacc:.2f} [{olo:.2f}, {ohi:.2f}]."
+        f"- **Upper bound.** Prompt repeated right before the query {uacc:.2f} [{ulo:.2f}, {uhi:.2f}]: it is only an "
+        "upper bound for a model that can read a prompt at distance 0, which ours mostly cannot (see the kinds)."
     )
     if costs is not None:
         rel = costs["relative_to_no_update"]
         lines.append(
             f"- **Cost (wall-clock of eval_prosg, relative to no update).** ProSG {rel['prosg']:.2f}x, oracle "
-            f"{rel['oracle']:.2f}x (a backward pass through every prompt), prompt repeated {rel['repeat']:.2f}x. "
-            "Generation speed (tokens/s) is measured by `python -m lmrepro.prosg.bench`."
+            f"{rel['oracle']:.2f}x (a backward pass through every prompt), prompt repeated {rel['repeat']:.2f}x; "
+            "timings on a shared machine are noisy. Generation speed (tokens/s) is measured by "
+            "`python -m lmrepro.prosg.bench`."
         )
     lines.append(
         "- **How to read the kinds.** kv values are drawn from one word list shared by all splits (the names are new "
