@@ -12,6 +12,11 @@ rule evaluate:
         md=report(
             "reports/results.md", caption="../report/results.rst", category="Results"
         ),
+        curves=report(
+            "reports/figures/training_curves.png",
+            caption="../report/curves.rst",
+            category="Results",
+        ),
     log:
         "logs/evaluate/evaluate.log",
     threads: THREADS
@@ -19,4 +24,4 @@ rule evaluate:
         cfg=cfg(),
     shell:
         "python -m lmrepro.stages.evaluate --metrics-files {input.metrics} --report-files {input.reports}"
-        " --out-json {output.json} --out-md {output.md} {params.cfg} --log {log}"
+        " --out-json {output.json} --out-md {output.md} --curves {output.curves} {params.cfg} --log {log}"
