@@ -41,6 +41,8 @@ def test_dvc_status_is_clean_after_snakemake(smoke_repo):
     root, _ = smoke_repo
     status = sh([sys.executable, "-m", "dvc", "status"], root)
     assert "up to date" in status.stdout, status.stdout
+    repro = sh([sys.executable, "-m", "dvc", "repro"], root)
+    assert "Running stage" not in repro.stdout and "up to date" in repro.stdout, repro.stdout
 
 
 def test_mlflow_holds_one_finished_run_per_stage(smoke_repo):
