@@ -34,13 +34,34 @@ def test_trie_never_emits_an_invalid_item(setup):
     assert (scores[:, :-1] >= scores[:, 1:]).all()  # best first
 
 
-def test_same_lists_as_transformers_generate(setup):
+@pytest.mark.parametrize("padded", [False, True])
+def test_same_lists_as_transformers_generate(setup, padded):
     _, _, model, trie, inputs = setup
     mask = torch.ones_like(inputs)
+    if padded:  # right-padded inputs of different lengths: the encoder mask must be honoured
+        mask = (torch.arange(inputs.size(1))[None] < (torch.arange(len(inputs)) % 4 + 3)[:, None]).long()
+        inputs = inputs * mask
     a, sa = constrained_beam_search(model, inputs, mask, trie, 10)
     b, sb = hf_beam_search(model, inputs, mask, trie, 10)
     assert torch.equal(a, b)
     assert torch.allclose(sa, sb, atol=1e-5)
+
+
+def test_incremental_decoder_matches_the_model(setup):
+    """Teacher-forced: every step's logits equal a full forward pass of the model."""
+    from lmrepro.rec.t5_decoder import T5BeamDecoder
+
+    _, _, model, trie, inputs = setup
+    mask = torch.ones_like(inputs)
+    mask[0, 4:] = 0
+    prefix = torch.randint(3, trie.vocab_size, (len(inputs), 3))
+    dec_in = torch.cat([torch.zeros(len(inputs), 1, dtype=torch.int64), prefix], 1)
+    with torch.no_grad():
+        ref = model(input_ids=inputs, attention_mask=mask, decoder_input_ids=dec_in).logits  # [B, 4, V]
+    dec = T5BeamDecoder(model, inputs, mask, max_steps=4)
+    got = [dec.start()] + [dec.step(prefix[:, j]) for j in range(3)]
+    for j, g in enumerate(got):
+        assert torch.allclose(g, ref[:, j], atol=1e-5), j
 
 
 def test_trie_mask_and_step(setup):

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+import scipy.sparse.csgraph  # noqa: F401 - sp.csgraph
 from sklearn.cluster import SpectralClustering
 from sklearn.metrics import adjusted_rand_score
 
@@ -32,10 +33,13 @@ def test_every_entity_gets_a_unique_id(beauty_small, alg):
     assert stats["n_items"] == cat.n_items
 
 
-def test_index_is_deterministic(beauty_small):
-    a, _ = build_index(beauty_small, _cfg("sci"), seed=3)
-    b, _ = build_index(beauty_small, _cfg("sci"), seed=3)
+@pytest.mark.parametrize("alg", ALGORITHMS)
+def test_index_is_deterministic(beauty_small, alg):
+    """Same params and seed => the same IDs and the same statistics (every method)."""
+    a, sa = build_index(beauty_small, _cfg(alg), seed=3)
+    b, sb = build_index(beauty_small, _cfg(alg), seed=3)
     pd.testing.assert_frame_equal(a, b)
+    assert sa == sb
 
 
 def test_duplicate_ids_are_rejected():
@@ -108,3 +112,40 @@ def test_recursion_respects_max_leaf():
 def test_isolated_nodes_terminate():
     paths = recursive_spectral(sp.csr_matrix((50, 50)), SpectralConfig(n_clusters=3, max_leaf=10), seed=0)
     assert len(set(paths)) >= 5
+
+
+@pytest.mark.parametrize("leak", [False, True])
+def test_factored_graph_equals_the_explicit_one(beauty_small, leak):
+    """The operator (never storing edges) is the explicit graph: products, degrees,
+    components and subsets (co-occurrence still counted over all items/users)."""
+    from lmrepro.rec.indexing.affinity import SparseAffinity
+    from lmrepro.rec.indexing.graph import joint_affinity
+
+    cat = Catalog.from_interactions(beauty_small)
+    train = interaction_matrix(beauty_small, cat)
+    full = interaction_matrix(beauty_small, cat, ("train", "valid", "test"))
+    g, _ = joint_affinity(train, full, GraphConfig(w_user_user=0.5, w_user_item=2.0, leak=leak))
+    a = g.explicit()
+    ref = SparseAffinity(a)
+    x = np.random.default_rng(0).normal(size=(g.n, 3))
+    np.testing.assert_allclose(g.matvec(x), a @ x, atol=1e-10)
+    np.testing.assert_allclose(g.degrees(), ref.degrees(), atol=1e-10)
+    assert adjusted_rand_score(ref.components()[1], g.components()[1]) == 1.0
+    idx = np.sort(np.random.default_rng(1).choice(g.n, g.n // 3, replace=False))
+    sub = g.subgraph(idx)
+    assert (sub.explicit() != a[idx][:, idx]).nnz == 0
+    assert adjusted_rand_score(SparseAffinity(a[idx][:, idx]).components()[1], sub.components()[1]) == 1.0
+    assert adjusted_rand_score(spectral_clustering(a, 5, seed=0), spectral_clustering(g, 5, seed=0)) == 1.0
+
+
+def test_factored_components_without_user_item_edges(beauty_small):
+    """w_user_item=0: users and items can no longer share a component."""
+    from lmrepro.rec.indexing.graph import joint_affinity
+
+    cat = Catalog.from_interactions(beauty_small)
+    g, _ = joint_affinity(interaction_matrix(beauty_small, cat), None, GraphConfig(w_user_item=0.0))
+    n_comp, comp = g.components()
+    users, items = set(comp[: cat.n_users]), set(comp[cat.n_users :])
+    assert not users & items
+    _, ref = sp.csgraph.connected_components(g.explicit(), directed=False)
+    assert adjusted_rand_score(ref, comp) == 1.0

@@ -36,6 +36,7 @@ rule rec_train:
             "rec/train.py",
             "rec/trie.py",
             "rec/beam_search.py",
+            "rec/t5_decoder.py",
             "rec/vocab.py",
             "rec/indexing/ids.py",
         ),
@@ -56,55 +57,111 @@ rule rec_train:
         " --metrics {output.metrics} --timing {output.timing} {params.cfg} --log {log}"
 
 
-rule rec_peer:
+rule rec_peer_mostpop:
     input:
         interactions="data/rec/{dataset}.parquet",
         code=code(
             "stages/rec_peer.py",
             "rec/data.py",
             "rec/metrics.py",
+            "rec/models/sasrec.py",
             "rec/mostpop.py",
             "rec/schemas.py",
         ),
     output:
-        per_user="data/rec/eval/{dataset}/peer-{peer}.parquet",
-        metrics="reports/metrics/rec/peer-{dataset}-{peer}.json",
+        per_user="data/rec/eval/{dataset}/peer-mostpop.parquet",
+        metrics="reports/metrics/rec/peer-{dataset}-mostpop.json",
     log:
-        "logs/rec_peer/{dataset}-{peer}.log",
+        "logs/rec_peer/{dataset}-mostpop.log",
     threads: THREADS
     params:
-        cfg=cfg("rec.subset", "rec.train.num_beams"),
+        cfg=cfg("rec.subset"),
     shell:
-        "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer {wildcards.peer}"
+        "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer mostpop"
         " --interactions {input.interactions} --per-user {output.per_user}"
         " --metrics {output.metrics} {params.cfg} --log {log}"
 
 
-EVALUATE_INPUTS.extend(
-    expand(
-        rules.rec_index.output.metrics,
-        dataset=REC["datasets"],
-        method=REC["indexings"] + REC["ablations"],
-    )
+rule rec_peer_sasrec:
+    input:
+        interactions="data/rec/{dataset}.parquet",
+        code=code(
+            "stages/rec_peer.py",
+            "rec/data.py",
+            "rec/metrics.py",
+            "rec/models/sasrec.py",
+            "rec/mostpop.py",
+            "rec/schemas.py",
+        ),
+    output:
+        model=directory("models/rec/{dataset}/peer-sasrec"),
+        per_user="data/rec/eval/{dataset}/peer-sasrec.parquet",
+        metrics="reports/metrics/rec/peer-{dataset}-sasrec.json",
+        timing="reports/rec/timing/{dataset}-peer-sasrec.json",
+    log:
+        "logs/rec_peer/{dataset}-sasrec.log",
+    threads: THREADS
+    params:
+        cfg=cfg("rec.subset", "rec.peer.sasrec"),
+    shell:
+        "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer sasrec"
+        " --interactions {input.interactions} --per-user {output.per_user}"
+        " --metrics {output.metrics} --timing {output.timing} --model-dir {output.model}"
+        " {params.cfg} --log {log}"
+
+
+REC_TRAIN_RUNS = expand(
+    "{dataset}-{method}-{model}-{setting}",
+    dataset=REC["datasets"],
+    method=REC["indexings"],
+    model=REC["models"],
+    setting=REC["settings"],
+) + expand(
+    "{dataset}-{method}-{model}-{setting}",
+    dataset=REC["datasets"],
+    method=REC["ablations"],
+    model=REC["ablation_models"],
+    setting=REC["settings"],
 )
-EVALUATE_INPUTS.extend(
-    expand(
-        rules.rec_train.output.metrics,
-        dataset=REC["datasets"],
-        method=REC["indexings"],
-        model=REC["models"],
-        setting=REC["settings"],
-    )
-)
-EVALUATE_INPUTS.extend(
-    expand(rules.rec_peer.output.metrics, dataset=REC["datasets"], peer=REC["peers"])
-)
-REPORT_INPUTS.extend(
-    expand(
-        rules.rec_train.output.timing,
-        dataset=REC["datasets"],
-        method=REC["indexings"],
-        model=REC["models"],
-        setting=REC["settings"],
-    )
-)
+
+
+rule rec_summary:
+    input:
+        index=expand(
+            rules.rec_index.output.metrics,
+            dataset=REC["datasets"],
+            method=REC["indexings"] + REC["ablations"],
+        ),
+        train=expand("reports/metrics/rec/train-{run}.json", run=REC_TRAIN_RUNS),
+        timing=expand("reports/rec/timing/{run}.json", run=REC_TRAIN_RUNS),
+        peers=expand(
+            "reports/metrics/rec/peer-{dataset}-{peer}.json",
+            dataset=REC["datasets"],
+            peer=REC["peers"],
+        ),
+        peer_timing=expand(
+            "reports/rec/timing/{dataset}-peer-{peer}.json",
+            dataset=REC["datasets"],
+            peer=[p for p in REC["peers"] if p == "sasrec"],
+        ),
+        code=code("stages/rec_summary.py", "rec/summary.py"),
+    output:
+        summary="reports/rec/summary.json",
+        figure="reports/rec/hr10_vs_params.png",
+    log:
+        "logs/rec_summary/rec_summary.log",
+    threads: THREADS
+    params:
+        cfg=cfg(
+            "rec.ablations", "rec.subset", "rec.train", "rec.model", "rec.peer.sasrec"
+        ),
+    shell:
+        "python -m lmrepro.stages.rec_summary --index {input.index} --train {input.train}"
+        " --timing {input.timing} --peers {input.peers} --peer-timing {input.peer_timing}"
+        " --out {output.summary} --figure {output.figure} {params.cfg} --log {log}"
+
+
+EVALUATE_INPUTS.extend(rules.rec_summary.input.index)
+EVALUATE_INPUTS.extend(rules.rec_summary.input.train)
+EVALUATE_INPUTS.extend(rules.rec_summary.input.peers)
+REPORT_INPUTS.extend(rules.rec_summary.output)

@@ -7,15 +7,16 @@ token log-probabilities): per step the 2K best continuations are taken, those en
 EOS among the first K ranks become finished hypotheses (the best K are kept), the best K
 others keep running; the search ends when no running beam can beat the K-th finished one.
 The difference is cost: the trie gives the allowed tokens of all B*K beams as one tensor
-op instead of B*K Python callbacks, and the encoder runs once per user, not per beam.
+op instead of B*K Python callbacks, and the encoder and its cross-attention keys/values
+are computed and stored once per user, not once per beam (t5_decoder.py).
 
 Letters: B users, K beams, V vocabulary, S input length, D model width."""
 
 from __future__ import annotations
 
 import torch
-from transformers.modeling_outputs import BaseModelOutput
 
+from lmrepro.rec.t5_decoder import T5BeamDecoder
 from lmrepro.rec.trie import Trie
 from lmrepro.rec.vocab import EOS, PAD
 
@@ -29,21 +30,10 @@ def constrained_beam_search(
     """input_ids, attention_mask: [B, S] -> (items [B, K] trie item indices, -1 if fewer than K
     exist; scores [B, K] summed log-probabilities), best first."""
     b, k, v = input_ids.size(0), num_beams, trie.vocab_size
-    enc = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask)
-    # Step 0 runs on B rows (all K beams of a user are still identical); its cache, which
-    # holds the cross-attention keys/values of the encoder output, is then repeated K
-    # times. Those cross-attention entries are the same for every beam of a user, so
-    # later steps only reorder the self-attention cache (beams never leave their user).
-    out = model(
-        encoder_outputs=enc, attention_mask=attention_mask,
-        decoder_input_ids=torch.full((b, 1), PAD, dtype=torch.int64), use_cache=True,
-    )
-    past = out.cache
-    past.batch_repeat_interleave(k)
-    logits = out.logits[:, -1, :].repeat_interleave(k, 0)  # [B*K, V]
-    hidden = enc.last_hidden_state.repeat_interleave(k, 0)  # [B*K, S, D]
-    enc_out = BaseModelOutput(last_hidden_state=hidden)
-    mask = attention_mask.repeat_interleave(k, 0)  # [B*K, S]
+    # Step 0 runs on B rows (all K beams of a user are still identical); the encoder's
+    # cross-attention keys/values stay at one copy per user for the whole search.
+    dec = T5BeamDecoder(model, input_ids, attention_mask, trie.depth)
+    logits = dec.start()  # [B, V]
     run_scores = torch.zeros(b, k)
     run_scores[:, 1:] = NEG  # all beams start identical: only beam 0 may expand at step 0
     nodes = torch.zeros(b * k, dtype=torch.int64)  # trie node of every running beam
@@ -54,12 +44,10 @@ def constrained_beam_search(
     first_k = torch.arange(2 * k) < k  # [2K]
     for step in range(trie.depth):
         if step > 0:
-            out = model(
-                encoder_outputs=enc_out, attention_mask=mask, decoder_input_ids=last,
-                cache=past, use_cache=True,
-            )
-            logits = out.logits[:, -1, :]
-        logp = torch.log_softmax(logits.float(), dim=-1)  # [B*K, V]
+            logits = dec.step(last)  # [B*K, V]
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        if step == 0:
+            logp = logp.repeat_interleave(k, 0)  # [B*K, V]
         logp = logp + trie.mask(nodes.clamp(min=0))
         cand = (logp.view(b, k, v) + run_scores[:, :, None]).view(b, k * v)
         top_s, top_i = cand.topk(2 * k, dim=1)  # [B, 2K]
@@ -82,12 +70,12 @@ def constrained_beam_search(
         run_scores = r_s.gather(1, sel)
         beam_src = src.gather(1, sel).flatten()  # [B*K]
         nodes = child.gather(1, sel).flatten()
-        last = tok.gather(1, sel).view(b * k, 1)
-        past.self_attention_cache.reorder_cache(beam_src)
+        last = tok.gather(1, sel).flatten()
         worst = torch.where(fin_flag, fin_scores.min(1, keepdim=True).values, torch.tensor(NEG))
         open_ = open_ & (run_scores[:, :1] > worst).any(1, keepdim=True)
-        if not open_.any():
+        if not open_.any() or step == trie.depth - 1:
             break
+        dec.reorder(beam_src // k if step == 0 else beam_src)
     fin_items = torch.where(fin_flag, fin_items, torch.full_like(fin_items, -1))
     return fin_items, fin_scores
 

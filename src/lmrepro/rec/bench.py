@@ -1,15 +1,19 @@
 """Benchmarks of this track, each printing ratios against its reference in one run.
 
     python -m lmrepro.rec.bench index [--sizes 1000 2000 4000 8000] [--with-16k]
-    python -m lmrepro.rec.bench decode [--users 256]
+    python -m lmrepro.rec.bench decode [--users 256] [--repeats 3]
+    run(quick) -> list[BenchResult]       (what `make bench` collects: both, with targets)
 
-index: our sparse spectral clustering vs the official dense approach (scikit-learn
+index: our spectral clustering vs the official dense approach (scikit-learn
 SpectralClustering(affinity='precomputed') on a dense matrix) on the SCI joint graph of
 growing Beauty user samples (largest connected component, so both solve the same
-problem). Each solver runs in its own subprocess; memory = peak RSS minus RSS after the
-graph is loaded (peak reset via /proc/self/clear_refs). Same top-level clustering = adjusted Rand index. Then full Beauty, sparse
-only (the dense version needs ~38 GB). The 16k-node dense point takes ~100 s and ~8 GB:
-only with --with-16k.
+problem). Ours works on the factored graph operator (indexing/affinity.py), built inside
+the measurement; the dense reference gets the explicit graph ready-made and densifies it
+inside. Each solver runs in its own subprocess, one BLAS thread; memory = peak RSS minus
+RSS after loading the inputs (peak reset via /proc/self/clear_refs). Same top-level
+clustering = adjusted Rand index. Then full Beauty, ours only (the dense version needs
+~38 GB), also with the graph stored edge by edge (the first version) for comparison.
+The 16k-node dense point takes ~100 s and ~8 GB: only with --with-16k.
 
 decode: trie-constrained beam search (beam_search.py) vs transformers
 `generate(num_beams=..., prefix_allowed_tokens_fn=...)` on the same model, trie, beams:
@@ -30,16 +34,21 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-def _mirror() -> Path:
+def _beauty_txt() -> Path:
+    """The raw Beauty file: the mirror named by $LMREPRO_DATA_MIRROR, else the data stage's
+    verified copy (data/raw/rec), else the default mirror next to the repository."""
     from lmrepro.paths import repo_root
 
     env = os.environ.get("LMREPRO_DATA_MIRROR")
-    return Path(env) if env else repo_root().parent / "shared" / "data"
+    for base in ([Path(env)] if env else []) + [repo_root() / "data" / "raw", repo_root().parent / "shared" / "data"]:
+        if (base / "rec" / "Beauty.txt").is_file():
+            return base / "rec" / "Beauty.txt"
+    raise FileNotFoundError("rec/Beauty.txt not found: set LMREPRO_DATA_MIRROR or run the data stage")
 
 
-BEAUTY = _mirror() / "rec" / "Beauty.txt"
 N_CLUSTERS = 50
 SEED = 0
+FULL_SECS, FULL_MB = 15.0, 500.0  # issue 8: full Beauty top level in < 15 s and < 0.5 GB
 
 
 def _status_mb(key: str) -> float:
@@ -58,14 +67,22 @@ def _reset_peak() -> None:
 
 
 def _worker(kind: str, graph: str, out: str) -> None:
-    """Run one solver on a saved graph in this (fresh) process; print a JSON line."""
+    """Run one solver on a saved graph in this (fresh) process; print a JSON line.
+
+    graph: the train interactions (npz) and, next to it, the nodes to keep (.keep.npy).
+    dense: the official approach on the explicit graph (built before the measurement, the
+    dense copy inside it); explicit: ours on the graph stored edge by edge (built inside);
+    sparse: ours on the factored operator (built inside); recursive: the whole SCI tree."""
     from threadpoolctl import threadpool_limits
 
     from sklearn.cluster import SpectralClustering  # imports before the baseline
 
+    from lmrepro.rec.indexing.graph import GraphConfig, joint_affinity
     from lmrepro.rec.indexing.spectral import SpectralConfig, recursive_spectral, spectral_clustering
 
-    a = sp.load_npz(graph).tocsr()
+    b = sp.load_npz(graph).tocsr()
+    keep = np.load(graph + ".keep.npy")
+    a = joint_affinity(b, None, GraphConfig())[0].subgraph(keep).explicit() if kind == "dense" else None
     base = _status_mb("VmRSS")
     _reset_peak()
     with threadpool_limits(1):
@@ -74,11 +91,14 @@ def _worker(kind: str, graph: str, out: str) -> None:
             labels = SpectralClustering(
                 n_clusters=N_CLUSTERS, affinity="precomputed", random_state=SEED, n_init=10
             ).fit_predict(a.toarray())
-        elif kind == "sparse":
-            labels = spectral_clustering(a, N_CLUSTERS, SEED)
-        else:  # full recursive SCI tree
-            paths = recursive_spectral(a, SpectralConfig(), SEED)
-            labels = np.array([p[0] for p in paths])
+        else:
+            g = joint_affinity(b, None, GraphConfig())[0].subgraph(keep)
+            if kind == "explicit":
+                labels = spectral_clustering(g.explicit(), N_CLUSTERS, SEED)
+            elif kind == "sparse":
+                labels = spectral_clustering(g, N_CLUSTERS, SEED)
+            else:  # full recursive SCI tree
+                labels = np.array([p[0] for p in recursive_spectral(g, SpectralConfig(), SEED)])
         secs = time.perf_counter() - t
     peak = _status_mb("VmHWM")
     np.save(out, labels)
@@ -100,65 +120,150 @@ def _run(kind: str, graph: Path, out: Path) -> dict:
 def _beauty():
     from lmrepro.rec.data import read_sequences_txt
 
-    return read_sequences_txt(BEAUTY)
+    return read_sequences_txt(_beauty_txt())
 
 
+@functools.lru_cache(maxsize=64)
 def _beauty_graph(n_users: int | None):
-    from scipy.sparse.csgraph import connected_components
-
+    """(train interactions [U, I], nodes of the SCI graph's largest component, all nodes)
+    for a seeded sample of n_users users (None = all): both solvers get that component."""
     from lmrepro.rec.data import Catalog, interaction_matrix, subset_users
-    from lmrepro.rec.indexing.graph import GraphConfig, joint_graph
+    from lmrepro.rec.indexing.graph import GraphConfig, joint_affinity
 
     df = _beauty()
     if n_users:
         df = subset_users(df, n_users, SEED)
     cat = Catalog.from_interactions(df)
-    a, _ = joint_graph(interaction_matrix(df, cat), None, GraphConfig())
-    _, comp = connected_components(a, directed=False)
-    keep = np.flatnonzero(comp == np.bincount(comp).argmax())
-    return a[keep][:, keep].tocsr(), a.shape[0]
+    b = interaction_matrix(df, cat)
+    g, _ = joint_affinity(b, None, GraphConfig())
+    _, comp = g.components()
+    return b, np.flatnonzero(comp == np.bincount(comp).argmax()), g.n
 
 
-def bench_index(sizes: list[int]) -> None:
+def _save(b: sp.csr_matrix, keep: np.ndarray, path: Path) -> int:
+    """Save a bench graph for the workers; -> its number of edges."""
+    from lmrepro.rec.indexing.graph import GraphConfig, joint_affinity
+
+    sp.save_npz(path, b)
+    np.save(str(path) + ".keep.npy", keep)
+    return joint_affinity(b, None, GraphConfig())[0].subgraph(keep).explicit().nnz // 2
+
+
+def _users_for(target: int) -> int:
+    """The user-sample size whose SCI graph (largest component) has ~target nodes."""
+    lo, hi = 10, _beauty()["user"].nunique()
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len(_beauty_graph(mid)[1]) < target:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def measure_index(sizes: list[int], full: bool = True, on_row=lambda row: None) -> list[dict]:
+    """Dense reference vs sparse top-level clustering per size (+ full Beauty, sparse only).
+    Each row: nodes, edges, dense/sparse {secs, mem_mb} (or error), ari."""
     from sklearn.metrics import adjusted_rand_score
 
-    n_all = _beauty()["user"].nunique()
-
-    def users_for(target: int) -> int:
-        lo, hi = 10, n_all  # bisect the user-sample size whose graph has ~target nodes
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if _beauty_graph(mid)[0].shape[0] < target:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
-
-    print(f"{'nodes':>7} {'edges':>9} {'dense s':>8} {'sparse s':>8} {'speed x':>8} "
-          f"{'dense MB':>9} {'sparse MB':>9} {'mem x':>7} {'ARI':>6}")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for target in sizes:
-            a, _ = _beauty_graph(users_for(target))
-            g = tmp / "g.npz"
-            sp.save_npz(g, a)
-            d = _run("dense", g, tmp / "d.npy")
-            s = _run("sparse", g, tmp / "s.npy")
-            if "error" in d or "error" in s:
-                print(f"{a.shape[0]:>7} failed: dense={d} sparse={s}")
-                continue
-            ari = adjusted_rand_score(np.load(tmp / "d.npy"), np.load(tmp / "s.npy"))
-            print(f"{a.shape[0]:>7} {a.nnz // 2:>9} {d['secs']:>8.2f} {s['secs']:>8.2f} "
-                  f"{d['secs'] / s['secs']:>8.1f} {d['mem_mb']:>9.0f} {s['mem_mb']:>9.0f} "
-                  f"{d['mem_mb'] / max(s['mem_mb'], 1):>7.1f} {ari:>6.3f}", flush=True)
-        a, n = _beauty_graph(None)
         g = tmp / "g.npz"
-        sp.save_npz(g, a)
-        s = _run("sparse", g, tmp / "s.npy")
-        r = _run("recursive", g, tmp / "r.npy")
-        print(f"full Beauty ({a.shape[0]} of {n} nodes in the largest component, {a.nnz // 2} edges), "
-              f"sparse only: top level {s['secs']:.2f} s / {s['mem_mb']:.0f} MB; "
-              f"whole recursive SCI tree (N=50, M=100) {r['secs']:.2f} s / {r['mem_mb']:.0f} MB")
+        for target in sizes:
+            b, keep, _ = _beauty_graph(_users_for(target))
+            edges = _save(b, keep, g)
+            row = {"nodes": len(keep), "edges": edges, "dense": _run("dense", g, tmp / "d.npy"),
+                   "sparse": _run("sparse", g, tmp / "s.npy")}
+            if "error" not in row["dense"] and "error" not in row["sparse"]:
+                row["ari"] = adjusted_rand_score(np.load(tmp / "d.npy"), np.load(tmp / "s.npy"))
+            rows.append(row)
+            on_row(row)
+        if full:
+            b, keep, n = _beauty_graph(None)
+            edges = _save(b, keep, g)
+            row = {"nodes": len(keep), "all_nodes": n, "edges": edges, "full": True,
+                   "sparse": _run("sparse", g, tmp / "s.npy"), "explicit": _run("explicit", g, tmp / "e.npy"),
+                   "recursive": _run("recursive", g, tmp / "r.npy")}
+            if "error" not in row["sparse"] and "error" not in row["explicit"]:
+                row["ari"] = adjusted_rand_score(np.load(tmp / "e.npy"), np.load(tmp / "s.npy"))
+            rows.append(row)
+            on_row(row)
+    return rows
+
+
+def _print_row(row: dict) -> None:
+    s = row["sparse"]
+    if row.get("full"):
+        r, e = row["recursive"], row["explicit"]
+        print(f"full Beauty ({row['nodes']} of {row['all_nodes']} nodes in the largest component, {row['edges']} "
+              f"edges; dense needs ~38 GB): top level, factored operator {s['secs']:.2f} s / {s['mem_mb']:.0f} MB "
+              f"(target < {FULL_SECS:g} s, < {FULL_MB:g} MB); explicit sparse graph {e['secs']:.2f} s / "
+              f"{e['mem_mb']:.0f} MB (ARI between the two {row.get('ari', float('nan')):.3f}); whole recursive SCI "
+              f"tree (N=50, M=100) {r['secs']:.2f} s / {r['mem_mb']:.0f} MB", flush=True)
+        return
+    d = row["dense"]
+    if "error" in d or "error" in s:
+        print(f"{row['nodes']:>7} failed: dense={d} sparse={s}", flush=True)
+        return
+    print(f"{row['nodes']:>7} {row['edges']:>9} {d['secs']:>8.2f} {s['secs']:>8.2f} {d['secs'] / s['secs']:>8.1f} "
+          f"{d['mem_mb']:>9.0f} {s['mem_mb']:>9.0f} {d['mem_mb'] / max(s['mem_mb'], 1):>7.1f} {row['ari']:>6.3f}",
+          flush=True)
+
+
+def bench_index(sizes: list[int]) -> list[dict]:
+    print(f"{'nodes':>7} {'edges':>9} {'dense s':>8} {'sparse s':>8} {'speed x':>8} "
+          f"{'dense MB':>9} {'sparse MB':>9} {'mem x':>7} {'ARI':>6}", flush=True)
+    return measure_index(sizes, on_row=_print_row)
+
+
+def _mem_available_mb() -> float:
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run(quick: bool = False) -> list:
+    """For `make bench`: decoding ratio and SCI ratios as BenchResults. quick: 64 users and
+    1k/2k-node graphs; otherwise 256 users and 1k..8k nodes, plus the 16k-node point when
+    this machine has the memory for the dense reference (~8 GB)."""
+    from lmrepro.benchmark import BenchResult
+    from lmrepro.rec.decode_bench import measure_decode
+
+    out = []
+    d = measure_decode(64 if quick else 256, 20, repeats=2 if quick else 3)
+    if d.identical != d.users or d.invalid:
+        raise RuntimeError(f"rec decode bench: lists differ from transformers ({d.identical}/{d.users} identical, "
+                           f"{d.invalid} invalid)")
+    out.append(BenchResult(
+        "rec", f"trie-constrained beam search ({d.users} users x {d.beams} beams) vs transformers "
+        "generate(prefix_allowed_tokens_fn)", d.ours_s, d.hf_s, "s", 3.0,
+        note=f"identical top-{d.beams} lists for {d.identical}/{d.users} users, max score diff {d.max_score_diff:.1e}"))
+    sizes = [1000, 2000] if quick else [1000, 2000, 4000, 8000]
+    if not quick and _mem_available_mb() > 12_000:
+        sizes.append(16000)
+    for row in measure_index(sizes):
+        s = row["sparse"]
+        if "error" in s or ("dense" in row and "error" in row["dense"]):
+            raise RuntimeError(f"rec index bench failed at {row['nodes']} nodes: {row}")
+        if row.get("full"):
+            note = f"{row['nodes']} nodes, {row['edges']} edges; budget from issue 8"
+            out.append(BenchResult("rec", "SCI top level, full Beauty: sparse time vs budget", s["secs"], FULL_SECS,
+                                   "s", 1.0, note=note))
+            out.append(BenchResult("rec", "SCI top level, full Beauty: sparse peak memory vs budget", s["mem_mb"],
+                                   FULL_MB, "MB", 1.0, note=note))
+            continue
+        d, big = row["dense"], row["nodes"] >= 15000
+        note = f"{row['edges']} edges, ARI vs dense {row['ari']:.3f}"
+        if row["ari"] < 0.99:
+            raise RuntimeError(f"rec index bench: ARI {row['ari']:.3f} < 0.99 at {row['nodes']} nodes")
+        out.append(BenchResult("rec", f"SCI top level, {row['nodes']} nodes: sparse eigsh vs dense sklearn (time)",
+                               s["secs"], d["secs"], "s", 30.0 if big else None, note=note))
+        out.append(BenchResult("rec", f"SCI top level, {row['nodes']} nodes: sparse eigsh vs dense sklearn (peak MB)",
+                               max(s["mem_mb"], 1.0), d["mem_mb"], "MB", 50.0 if big else None, note=note))
+    return out
 
 
 def main(argv=None) -> None:
@@ -174,13 +279,14 @@ def main(argv=None) -> None:
     pd_ = sub.add_parser("decode")
     pd_.add_argument("--users", type=int, default=256)
     pd_.add_argument("--beams", type=int, default=20)
+    pd_.add_argument("--repeats", type=int, default=3, help="best of this many passes per method")
     args = p.parse_args(argv)
     if args.what == "index":
         bench_index(args.sizes + ([16000] if args.with_16k else []))
     else:
         from lmrepro.rec.decode_bench import bench_decode
 
-        bench_decode(args.users, args.beams)
+        bench_decode(args.users, args.beams, repeats=args.repeats)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
-"""The LightLM section of reports/results.md: every indexing x model x setting with
-HR/NDCG@5/10/20 (test), parameters, time, next to the TIGER-table peers (papers.md)."""
+"""The LightLM section of reports/results.md, formatted from the rec_summary stage's
+declared outputs (reports/rec/summary.json and the HR@10-vs-params figure): every
+indexing x model x setting with HR/NDCG@5/10/20 (test), parameters, time, next to the
+TIGER-table peers (papers.md); the leak and graph-weight ablations; verdicts. Writes
+nothing."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import numpy as np
 
 # TIGER paper, Table 1 (sequential setting, full data): Recall@5, NDCG@5, Recall@10, NDCG@10
 PEERS = {
@@ -15,119 +20,144 @@ PEERS = {
     "toys": {"P5": (0.0070, 0.0050, 0.0121, 0.0066), "SASRec": (0.0463, 0.0306, 0.0675, 0.0374),
              "TIGER": (0.0521, 0.0371, 0.0712, 0.0432)},
 }
+PEER_NAMES = {"mostpop": "MostPop", "sasrec": "SASRec"}
 COLS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
 
 
-def _load(folder: Path, pattern: str) -> dict[str, dict]:
-    return {f.stem: json.loads(f.read_text()) for f in sorted(folder.glob(pattern))}
+def _vals(m: dict) -> str:
+    return " | ".join(f"{m[f'test_{c}']:.4f}" for c in COLS)
 
 
-def _figure(rows: list[tuple], out: Path) -> bool:
-    import matplotlib
+def _scale(s: dict, runs: list[dict]) -> str:
+    sub, tr, sas = s["subset"], s["train"], s["sasrec"]
+    users = sorted({r["metrics"]["users"] for r in runs})
+    sample = "all users" if sub["max_users"] == 0 else f"a seeded sample of {sub['max_users']} users (rec.subset)"
+    geo = ", ".join(f"{k} {g['num_layers']}+{g['num_decoder_layers']} layers d_model {g['d_model']} "
+                    f"d_ff {g['d_ff'] if not g['match'] else 'matched to ' + g['match']}" for k, g in s["model"].items())
+    return (
+        f"Scale: {', '.join(sorted({r['dataset'] for r in runs}))}, {sample}; users evaluated: {users}. "
+        f"T5 models trained from scratch on CPU ({geo}), {tr['epochs']} epochs (official 10), "
+        f"batch {tr['batch_size']}, history {tr['history']} items in the sequential setting (P5/TIGER use 20), "
+        f"epoch selected on validation HR@20 of {tr['valid_users'] or 'all'} users. Metrics: test HR/NDCG "
+        f"over all items of the sample with {tr['num_beams']}-beam trie-constrained search. SASRec (ours): "
+        f"{sas['blocks']} blocks, hidden {sas['hidden']}, max_len {sas['max_len']}, dropout {sas['dropout']}, "
+        f"{sas['loss']} loss ({'full softmax, our choice for few CPU epochs' if sas['loss'] == 'ce' else 'one negative, as the paper'}), "
+        f"{sas['epochs']} epochs, epoch selected on validation HR@20, full ranking. The TIGER-paper rows are "
+        "on the FULL datasets: at this scale absolute numbers are not comparable (far fewer users and "
+        "interactions per item), only the orderings within our table are."
+    )
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    from lmrepro import io
+def _ablation(runs: list[dict]) -> list[str]:
+    abl = [r for r in runs if r["role"] == "ablation"]
+    if not abl:
+        return []
+    lines = ["Leak and graph-weight ablations (same models, SCI indexing variants; delta = variant - sci, "
+             "test metrics):", "",
+             "| dataset | model | setting | indexing | " + " | ".join(COLS) + " | delta HR@10 | delta NDCG@10 |",
+             "|---|---|---|---|" + "---:|" * len(COLS) + "---:|---:|"]
+    base = {(r["dataset"], r["model"], r["setting"]): r for r in runs if r["method"] == "sci"}
+    notes = []
+    for key in sorted({(r["dataset"], r["model"], r["setting"]) for r in abl}):
+        b = base.get(key)
+        group = [r for r in abl if (r["dataset"], r["model"], r["setting"]) == key]
+        for r in ([b] if b else []) + sorted(group, key=lambda r: r["method"]):
+            m = r["metrics"]
+            if r is b:
+                d = ("-", "-")
+            elif b:
+                d = (f"{m['test_hr@10'] - b['metrics']['test_hr@10']:+.4f}",
+                     f"{m['test_ndcg@10'] - b['metrics']['test_ndcg@10']:+.4f}")
+            else:
+                d = ("n/a", "n/a")
+            lines.append(f"| {r['dataset']} | {r['model']} | {r['setting']} | {r['method']} | {_vals(m)} | "
+                         f"{d[0]} | {d[1]} |")
+            if b and r["method"] == "sci_leak":
+                hr_b, hr_l = b["metrics"]["test_hr@10"], m["test_hr@10"]
+                rel = f" ({(hr_l - hr_b) / hr_b:+.0%})" if hr_b > 0 else ""
+                notes.append(f"- Leak (official code: user-user edges from lists incl. held-out items), {key[1]} "
+                             f"{key[2]}: test HR@10 {hr_b:.4f} -> {hr_l:.4f}{rel}, NDCG@10 "
+                             f"{b['metrics']['test_ndcg@10']:.4f} -> {m['test_ndcg@10']:.4f}.")
+    return lines + (["", *notes, ""] if notes else [""])
 
-    if not rows:
-        return False
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for label, marker in (("direct", "o"), ("sequential", "s")):
-        pts = [(r[4], r[5]) for r in rows if r[3] == label]
-        if pts:
-            ax.scatter(*zip(*pts), marker=marker, label=label, alpha=0.7)
-    ax.set_xscale("log")
-    ax.set_xlabel("parameters")
-    ax.set_ylabel("test HR@10")
-    ax.legend()
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with io.atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return True
+
+def _graph_stats(index: dict) -> list[str]:
+    lines = []
+    sci = {k: v for k, v in index.items() if "weight_share_user_user" in v}
+    if sci:
+        lines += ["SCI graph statistics (top-level clusters): weight share of each edge type; share of user-item "
+                  "edges inside a top cluster; share of top clusters mixing users and items.", "",
+                  "| variant | user-user | user-item | item-item | u-i edges inside | mixed clusters |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for k, v in sorted(sci.items()):
+            lines.append(f"| {k} | {v['weight_share_user_user']:.3f} | {v['weight_share_user_item']:.3f} | "
+                         f"{v['weight_share_item_item']:.3f} | {v['ui_edges_inside']:.3f} | {v['mixed_clusters']:.3f} |")
+        lines.append("")
+    return lines
+
+
+def _verdicts(runs: list[dict], peers: list[dict]) -> list[str]:
+    main = [r for r in runs if r["role"] == "main"]
+    out = []
+    for setting in sorted({r["setting"] for r in main}):
+        hr = {}
+        for r in main:
+            if r["setting"] == setting:
+                hr.setdefault(r["model"], []).append(r["metrics"]["test_hr@10"])
+        if {"lightlm", "wide"} <= set(hr):
+            ll, wd = np.mean(hr["lightlm"]), np.mean(hr["wide"])
+            out.append(f"- Deep-narrow vs wide-shallow at matched budget ({setting}, mean test HR@10 over indexings): "
+                       f"lightlm {ll:.4f} vs wide {wd:.4f} -> {'supported' if ll > wd else 'not supported'} at this scale.")
+        if {"lightlm", "p5"} <= set(hr):
+            ll, p5 = np.mean(hr["lightlm"]), np.mean(hr["p5"])
+            out.append(f"- LightLM vs the P5-like geometry ({setting}): lightlm {ll:.4f} vs p5 {p5:.4f} -> "
+                       f"{'LightLM better' if ll > p5 else 'LightLM not better'} at this scale.")
+        by_idx = {}
+        for r in main:
+            if r["setting"] == setting:
+                by_idx.setdefault(r["method"], []).append(r["metrics"]["test_hr@10"])
+        ranked = sorted(by_idx, key=lambda k: -np.mean(by_idx[k]))
+        if ranked:
+            out.append(f"- Indexings ranked by mean test HR@10 ({setting}): "
+                       + ", ".join(f"{k} {np.mean(by_idx[k]):.4f}" for k in ranked) + ".")
+    for p in peers:
+        best = max((r for r in main if r["dataset"] == p["dataset"]), key=lambda r: r["metrics"]["test_hr@10"],
+                   default=None)
+        if best:
+            out.append(f"- Best T5 run ({best['method']}/{best['model']}/{best['setting']}, HR@10 "
+                       f"{best['metrics']['test_hr@10']:.4f}) vs {PEER_NAMES.get(p['peer'], p['peer'])} "
+                       f"{p['metrics']['test_hr@10']:.4f} on {p['dataset']}.")
+    out.append("- Constrained generation: every returned item is a real item by construction (trie; "
+               "tests/rec/test_decoding.py), and the lists equal transformers' constrained beam search.")
+    return out
 
 
 def render(root: Path) -> str:
-    mdir = root / "reports" / "metrics" / "rec"
-    trains = _load(mdir, "train-*.json")
-    if not trains:
+    path = root / "reports" / "rec" / "summary.json"
+    if not path.is_file():
         return ""
-    lines = ["## LightLM: collaborative indexing, deep-and-narrow generative recommender", ""]
-    rows = []
-    for stem, m in trains.items():
-        dataset, method, model, setting = stem.removeprefix("train-").split("-")
-        tfile = root / "reports" / "rec" / "timing" / f"{dataset}-{method}-{model}-{setting}.json"
-        t = json.loads(tfile.read_text()) if tfile.is_file() else {}
-        rows.append((dataset, method, model, setting, m["params"], m["test_hr@10"], m, t))
-    users = {r[6]["users"] for r in rows}
-    lines += [
-        f"Scale: {', '.join(sorted({r[0] for r in rows}))}, a seeded sample of {sorted(users)} users "
-        "(rec.subset), CPU-sized T5 models trained from scratch (rec.model, rec.train). Metrics are "
-        "test HR/NDCG over all items of the sample with 20-beam trie-constrained search. The peer "
-        "rows are the TIGER paper's numbers on the FULL datasets (not comparable in absolute terms "
-        "at this scale: fewer users means less collaborative signal but also fewer items).",
-        "",
-        "| dataset | indexing | model | setting | params | " + " | ".join(COLS) + " | train s | ms/user |",
-        "|---|---|---|---|---:|" + "---:|" * len(COLS) + "---:|---:|",
-    ]
-    for dataset, method, model, setting, params, _, m, t in sorted(rows, key=lambda r: r[:4]):
-        vals = " | ".join(f"{m[f'test_{c}']:.4f}" for c in COLS)
-        lines.append(f"| {dataset} | {method} | {model} | {setting} | {params:,} | {vals} | "
-                     f"{t.get('train_seconds', float('nan')):.0f} | {t.get('latency_ms_per_user', float('nan')):.1f} |")
-    for stem, m in _load(mdir, "peer-*.json").items():
-        dataset, peer = stem.removeprefix("peer-").split("-")
-        vals = " | ".join(f"{m[f'test_{c}']:.4f}" for c in COLS)
-        lines.append(f"| {dataset} | - | {peer} (ours) | - | 0 | {vals} | - | - |")
-    for dataset in sorted({r[0] for r in rows}):
+    s = json.loads(path.read_text())
+    runs, peers = s["runs"], s["peers"]
+    if not runs:
+        return ""
+    lines = ["## LightLM: collaborative indexing, deep-and-narrow generative recommender", "",
+             _scale(s["scale"], runs), "",
+             "| dataset | indexing | model | setting | params | " + " | ".join(COLS) + " | train s | ms/user |",
+             "|---|---|---|---|---:|" + "---:|" * len(COLS) + "---:|---:|"]
+    for r in sorted((r for r in runs if r["role"] == "main"),
+                    key=lambda r: (r["dataset"], r["method"], r["model"], r["setting"])):
+        lines.append(f"| {r['dataset']} | {r['method']} | {r['model']} | {r['setting']} | {r['metrics']['params']:,} | "
+                     f"{_vals(r['metrics'])} | {r['train_seconds']:.0f} | {r['latency_ms_per_user']:.1f} |")
+    for p in peers:
+        secs = f"{p['train_seconds']:.0f}" if p.get("train_seconds") is not None else "-"
+        setting = "sequential" if p["peer"] == "sasrec" else "-"
+        lines.append(f"| {p['dataset']} | - | {PEER_NAMES.get(p['peer'], p['peer'])} (ours) | {setting} | "
+                     f"{p['metrics']['params']:,} | {_vals(p['metrics'])} | {secs} | - |")
+    for dataset in sorted({r["dataset"] for r in runs}):
         for peer, (h5, n5, h10, n10) in PEERS[dataset].items():
             lines.append(f"| {dataset} | - | {peer} (TIGER paper, full data) | sequential | - | "
                          f"{h5:.4f} | {n5:.4f} | {h10:.4f} | {n10:.4f} | - | - | - | - |")
-    lines.append("")
-    # claims
-    def best(pred):
-        sel = [r for r in rows if pred(r)]
-        return max(sel, key=lambda r: r[5]) if sel else None
-
-    verdicts = []
-    for setting in sorted({r[3] for r in rows}):
-        by_model = {}
-        for r in rows:
-            if r[3] == setting:
-                by_model.setdefault(r[2], []).append(r[5])
-        if {"lightlm", "wide"} <= set(by_model):
-            import numpy as np
-
-            ll, wd = np.mean(by_model["lightlm"]), np.mean(by_model["wide"])
-            verdicts.append(f"- Deep-narrow vs wide-shallow at matched budget ({setting}, mean test HR@10 over "
-                            f"indexings): lightlm {ll:.4f} vs wide {wd:.4f} -> "
-                            f"{'supported' if ll > wd else 'not supported'} at this scale.")
-        by_idx = {}
-        for r in rows:
-            if r[3] == setting:
-                by_idx.setdefault(r[1], []).append(r[5])
-        if by_idx:
-            import numpy as np
-
-            ranked = sorted(by_idx, key=lambda k: -np.mean(by_idx[k]))
-            verdicts.append(f"- Indexings ranked by mean test HR@10 ({setting}): "
-                            + ", ".join(f"{k} {np.mean(by_idx[k]):.4f}" for k in ranked) + ".")
-    lines += ["Claims:", "", *verdicts,
-              "- Constrained generation: every returned item is a real item by construction "
-              "(trie; tests/rec/test_decoding.py).", ""]
-    idx = _load(mdir, "index-*.json")
-    sci = {k: v for k, v in idx.items() if "weight_share_user_user" in v}
-    if sci:
-        lines += ["SCI graph ablations (top-level clusters): weight share of each edge type; share of "
-                  "user-item edge weight inside a top cluster; share of top clusters mixing users and items.",
-                  "", "| variant | user-user | user-item | item-item | u-i edges inside | mixed clusters |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for k, v in sci.items():
-            lines.append(f"| {k.removeprefix('index-')} | {v['weight_share_user_user']:.3f} | "
-                         f"{v['weight_share_user_item']:.3f} | {v['weight_share_item_item']:.3f} | "
-                         f"{v['ui_edges_inside']:.3f} | {v['mixed_clusters']:.3f} |")
-        lines.append("")
-    if _figure(rows, root / "reports" / "rec" / "hr10_vs_params.png"):
+    lines += ["", *_ablation(runs), *_graph_stats(s["index"]), "Claims:", "", *_verdicts(runs, peers), ""]
+    if (root / "reports" / "rec" / "hr10_vs_params.png").is_file():
         lines += ["![test HR@10 vs parameters](rec/hr10_vs_params.png)", ""]
     return "\n".join(lines)

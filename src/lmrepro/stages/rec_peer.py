@@ -1,46 +1,89 @@
-"""Stage rec_peer: classic peers on the same split and subset (MostPop)."""
+"""Stage rec_peer: classic peers on the same split, subset and full-ranking metrics as the
+generative models: MostPop (no parameters) and SASRec (trained here, epoch selected on
+validation HR@20, the same rule as rec_train)."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from safetensors.torch import save_file
 
 from lmrepro import io
 from lmrepro.data.schemas import RecInteractions
 from lmrepro.errors import LmreproError
-from lmrepro.rec.data import Catalog, heldout_items, interaction_matrix, subset_users
-from lmrepro.rec.metrics import per_user_metrics, summarize, target_ranks
+from lmrepro.rec.data import Catalog, heldout_items, interaction_matrix, subset_users, user_sequences
+from lmrepro.rec.metrics import CUTOFFS, per_user_metrics, summarize, target_ranks
+from lmrepro.rec.models.sasrec import SasRecConfig, sasrec_topk, train_sasrec
 from lmrepro.rec.mostpop import mostpop_topk
 from lmrepro.rec.schemas import UserMetrics
 from lmrepro.stage import Stage
 
+PEERS = ("mostpop", "sasrec")
+K = max(CUTOFFS)  # list length: metrics stop at @20
+
 stage = Stage(track="rec", name="rec_peer", wildcards=("dataset", "peer"))
 stage.add_argument("--dataset", required=True)
-stage.add_argument("--peer", required=True)
+stage.add_argument("--peer", required=True, choices=PEERS)
 stage.add_argument("--interactions", type=Path, required=True)
 stage.add_argument("--per-user", type=Path, required=True)
 stage.add_argument("--metrics", type=Path, required=True)
+stage.add_argument("--timing", type=Path, default=None, help="sasrec: training time (not a DVC metric)")
+stage.add_argument("--model-dir", type=Path, default=None, help="sasrec: safetensors + config.json")
+
+
+def _mostpop(df, cat, ctx):
+    """-> per split: [U, K] lists (everyone gets the items most bought so far)."""
+    lists = {}
+    for split, seen in (("valid", ("train",)), ("test", ("train", "valid"))):
+        lists[split] = np.tile(mostpop_topk(interaction_matrix(df, cat, seen), K), (cat.n_users, 1))
+    return lists, {"params": 0}
+
+
+def _sasrec(df, cat, ctx):
+    a = ctx.args
+    if a.model_dir is None or a.timing is None:
+        raise LmreproError("rec_peer --peer sasrec needs --model-dir and --timing")
+    cfg = ctx.config(SasRecConfig, "rec.peer.sasrec")
+    train = user_sequences(df, cat, ("train",))
+    valid_t = heldout_items(df, cat, "valid")
+
+    def validate(model):
+        ranks = target_ranks(sasrec_topk(model, train, K), valid_t)
+        return summarize(per_user_metrics(cat.users, ranks))
+
+    model, summary = train_sasrec(train, cat.n_items, validate, cfg, ctx.seed,
+                                  log=lambda m, step: ctx.log_metrics(m, step))
+    lists = {"valid": sasrec_topk(model, train, K),
+             "test": sasrec_topk(model, user_sequences(df, cat, ("train", "valid")), K)}
+    n_params = sum(p.numel() for p in model.parameters())
+    a.model_dir.mkdir(parents=True, exist_ok=True)
+    with io.atomic_path(a.model_dir / "model.safetensors") as tmp:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    io.write_json({"sasrec": dataclasses.asdict(cfg), "n_items": cat.n_items},
+                  a.model_dir / "config.json")
+    io.write_json({"train_seconds": summary["train_seconds"], "curve": summary["curve"]}, a.timing)
+    return lists, {"params": n_params, "best_epoch": summary["best_epoch"]}
 
 
 @stage.main
 def main(ctx) -> None:
     a = ctx.args
-    if a.peer != "mostpop":
-        raise LmreproError(f"rec_peer: unknown peer {a.peer!r} (available: mostpop)")
     sub = ctx.section("rec.subset")
-    k = ctx.section("rec.train.num_beams")
     ctx.log_input(a.interactions, context="training")
     df = subset_users(io.read_table(a.interactions, RecInteractions), sub["max_users"], sub["seed"])
     cat = Catalog.from_interactions(df)
-    frames, metrics = [], {"params": 0, "users": cat.n_users}
-    for split, seen in (("valid", ("train",)), ("test", ("train", "valid"))):
-        top = mostpop_topk(interaction_matrix(df, cat, seen), k)
-        ranks = target_ranks(np.tile(top, (cat.n_users, 1)), heldout_items(df, cat, split))
-        per_user = per_user_metrics(cat.users, ranks)
+    ctx.log.info("%s/%s: %d users, %d items", a.dataset, a.peer, cat.n_users, cat.n_items)
+    lists, metrics = (_mostpop if a.peer == "mostpop" else _sasrec)(df, cat, ctx)
+    metrics["users"] = cat.n_users
+    frames = []
+    for split in ("valid", "test"):
+        per_user = per_user_metrics(cat.users, target_ranks(lists[split], heldout_items(df, cat, split)))
         frames.append(per_user.assign(split=split))
         metrics.update({f"{split}_{m}": v for m, v in summarize(per_user).items()})
     per_user = pd.concat(frames, ignore_index=True)
     io.write_table(per_user[["split", *per_user.columns[:-1]]], a.per_user, UserMetrics)
+    ctx.log.info("metrics %s", metrics)
     ctx.log_metrics({m.replace("@", "_at_"): v for m, v in metrics.items()})
     io.write_json(metrics, a.metrics)
 

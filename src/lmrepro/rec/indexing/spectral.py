@@ -1,9 +1,10 @@
 """Sparse spectral clustering and its recursive use for hierarchical IDs.
 
 Same method as scikit-learn's SpectralClustering(affinity='precomputed') (normalized
-Laplacian embedding, rows divided by sqrt(degree), k-means), but the graph stays a
-scipy.sparse matrix and the eigenvectors come from ARPACK (`eigsh`) on the normalized
-adjacency D^-1/2 A D^-1/2, so cost grows with the edges instead of nodes^2.
+Laplacian embedding, rows divided by sqrt(degree), k-means), but the graph is never
+dense: a scipy.sparse matrix or an operator that never stores the edges at all
+(affinity.py), and the eigenvectors come from ARPACK (`eigsh`) on the normalized adjacency
+D^-1/2 A D^-1/2, so cost grows with the edges (or interactions) instead of nodes^2.
 
 Connected components are handled explicitly: a graph with c components has eigenvalue 1
 with multiplicity c, and a plain eigsh can silently return a wrong basis of that
@@ -15,12 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans
 
 from lmrepro.errors import LmreproError
+from lmrepro.rec.indexing.affinity import as_affinity
 
 DENSE_MAX = 400  # below this many nodes a dense eigh is faster than ARPACK (and exact)
 
@@ -41,40 +41,40 @@ class SpectralConfig:
 
 
 def _top_eigs(
-    m: sp.csr_matrix, k: int, rs: np.random.RandomState, tol: float
+    g, dinv: np.ndarray, k: int, rs: np.random.RandomState, tol: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """k largest eigenpairs of a symmetric matrix; values descending. -> ([k], [n, k])"""
-    n = m.shape[0]
+    """k largest eigenpairs of D^-1/2 A D^-1/2 for affinity g; values descending.
+    -> ([k], [n, k])"""
+    n = g.n
     k = min(k, n)
     # start vector drawn exactly as sklearn does, so the k-means that follows sees the
     # same random stream as SpectralClustering(random_state=seed)
     v0 = rs.uniform(-1, 1, n)
     if n <= DENSE_MAX or k >= n - 1:
-        vals, vecs = np.linalg.eigh(m.toarray())  # syevd; scipy's default evr failed here
+        vals, vecs = np.linalg.eigh(g.normalized_dense(dinv))  # syevd; scipy's default evr failed here
         return vals[::-1][:k], vecs[:, ::-1][:, :k]
-    vals, vecs = eigsh(m, k=k, which="LA", tol=tol, v0=v0)
+    vals, vecs = eigsh(g.normalized(dinv), k=k, which="LA", tol=tol, v0=v0)
     order = np.argsort(-vals, kind="stable")
     return vals[order], vecs[:, order]
 
 
 def spectral_embedding(
-    a: sp.spmatrix, k: int, rs: np.random.RandomState, tol: float = 0.0
+    a, k: int, rs: np.random.RandomState, tol: float = 0.0, components: tuple[int, np.ndarray] | None = None
 ) -> np.ndarray:
-    """[n, k] spectral embedding of a symmetric non-negative affinity matrix.
+    """[n, k] spectral embedding of a symmetric non-negative affinity (a sparse matrix or
+    an affinity operator, see affinity.py).
 
     Columns: top-k eigenvectors of D^-1/2 A D^-1/2 (= bottom of the normalized Laplacian),
-    rows divided by sqrt(degree) as sklearn does. Isolated nodes are their own component."""
-    a = sp.csr_matrix(a, dtype=np.float64)
-    n = a.shape[0]
-    if a.shape != (n, n):
-        raise LmreproError(f"affinity matrix must be square, got {a.shape}")
-    deg = np.asarray(a.sum(axis=1)).ravel()
+    rows divided by sqrt(degree) as sklearn does. Isolated nodes are their own component.
+    components: (count, labels) when the caller has them already."""
+    g = as_affinity(a)
+    n = g.n
+    deg = g.degrees()
     dd = np.sqrt(np.where(deg > 0, deg, 1.0))
-    inv = sp.diags(1.0 / dd)
-    m = (inv @ a @ inv).tocsr()
-    n_comp, comp = connected_components(a, directed=False)
+    dinv = 1.0 / dd
+    n_comp, comp = components if components is not None else g.components()
     if n_comp == 1:
-        _, vecs = _top_eigs(m, k, rs, tol)
+        _, vecs = _top_eigs(g, dinv, k, rs, tol)
     else:
         # Solve each component; a block-diagonal matrix's spectrum is the union.
         sizes = np.bincount(comp)
@@ -85,7 +85,7 @@ def spectral_embedding(
             if len(idx) == 1:
                 vals, vecs_c = np.array([1.0]), np.ones((1, 1))
             else:
-                vals, vecs_c = _top_eigs(m[idx][:, idx], k, rs, tol)
+                vals, vecs_c = _top_eigs(g.subgraph(idx), dinv[idx], k, rs, tol)
             per[c] = (idx, vecs_c)
             for j, v in enumerate(vals):
                 cands.append((-round(float(v), 10), -sizes[c], int(c), j))
@@ -96,21 +96,20 @@ def spectral_embedding(
         for col, (_, _, c, j) in enumerate(cands[:k]):
             idx, vecs_c = per[c]
             vecs[idx, col] = vecs_c[:, j]
-    emb = vecs / dd[:, None]
+    emb = vecs / dd[:, None]  # as sklearn
     # deterministic sign: largest-magnitude entry of each column positive
     signs = np.sign(emb[np.argmax(np.abs(emb), axis=0), np.arange(emb.shape[1])])
     return emb * np.where(signs == 0, 1.0, signs)
 
 
-def spectral_clustering(
-    a: sp.spmatrix, k: int, seed: int = 0, n_init: int = 10, tol: float = 0.0
-) -> np.ndarray:
+def spectral_clustering(a, k: int, seed: int = 0, n_init: int = 10, tol: float = 0.0) -> np.ndarray:
     """[n] cluster labels in 0..k-1, relabelled by first occurrence (label order is then a
     function of the partition only, not of k-means' arbitrary numbering)."""
-    n = a.shape[0]
+    g = as_affinity(a)
+    n = g.n
     if k >= n:
         return np.arange(n)
-    n_comp, comp = connected_components(a, directed=False)
+    n_comp, comp = g.components()
     if n_comp >= k:
         # The first k eigenvectors are only component indicators: spectral clustering
         # would split off the k-1 largest components and lump the rest. Pack whole
@@ -120,12 +119,12 @@ def spectral_clustering(
         load = np.zeros(k, dtype=np.int64)
         group = np.empty(n_comp, dtype=np.int64)
         for c in np.argsort(-sizes, kind="stable"):
-            g = int(np.argmin(load))
-            group[c] = g
-            load[g] += sizes[c]
+            gi = int(np.argmin(load))
+            group[c] = gi
+            load[gi] += sizes[c]
         return canonical_labels(group[comp])
     rs = np.random.RandomState(seed)  # one stream for eigsh start and k-means, as sklearn
-    emb = spectral_embedding(a, k, rs, tol)
+    emb = spectral_embedding(g, k, rs, tol, components=(n_comp, comp))
     raw = KMeans(n_clusters=k, n_init=n_init, random_state=rs).fit_predict(emb)
     return canonical_labels(raw)
 
@@ -137,14 +136,14 @@ def canonical_labels(raw: np.ndarray) -> np.ndarray:
     return rank[inv]
 
 
-def recursive_spectral(a: sp.spmatrix, cfg: SpectralConfig, seed: int = 0) -> list[tuple[int, ...]]:
+def recursive_spectral(a, cfg: SpectralConfig, seed: int = 0) -> list[tuple[int, ...]]:
     """Cluster path of every node: split into N clusters, re-split any cluster > M.
 
     A split that puts every node into one cluster (a graph without structure, e.g. all
     nodes isolated) falls back to cutting the node list into N equal chunks in index
     order, so the recursion always terminates; such chunks carry no collaborative signal."""
-    a = sp.csr_matrix(a, dtype=np.float64)
-    n = a.shape[0]
+    g = as_affinity(a)
+    n = g.n
     paths: list[tuple[int, ...]] = [()] * n
     stack = [(np.arange(n), ())]
     while stack:
@@ -156,7 +155,7 @@ def recursive_spectral(a: sp.spmatrix, cfg: SpectralConfig, seed: int = 0) -> li
         if len(prefix) >= cfg.max_depth:
             raise LmreproError(f"recursive spectral clustering exceeded max_depth={cfg.max_depth}")
         k = min(cfg.n_clusters, len(idx))
-        labels = spectral_clustering(a[idx][:, idx], k, seed, cfg.n_init, cfg.eigen_tol)
+        labels = spectral_clustering(g.subgraph(idx), k, seed, cfg.n_init, cfg.eigen_tol)
         if labels.max() == 0:
             labels = (np.arange(len(idx)) * k) // len(idx)
         for c in range(labels.max(), -1, -1):

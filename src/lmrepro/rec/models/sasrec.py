@@ -1,0 +1,164 @@
+"""SASRec (Kang & McAuley 2018): a causal self-attention model over the user's item
+sequence, the classic sequential peer of the TIGER table (papers.md section 1). It runs
+on the same leave-one-out split and subset as the generative models and is ranked the
+same way: full ranking over every item, HR/NDCG@5/10/20, epoch selected on validation
+HR@20.
+
+Choices (stated in the report):
+- loss: full softmax cross-entropy over all items at every position ("ce"), the variant
+  that converges in a few CPU epochs; "bce" is the original's one sampled negative per
+  position with binary cross-entropy.
+- attention: causal, pads masked as keys (each position may always attend to itself, so
+  no row of the attention matrix is empty and no NaN appears at left-padded positions).
+- scores: the last position's hidden state dotted with the (shared) item embeddings.
+
+Letters: B users, L max_len, D hidden, I items (index 0 = padding, item i -> i + 1)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from lmrepro.errors import LmreproError
+
+LOSSES = ("ce", "bce")
+
+
+@dataclass(frozen=True)
+class SasRecConfig:
+    hidden: int = 64  # SASRec paper: 50; 64 keeps heads and BLAS tiles even
+    blocks: int = 2  # SASRec paper: 2 self-attention blocks
+    heads: int = 1  # SASRec paper: 1 head
+    max_len: int = 50  # SASRec paper: 50 for the sparse Amazon datasets
+    dropout: float = 0.5  # SASRec paper: 0.5 on the sparse Amazon datasets
+    loss: str = "ce"  # "ce": full softmax (fast to converge on CPU); "bce": the original
+    epochs: int = 50  # more than the T5 models: one pass over a small subset is ~1 s
+    batch_size: int = 128  # SASRec paper
+    lr: float = 1e-3  # SASRec paper (Adam)
+    weight_decay: float = 0.0  # SASRec paper: none
+    eval_every: int = 1  # epochs between validation passes (selection on HR@20)
+
+    def __post_init__(self):
+        if self.loss not in LOSSES:
+            raise LmreproError(f"rec.peer.sasrec.loss={self.loss!r}: use one of {LOSSES}")
+        if self.hidden % self.heads:
+            raise LmreproError(f"rec.peer.sasrec: hidden={self.hidden} not divisible by heads={self.heads}")
+        if min(self.hidden, self.blocks, self.max_len, self.epochs, self.batch_size, self.eval_every) < 1:
+            raise LmreproError(f"rec.peer.sasrec: sizes must be positive: {self}")
+
+
+class SasRec(nn.Module):
+    def __init__(self, n_items: int, cfg: SasRecConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.item = nn.Embedding(n_items + 1, cfg.hidden, padding_idx=0)
+        self.pos = nn.Embedding(cfg.max_len, cfg.hidden)
+        self.drop = nn.Dropout(cfg.dropout)
+        layer = nn.TransformerEncoderLayer(
+            cfg.hidden, cfg.heads, dim_feedforward=cfg.hidden, dropout=cfg.dropout,
+            activation="relu", batch_first=True, norm_first=True,
+        )
+        self.blocks = nn.TransformerEncoder(layer, cfg.blocks, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(cfg.hidden)
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        """seq: [B, L] item ids + 1, left-padded with 0 -> hidden states [B, L, D]."""
+        b, n = seq.shape
+        keep = seq > 0  # [B, L]
+        x = self.item(seq) * self.cfg.hidden**0.5 + self.pos.weight[None, -n:]
+        x = self.drop(x) * keep[..., None]
+        causal = torch.ones(n, n, dtype=torch.bool).tril()  # [L, L] query may see key
+        allowed = causal[None] & keep[:, None, :]  # [B, L, L]
+        allowed = allowed | torch.eye(n, dtype=torch.bool)[None]
+        mask = torch.zeros(b, n, n).masked_fill(~allowed, float("-inf"))
+        mask = mask.repeat_interleave(self.cfg.heads, 0)  # [B*heads, L, L]
+        h = self.blocks(x, mask=mask)
+        return self.norm(h) * keep[..., None]
+
+    def scores(self, seq: torch.Tensor) -> torch.Tensor:
+        """[B, L] -> [B, I] scores of every real item for the next position."""
+        h = self(seq)[:, -1]  # [B, D]
+        return h @ self.item.weight[1:].T
+
+
+def _left_pad(seqs: list[np.ndarray], max_len: int) -> torch.Tensor:
+    """Last max_len items of each sequence, +1 for the padding id, left-padded: [B, L]."""
+    out = torch.zeros(len(seqs), max_len, dtype=torch.int64)
+    for r, s in enumerate(seqs):
+        s = np.asarray(s)[-max_len:]
+        if len(s):
+            out[r, max_len - len(s) :] = torch.from_numpy(s.astype(np.int64) + 1)
+    return out
+
+
+@torch.no_grad()
+def sasrec_topk(model: SasRec, seqs: list[np.ndarray], k: int, batch: int = 256) -> np.ndarray:
+    """[U] seen-item sequences -> [U, k] item indices by score, best first."""
+    model.eval()
+    out = []
+    for s in range(0, len(seqs), batch):
+        sc = model.scores(_left_pad(seqs[s : s + batch], model.cfg.max_len))
+        out.append(sc.topk(min(k, sc.size(1)), dim=1).indices.numpy())
+    return np.concatenate(out) if out else np.zeros((0, k), dtype=np.int64)
+
+
+def train_sasrec(
+    seqs: list[np.ndarray],
+    n_items: int,
+    validate: Callable[[SasRec], dict[str, float]],
+    cfg: SasRecConfig,
+    seed: int,
+    log: Callable[[dict, int], None] = lambda m, step: None,
+) -> tuple[SasRec, dict]:
+    """seqs: [U] training item sequences. Each user contributes one row: input
+    seq[:-1] -> targets seq[1:] at every position. -> (model with the weights of the best
+    validation HR@20 epoch, summary: best epoch, curve, seconds)."""
+    rows = [s for s in seqs if len(s) >= 2]
+    if not rows:
+        raise LmreproError("SASRec needs at least one user with two training items")
+    torch.manual_seed(seed)
+    model = SasRec(n_items, cfg)
+    g = torch.Generator().manual_seed(seed)
+    inp = _left_pad([s[:-1] for s in rows], cfg.max_len)  # [N, L]
+    tgt = _left_pad([s[1:] for s in rows], cfg.max_len)  # [N, L] aligned with inp
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    best, best_hr, best_epoch, curve = None, -1.0, -1, []
+    t0 = time.perf_counter()
+    for epoch in range(cfg.epochs):
+        model.train()
+        perm = torch.randperm(len(rows), generator=g)
+        loss_sum, n_batches = 0.0, 0
+        for s in range(0, len(rows), cfg.batch_size):
+            b = perm[s : s + cfg.batch_size]
+            h = model(inp[b])  # [b, L, D]
+            t = tgt[b]
+            live = t > 0
+            hl = h[live]  # [M, D] positions with a target
+            if cfg.loss == "ce":
+                logits = hl @ model.item.weight[1:].T  # [M, I]
+                loss = nn.functional.cross_entropy(logits, t[live] - 1)
+            else:
+                neg = torch.randint(1, n_items + 1, (len(hl),), generator=g)  # [M]
+                pos_s = (hl * model.item(t[live])).sum(-1)
+                neg_s = (hl * model.item(neg)).sum(-1)
+                loss = (nn.functional.softplus(-pos_s) + nn.functional.softplus(neg_s)).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item()
+            n_batches += 1
+        row = {"epoch": epoch, "train_loss": loss_sum / n_batches}
+        if (epoch + 1) % cfg.eval_every == 0 or epoch == cfg.epochs - 1:
+            row.update({f"valid_{k}": v for k, v in validate(model).items()})
+            if row["valid_hr@20"] > best_hr:
+                best_hr, best_epoch = row["valid_hr@20"], epoch
+                best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        curve.append(row)
+        log({k: v for k, v in row.items() if k != "epoch"}, epoch)
+    model.load_state_dict(best)
+    return model, {"best_epoch": best_epoch, "curve": curve, "train_seconds": time.perf_counter() - t0}

@@ -1,0 +1,59 @@
+"""rec_summary collects the runs and draws the figure; report.render only formats (writes
+nothing) and quantifies the leak ablation."""
+
+import json
+
+from lmrepro import io
+from lmrepro.rec import report
+from lmrepro.rec.summary import collect, hr10_vs_params
+
+COLS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
+
+
+def _metrics(hr10, params=1000):
+    m = {"params": params, "users": 400, "best_epoch": 1}
+    for split in ("valid", "test"):
+        m.update({f"{split}_{c}": hr10 for c in COLS})
+    return m
+
+
+def _write_runs(root):
+    mdir, tdir = root / "reports" / "metrics" / "rec", root / "reports" / "rec" / "timing"
+    runs = [("sci", "lightlm", "sequential", 0.02), ("sci_leak", "lightlm", "sequential", 0.05),
+            ("random", "wide", "direct", 0.01)]
+    train, timing = [], []
+    for method, model, setting, hr in runs:
+        stem = f"beauty-{method}-{model}-{setting}"
+        io.write_json(_metrics(hr), mdir / f"train-{stem}.json")
+        io.write_json({"train_seconds": 3.0, "latency_ms_per_user": 1.5, "curve": []}, tdir / f"{stem}.json")
+        train.append(mdir / f"train-{stem}.json")
+        timing.append(tdir / f"{stem}.json")
+    io.write_json(_metrics(0.03, params=0), mdir / "peer-beauty-mostpop.json")
+    io.write_json({"weight_share_user_user": 0.7, "weight_share_user_item": 0.1, "weight_share_item_item": 0.2,
+                   "ui_edges_inside": 0.3, "mixed_clusters": 0.5}, mdir / "index-beauty-sci.json")
+    return train, timing, [mdir / "peer-beauty-mostpop.json"], [mdir / "index-beauty-sci.json"]
+
+
+def test_summary_figure_and_render_without_writes(tmp_path):
+    train, timing, peers, index = _write_runs(tmp_path)
+    s = collect(index, train, timing, peers, [], ablations=["sci_leak"])
+    assert {r["role"] for r in s["runs"]} == {"main", "ablation"}
+    s["scale"] = {"subset": {"max_users": 400, "seed": 0},
+                  "train": {"epochs": 4, "batch_size": 64, "history": 5, "valid_users": 200, "num_beams": 20},
+                  "model": {"lightlm": {"num_layers": 6, "num_decoder_layers": 6, "d_model": 64, "d_ff": 16, "match": ""}},
+                  "sasrec": {"blocks": 2, "hidden": 64, "max_len": 20, "dropout": 0.2, "loss": "ce", "epochs": 40}}
+    (tmp_path / "reports" / "rec" / "summary.json").write_text(json.dumps(s))
+    hr10_vs_params(s, tmp_path / "reports" / "rec" / "hr10_vs_params.png")
+    before = sorted(p for p in tmp_path.rglob("*"))
+    md = report.render(tmp_path)
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # render writes nothing
+    assert "test HR@10 0.0200 -> 0.0500 (+150%)" in md
+    assert "| beauty | lightlm | sequential | sci_leak |" in md and "+0.0300" in md
+    assert "a seeded sample of 400 users" in md and "![test HR@10 vs parameters]" in md
+    assert "| beauty | sci | lightlm | sequential | 1,000 |" in md  # main table
+    assert "sci_leak | lightlm" not in md.split("Leak and graph-weight")[0]  # ablations kept out of it
+    assert "MostPop (ours)" in md and "TIGER paper" in md
+
+
+def test_render_is_empty_without_a_summary(tmp_path):
+    assert report.render(tmp_path) == ""
