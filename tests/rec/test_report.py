@@ -40,7 +40,7 @@ def test_summary_figure_and_render_without_writes(tmp_path):
     assert {r["role"] for r in s["runs"]} == {"main", "ablation"}
     s["scale"] = {"subset": {"max_users": 400, "seed": 0},
                   "train": {"epochs": 4, "batch_size": 64, "history": 5, "valid_users": 200, "num_beams": 20},
-                  "model": {"lightlm": {"num_layers": 6, "num_decoder_layers": 6, "d_model": 64, "d_ff": 16, "match": ""}},
+                  "model": {"lightlm": {"num_layers": 6, "num_decoder_layers": 6, "d_model": 64, "d_ff": 16, "match": "", "dropout": 0.0}},
                   "sasrec": {"blocks": 2, "hidden": 64, "max_len": 20, "dropout": 0.2, "loss": "ce", "epochs": 40}}
     (tmp_path / "reports" / "rec" / "summary.json").write_text(json.dumps(s))
     hr10_vs_params(s, tmp_path / "reports" / "rec" / "hr10_vs_params.png")

@@ -34,9 +34,11 @@ def _scale(s: dict, runs: list[dict]) -> str:
     sample = "all users" if sub["max_users"] == 0 else f"a seeded sample of {sub['max_users']} users (rec.subset)"
     geo = ", ".join(f"{k} {g['num_layers']}+{g['num_decoder_layers']} layers d_model {g['d_model']} "
                     f"d_ff {g['d_ff'] if not g['match'] else 'matched to ' + g['match']}" for k, g in s["model"].items())
+    drop = sorted({g["dropout"] for g in s["model"].values()})
     return (
         f"Scale: {', '.join(sorted({r['dataset'] for r in runs}))}, {sample}; users evaluated: {users}. "
-        f"T5 models trained from scratch on CPU ({geo}), {tr['epochs']} epochs (official 10), "
+        f"T5 models trained from scratch on CPU ({geo}; dropout {'/'.join(map(str, drop))}, T5: 0.1), "
+        f"{tr['epochs']} epochs (official 10), "
         f"batch {tr['batch_size']}, history {tr['history']} items in the sequential setting (P5/TIGER use 20), "
         f"epoch selected on validation HR@20 of {tr['valid_users'] or 'all'} users. Metrics: test HR/NDCG "
         f"over all items of the sample with {tr['num_beams']}-beam trie-constrained search. SASRec (ours): "
@@ -75,9 +77,11 @@ def _ablation(runs: list[dict]) -> list[str]:
             if b and r["method"] == "sci_leak":
                 hr_b, hr_l = b["metrics"]["test_hr@10"], m["test_hr@10"]
                 rel = f" ({(hr_l - hr_b) / hr_b:+.0%})" if hr_b > 0 else ""
+                v, margin = _compare([hr_l], [hr_b], m["users"])
                 notes.append(f"- Leak (official code: user-user edges from lists incl. held-out items), {key[1]} "
                              f"{key[2]}: test HR@10 {hr_b:.4f} -> {hr_l:.4f}{rel}, NDCG@10 "
-                             f"{b['metrics']['test_ndcg@10']:.4f} -> {m['test_ndcg@10']:.4f}.")
+                             f"{b['metrics']['test_ndcg@10']:.4f} -> {m['test_ndcg@10']:.4f}; change {v} "
+                             f"(2 SE = {margin:.4f}).")
     return lines + (["", *notes, ""] if notes else [""])
 
 
@@ -96,30 +100,49 @@ def _graph_stats(index: dict) -> list[str]:
     return lines
 
 
+def _compare(a: list[float], b: list[float], users: int) -> tuple[str, float]:
+    """Sign of mean(a) - mean(b) against its binomial noise: each run's HR@10 is a mean of
+    `users` hits, so SE(mean of k runs) ~ sqrt(p (1 - p) / (users k)), treating runs as
+    independent (an approximation: they share users). -> (verdict, 2 SE)."""
+    se2 = sum(np.mean(x) * (1 - np.mean(x)) / (users * len(x)) for x in (a, b))
+    margin = 2 * np.sqrt(se2)
+    d = np.mean(a) - np.mean(b)
+    return ("higher" if d > margin else "lower" if d < -margin else "within noise"), margin
+
+
 def _verdicts(runs: list[dict], peers: list[dict]) -> list[str]:
     main = [r for r in runs if r["role"] == "main"]
+    users = min((r["metrics"]["users"] for r in main), default=1)
     out = []
     for setting in sorted({r["setting"] for r in main}):
         hr = {}
         for r in main:
             if r["setting"] == setting:
                 hr.setdefault(r["model"], []).append(r["metrics"]["test_hr@10"])
-        if {"lightlm", "wide"} <= set(hr):
-            ll, wd = np.mean(hr["lightlm"]), np.mean(hr["wide"])
-            out.append(f"- Deep-narrow vs wide-shallow at matched budget ({setting}, mean test HR@10 over indexings): "
-                       f"lightlm {ll:.4f} vs wide {wd:.4f} -> {'supported' if ll > wd else 'not supported'} at this scale.")
-        if {"lightlm", "p5"} <= set(hr):
-            ll, p5 = np.mean(hr["lightlm"]), np.mean(hr["p5"])
-            out.append(f"- LightLM vs the P5-like geometry ({setting}): lightlm {ll:.4f} vs p5 {p5:.4f} -> "
-                       f"{'LightLM better' if ll > p5 else 'LightLM not better'} at this scale.")
+        for other, what in (("wide", "wide-shallow at matched budget"), ("p5", "the P5-like T5-small geometry")):
+            if {"lightlm", other} <= set(hr):
+                v, margin = _compare(hr["lightlm"], hr[other], users)
+                verdict = {"higher": "supported", "lower": "contradicted", "within noise": "inconclusive"}[v]
+                out.append(f"- Deep-narrow LightLM vs {what} ({setting}, mean test HR@10 over indexings): "
+                           f"{np.mean(hr['lightlm']):.4f} vs {np.mean(hr[other]):.4f}, difference {v} "
+                           f"(2 SE = {margin:.4f}) -> {verdict} at this scale.")
         by_idx = {}
         for r in main:
             if r["setting"] == setting:
                 by_idx.setdefault(r["method"], []).append(r["metrics"]["test_hr@10"])
         ranked = sorted(by_idx, key=lambda k: -np.mean(by_idx[k]))
         if ranked:
-            out.append(f"- Indexings ranked by mean test HR@10 ({setting}): "
-                       + ", ".join(f"{k} {np.mean(by_idx[k]):.4f}" for k in ranked) + ".")
+            line = (f"- Indexings ranked by mean test HR@10 over models ({setting}): "
+                    + ", ".join(f"{k} {np.mean(by_idx[k]):.4f}" for k in ranked))
+            collab = [k for k in ("sci", "gci") if k in by_idx]
+            base = [k for k in ("random", "sequential", "cid") if k in by_idx]
+            if collab and base:
+                best_c = max(collab, key=lambda k: np.mean(by_idx[k]))
+                best_b = max(base, key=lambda k: np.mean(by_idx[k]))
+                v, margin = _compare(by_idx[best_c], by_idx[best_b], users)
+                line += (f"; best of SCI/GCI ({best_c}) vs best of random/sequential/CID ({best_b}): {v} "
+                         f"(2 SE = {margin:.4f})")
+            out.append(line + ".")
     for p in peers:
         best = max((r for r in main if r["dataset"] == p["dataset"]), key=lambda r: r["metrics"]["test_hr@10"],
                    default=None)
