@@ -24,6 +24,7 @@ wildcard_constraints:
 include: "workflow/rules/data.smk"
 include: "workflow/rules/rec.smk"
 include: "workflow/rules/mta.smk"
+include: "workflow/rules/prosg.smk"
 include: "workflow/rules/edge.smk"
 include: "workflow/rules/evaluate.smk"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from lmrepro import config
-from tests.conftest import REPO, SHARED_DATA
+from tests.conftest import REPO, SHARED_DATA  # noqa: F401 (re-exported)
 
 BIN = Path(sys.executable).parent
 
@@ -53,3 +53,23 @@ def smoke_copy(dest: Path) -> Path:
 
 def dvc_stages(root: Path) -> dict:
     return yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+
+
+def affected_stages(stages: dict, key: str) -> set[str]:
+    """Stages `dvc repro` reruns when params key ``key`` changes: its readers and
+    everything downstream of their outputs."""
+    def outs(stage):
+        items = stage.get("outs", []) + stage.get("metrics", [])
+        return {next(iter(o)) if isinstance(o, dict) else o for o in items}
+
+    def reads(stage):
+        return any(p == key or key.startswith(p + ".") or p.startswith(key + ".") for p in stage["params"])
+
+    hit = {name for name, st in stages.items() if reads(st)}
+    changed = True
+    while changed:
+        produced = set().union(*(outs(stages[n]) for n in hit)) if hit else set()
+        new = {n for n, st in stages.items() if n not in hit and any(d in produced for d in st["deps"])}
+        hit |= new
+        changed = bool(new)
+    return hit

@@ -20,7 +20,7 @@ import pytest
 
 from tests.pipeline_helpers import BIN, dvc_stages, sh, smoke_copy
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.scaleout, pytest.mark.timeout(3600)]
 
 
 def _free_port() -> int:

@@ -30,6 +30,8 @@ import yaml
 from lmrepro.errors import LmreproError
 from lmrepro.paths import repo_root
 
+PLOT_SUFFIXES = (".png", ".svg", ".csv")
+
 HEADER = """\
 # GENERATED from the Snakefile by `make dvc.yaml` (python -m lmrepro.dvcgen write).
 # Do not edit by hand: tests fail when this file is stale.
@@ -92,6 +94,7 @@ def _dvc_cmd(job: dict) -> tuple[str, list[str]]:
 def build(root: Path | None = None) -> str:
     root = root or repo_root()
     stages: dict[str, dict] = {}
+    plots: list[str] = []
     for job in sorted(_jobs(root), key=lambda j: (j["order"], _stage_name(j))):
         cmd, keys = _dvc_cmd(job)
         outs, metrics = [], []
@@ -110,7 +113,11 @@ def build(root: Path | None = None) -> str:
         if metrics:
             stage["metrics"] = metrics
         stages[_stage_name(job)] = stage
-    body = yaml.safe_dump({"stages": stages}, sort_keys=False, width=200)
+        plots += [o for o in job["output"] if o.startswith("reports/") and o.endswith(PLOT_SUFFIXES)]
+    spec: dict = {"stages": stages}
+    if plots:
+        spec["plots"] = sorted(dict.fromkeys(plots))  # `dvc plots show` / `dvc plots diff`
+    body = yaml.safe_dump(spec, sort_keys=False, width=200)
     return HEADER + body
 
 

@@ -53,6 +53,39 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+def resolve_device(spec: str):
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU is an error.
+
+    The default profile pins ``cpu`` so CPU results never depend on the machine.
+    """
+    import torch
+
+    from lmrepro.errors import LmreproError
+
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if spec == "cuda" and not torch.cuda.is_available():
+        raise LmreproError("runtime.device: 'cuda' requested but no CUDA device is available (use 'auto' or 'cpu')")
+    if spec not in ("cpu", "cuda"):
+        raise LmreproError(f"runtime.device: unknown device {spec!r} (auto, cpu or cuda)")
+    return torch.device(spec)
+
+
+def autocast(device, enabled: bool):
+    """bf16 autocast on CUDA when mixed precision is enabled; a no-op on CPU.
+
+    bf16 keeps fp32's range, so no loss scaling is needed; CPU runs stay in fp32 so
+    their metrics do not change with this switch.
+    """
+    import contextlib
+
+    import torch
+
+    if enabled and getattr(device, "type", str(device)) == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def get_logger(name: str = "lmrepro") -> logging.Logger:
     return logging.getLogger(name)
 

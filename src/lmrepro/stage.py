@@ -33,7 +33,7 @@ from lmrepro import config as cfgmod
 from lmrepro import io
 from lmrepro.errors import EXIT_USER_ERROR, LmreproError
 from lmrepro.paths import repo_root
-from lmrepro.runtime import configure_logging, get_logger, progress, seed_everything, set_threads
+from lmrepro.runtime import autocast, configure_logging, get_logger, progress, resolve_device, seed_everything, set_threads
 
 RUNTIME_KEY = "runtime"
 
@@ -110,6 +110,8 @@ class StageContext:
         runtime = params.get(RUNTIME_KEY, {})
         self.seed: int = int(runtime.get("seed", 0))
         self.threads: int = int(runtime.get("threads", 1))
+        self.device = resolve_device(runtime.get("device", "cpu"))
+        self.amp: bool = bool(runtime.get("amp", False)) and self.device.type == "cuda"
         self.root = repo_root()
 
     def section(self, dotted: str) -> Any:
@@ -145,6 +147,10 @@ class StageContext:
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self._run.set_tags(tags)
+
+    def autocast(self):
+        """Mixed precision where safe (bf16 on CUDA with runtime.amp); no-op on CPU."""
+        return autocast(self.device, self.amp)
 
     def progress(self, iterable, desc: str = "", total: int | None = None, **kwargs):
         return progress(iterable, desc=desc or self.stage.name, total=total, **kwargs)
@@ -244,6 +250,7 @@ class Stage:
             }
             run.start(cfgmod.flatten(params_tree(params)), tags)
             ctx = StageContext(self, args, params, run)
+            run.set_tags({"lmrepro.device": str(ctx.device), "lmrepro.amp": str(ctx.amp).lower()})
             with io.OutputJournal() as journal:
                 assert self._main is not None, f"stage {self.name} has no main()"
                 self._main(ctx)

@@ -44,7 +44,7 @@ def test_tech_stage_cli_bad_file_is_a_clear_error_without_output(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
            "LMREPRO_ROOT": str(REPO)}
     bad = json.dumps({"edge.tech": {"files": {"SRAM": "missing.csv"}, "total_check_rtol": 0.001},
-                      "runtime": {"seed": 0, "threads": 1}})
+                      "runtime": {"seed": 0, "threads": 1, "device": "cpu", "amp": False}})
     out = subprocess.run(
         [sys.executable, "-m", "lmrepro.stages.edge_tech", "--raw", str(tmp_path / "raw"),
          "--out", str(tmp_path / "t.parquet"), "--failed", str(tmp_path / "f.parquet"),

@@ -118,3 +118,20 @@ def test_bundle_round_trip(fresh_encoder, setup, backbone, tmp_path):
         bundle.predict(test.assign(task="mnli"))
     with pytest.raises(LmreproError, match="not an MTA bundle"):
         load_bundle(tmp_path / "nothing")
+
+
+
+def test_auto_device_gives_the_cpu_numbers_on_a_cpu_machine(fresh_encoder, setup):
+    """device=auto (+amp) must not change CPU results: same weights as device=cpu."""
+    from lmrepro.runtime import resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("CPU-only check")
+    _, encoded, data = setup
+    runs = [
+        methods.stage1(fresh_encoder, data, Inputs(encoded, _features(fresh_encoder, encoded), device=device, amp=amp),
+                       MIX, TRAIN, seed=0)
+        for device, amp in (("cpu", False), (resolve_device("auto"), True))
+    ]
+    a, b = (dict(r.model.named_parameters()) for r in runs)
+    assert all(torch.equal(a[n], b[n]) for n in a)

@@ -79,3 +79,19 @@ def test_cli_validate_exit_codes(tmp_path, capsys):
     bad.write_text("runtime: {seed: -1, threads: 1}\n")
     assert config.main(["validate", "--params", str(bad)]) == 2
     assert "runtime.seed" in capsys.readouterr().err
+
+
+def test_device_resolution_and_cpu_autocast_is_a_no_op():
+    import torch
+
+    from lmrepro.runtime import autocast, resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(LmreproError, match="runtime.device"):
+            resolve_device("cuda")
+    x = torch.randn(4, 4)
+    with autocast(torch.device("cpu"), True):
+        assert (x @ x).dtype == torch.float32  # CPU numbers never change with amp

@@ -13,7 +13,7 @@ import pytest
 from lmrepro import io, tracking
 from tests.conftest import REPO
 
-RUNTIME = {"runtime": {"seed": 5, "threads": 1}}
+RUNTIME = {"runtime": {"seed": 5, "threads": 1, "device": "cpu", "amp": False}}
 
 
 def run_stage(module_args, root, env_extra=None, **kwargs):
@@ -58,7 +58,7 @@ def test_good_run_writes_outputs_and_a_finished_tagged_run(tmp_root, rec_raw):
 
 
 def test_bad_params_exit_2_name_the_key_and_write_nothing(tmp_root, rec_raw):
-    cfg = {"data.rec": {"datasets": ["beauty"], "extra": 1}, "runtime": {"seed": 5, "threads": 0}}
+    cfg = {"data.rec": {"datasets": ["beauty"], "extra": 1}, "runtime": {"seed": 5, "threads": 0, "device": "cpu", "amp": False}}
     result = run_stage(build_rec_args(rec_raw, tmp_root, cfg), tmp_root)
     assert result.returncode == 2
     assert "stage build_rec failed, see" in result.stderr

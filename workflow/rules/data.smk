@@ -38,7 +38,11 @@ rule build_nlu:
         code=code("stages/build_nlu.py", "data/nlu.py", "data/schemas.py"),
     output:
         table="data/nlu/tasks.parquet",
-        counts="reports/data/nlu_counts.md",
+        counts=report(
+            "reports/data/nlu_counts.md",
+            caption="../report/nlu_counts.rst",
+            category="Data",
+        ),
         metrics="reports/metrics/data/nlu.json",
     log:
         "logs/build_nlu/build_nlu.log",

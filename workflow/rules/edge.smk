@@ -72,8 +72,16 @@ rule edge_energy:
     output:
         table="data/edge/energy.parquet",
         metrics="reports/metrics/edge/energy.json",
-        fig_tasks="reports/edge/energy_vs_tasks.png",
-        fig_rate="reports/edge/energy_vs_rate.png",
+        fig_tasks=report(
+            "reports/edge/energy_vs_tasks.png",
+            caption="../report/edge_energy_tasks.rst",
+            category="Edge",
+        ),
+        fig_rate=report(
+            "reports/edge/energy_vs_rate.png",
+            caption="../report/edge_energy_rate.rst",
+            category="Edge",
+        ),
     log:
         "logs/edge_energy/edge_energy.log",
     threads: THREADS
@@ -99,7 +107,11 @@ rule edge_robustness:
     output:
         table="data/edge/robustness.parquet",
         metrics="reports/metrics/edge/robustness.json",
-        figure="reports/edge/accuracy_vs_ber.png",
+        figure=report(
+            "reports/edge/accuracy_vs_ber.png",
+            caption="../report/edge_ber.rst",
+            category="Edge",
+        ),
     log:
         "logs/edge_robustness/edge_robustness.log",
     threads: THREADS

@@ -9,12 +9,19 @@ rule evaluate:
         code=code("stages/evaluate.py", "evaluate", *report_section_sources()),
     output:
         json="reports/metrics.json",
-        md="reports/results.md",
+        md=report(
+            "reports/results.md", caption="../report/results.rst", category="Results"
+        ),
+        curves=report(
+            "reports/figures/training_curves.png",
+            caption="../report/curves.rst",
+            category="Results",
+        ),
     log:
         "logs/evaluate/evaluate.log",
     threads: THREADS
     params:
         cfg=cfg(),
     shell:
-        "python -m lmrepro.stages.evaluate --metrics-files {input.metrics}"
-        " --out-json {output.json} --out-md {output.md} {params.cfg} --log {log}"
+        "python -m lmrepro.stages.evaluate --metrics-files {input.metrics} --report-files {input.reports}"
+        " --out-json {output.json} --out-md {output.md} --curves {output.curves} {params.cfg} --log {log}"

@@ -148,8 +148,14 @@ rule mta_eval:
         scores="reports/metrics/mta/scores.json",
         per_seed="data/mta/scores.parquet",
         runs="reports/mta/runs.json",
-        table="reports/mta/table.md",
-        figure="reports/mta/tasks.png",
+        table=report(
+            "reports/mta/table.md", caption="../report/mta_table.rst", category="ALTER"
+        ),
+        figure=report(
+            "reports/mta/tasks.png",
+            caption="../report/mta_tasks.rst",
+            category="ALTER",
+        ),
     log:
         "logs/mta_eval/mta_eval.log",
     threads: THREADS

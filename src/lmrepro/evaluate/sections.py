@@ -8,5 +8,6 @@ SECTIONS: list[str] = [
     "lmrepro.data.report",
     "lmrepro.rec.report",
     "lmrepro.mta.report",
+    "lmrepro.prosg.report",
     "lmrepro.edge.report",
 ]

@@ -40,7 +40,7 @@ def _table(path: Path, raw_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task", "split", "text_a", "text_b", "label"])
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict[str, float]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backbone", default=DEFAULT_BACKBONE)
     ap.add_argument("--table", type=Path, default=Path("data/nlu/tasks.parquet"))
@@ -95,6 +95,18 @@ def main(argv: list[str] | None = None) -> None:
           f"{seconds['naive'] * args.epochs / (seconds['cached'] * args.epochs + build):.2f}x")
     print(f"max |logit diff| cached vs uncached (same model, all {len(encoded)} examples): {max(diffs):.2e}")
     print(f"max |param diff| after training naive vs cached (same seed and batches): {param_diff:.2e}")
+    return {"naive": seconds["naive"], "cached": seconds["cached"], "build": build, "logit_diff": max(diffs)}
+
+
+def run(quick: bool = False) -> list:
+    """For `make bench`: cached vs naive epoch time (target >= 3x) and the logit check."""
+    from lmrepro.benchmark import BenchResult
+
+    r = main(["--n", "64" if quick else "256", "--threads", "1"])
+    return [
+        BenchResult("mta", "adapter-training epoch: cached lower blocks vs full forward", r["cached"], r["naive"], "s", 3.0,
+                    note=f"max |logit diff| {r['logit_diff']:.1e}; one-time cache build {r['build']:.1f} s"),
+    ]
 
 
 if __name__ == "__main__":

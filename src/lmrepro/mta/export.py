@@ -81,7 +81,7 @@ def save_bundle(path_dir: str | os.PathLike, model: MtaClassifier, tokenizer, ma
         "max_len": int(max_len),
         "extra": extra or {},
     }
-    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     with atomic_path(path_dir) as tmp:
         tmp.mkdir(parents=True)
         save_file(state, str(tmp / "model.safetensors"), metadata={"format": FORMAT})

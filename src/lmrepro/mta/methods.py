@@ -86,7 +86,7 @@ def stage2_names(model: MtaClassifier, train_heads: bool) -> list[str]:
 def stage1(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig, cfg: TrainConfig,
            seed: int, progress=None) -> MethodResult:
     torch.manual_seed(seed)
-    model = MtaClassifier(encoder, data.n_labels, mix, "mixture")
+    model = MtaClassifier(encoder, data.n_labels, mix, "mixture").to(inputs.device)
     model.set_routing("own")
     result = MethodResult(model, {})
     for t_i, task in enumerate(model.task_names):
@@ -117,7 +117,7 @@ def joint_adapters(kind: str, encoder: nn.Module, data: Task, inputs: Inputs, mi
     """kind 'mixture' (one-stage MTA), 'shared' (one adapter) or 'fusion' (needs ``init``,
     a stage-1 model whose task adapters and heads it starts from and keeps frozen)."""
     torch.manual_seed(seed)
-    model = MtaClassifier(encoder, data.n_labels, mix, kind)
+    model = MtaClassifier(encoder, data.n_labels, mix, kind).to(inputs.device)
     if kind == "fusion":
         if init is None:
             raise LmreproError("AdapterFusion needs the stage-1 adapters")
@@ -139,7 +139,7 @@ def joint_adapters(kind: str, encoder: nn.Module, data: Task, inputs: Inputs, mi
 def multi_ft(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig, cfg: TrainConfig,
              seed: int, progress=None) -> MethodResult:
     torch.manual_seed(seed)
-    model = MtaClassifier(copy.deepcopy(encoder), data.n_labels, mix, "none")
+    model = MtaClassifier(copy.deepcopy(encoder), data.n_labels, mix, "none").to(inputs.device)
     rng = np.random.default_rng([seed, 4])
     schedule = balanced_schedule(data.train_rows, cfg, rng)
     names = [n for n, _ in model.named_parameters()]
@@ -153,7 +153,7 @@ def single_ft(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig
     result = MethodResult(None, {})
     for t_i, (task, n) in enumerate(data.n_labels.items()):
         torch.manual_seed(seed * 1000 + t_i)
-        model = MtaClassifier(copy.deepcopy(encoder), {task: n}, mix, "none")
+        model = MtaClassifier(copy.deepcopy(encoder), {task: n}, mix, "none").to(inputs.device)
         rng = np.random.default_rng([seed, 5, t_i])
         schedule = single_task_schedule(task, data.train_rows[task], cfg, rng)
         names = [n for n, _ in model.named_parameters()]

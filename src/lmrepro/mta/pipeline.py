@@ -67,7 +67,7 @@ def features_for(loaded: Loaded, path: Path, blocks: int) -> FeatureCache:
 
 
 def save_adapters(model: MtaClassifier, path: Path, seed: int) -> None:
-    state = {n: p.detach().contiguous().clone() for n, p in model.named_parameters()
+    state = {n: p.detach().cpu().contiguous().clone() for n, p in model.named_parameters()
              if n in set(model.adapter_param_names())}
     with io.atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"seed": str(seed), "tasks": ",".join(model.task_names)})

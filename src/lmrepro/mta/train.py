@@ -19,6 +19,7 @@ from torch import nn
 from lmrepro.errors import LmreproError
 from lmrepro.mta.data import Encoded
 from lmrepro.mta.features import FeatureCache
+from lmrepro.runtime import autocast
 
 
 @dataclass(frozen=True)
@@ -35,20 +36,28 @@ class TrainConfig:
 
 
 class Inputs:
-    """Model inputs for a batch of rows: cached lower-block features when given, else tokens."""
+    """Model inputs for a batch of rows: cached lower-block features when given, else tokens.
 
-    def __init__(self, encoded: Encoded, features: FeatureCache | None = None) -> None:
+    Also says where the model runs (``device``; models are moved there when built) and
+    whether to use bf16 autocast (CUDA only, so CPU numbers never change with it).
+    """
+
+    def __init__(self, encoded: Encoded, features: FeatureCache | None = None,
+                 device: torch.device | str = "cpu", amp: bool = False) -> None:
         if features is not None and len(features.offsets) != len(encoded.offsets):
             raise LmreproError("feature cache and token store have different numbers of examples")
         self.encoded = encoded
         self.features = features
+        self.device = torch.device(device)
+        self.amp = amp
 
     def logits(self, model: nn.Module, rows: np.ndarray, task: str) -> torch.Tensor:
-        if self.features is not None:
-            attn, ffn, mask = self.features.batch(rows)  # [B, S, H] x2, [B, S]
-            return model.upper_from_front(attn, ffn, mask, task)
-        ids, mask, types = self.encoded.batch(rows)
-        return model(ids, mask, types, task)
+        with autocast(self.device, self.amp):
+            if self.features is not None:
+                attn, ffn, mask = (t.to(self.device) for t in self.features.batch(rows))  # [B, S, H] x2, [B, S]
+                return model.upper_from_front(attn, ffn, mask, task).float()
+            ids, mask, types = (t.to(self.device) for t in self.encoded.batch(rows))
+            return model(ids, mask, types, task).float()
 
 
 # ---- batch schedules ------------------------------------------------------------------
@@ -135,7 +144,7 @@ def train(model: nn.Module, inputs: Inputs, labels: np.ndarray, schedule: Schedu
     window: list[float] = []
     for task, rows in (progress(schedule, desc=desc) if progress else schedule):
         logits = inputs.logits(model, rows, task)  # [B, C]
-        loss = nn.functional.cross_entropy(logits, torch.from_numpy(labels[rows]))
+        loss = nn.functional.cross_entropy(logits, torch.from_numpy(labels[rows]).to(logits.device))
         optim.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
@@ -159,5 +168,5 @@ def train(model: nn.Module, inputs: Inputs, labels: np.ndarray, schedule: Schedu
 def predict(model: nn.Module, inputs: Inputs, rows: np.ndarray, task: str, batch_size: int = 64) -> np.ndarray:
     """Argmax labels for ``rows`` of one task, [N] int64."""
     model.eval()
-    out = [inputs.logits(model, b, task).argmax(-1).numpy() for b in _chunks(rows, batch_size)]
+    out = [inputs.logits(model, b, task).argmax(-1).cpu().numpy() for b in _chunks(rows, batch_size)]
     return np.concatenate(out).astype(np.int64)

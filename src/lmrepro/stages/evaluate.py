@@ -4,12 +4,16 @@ from pathlib import Path
 
 from lmrepro import io
 from lmrepro.evaluate.collect import collect_metrics, render_results
+from lmrepro.evaluate.curves import curve_runs, plot_curves
+from lmrepro.evaluate.provenance import provenance_section
 from lmrepro.stage import Stage
 
 stage = Stage(track="evaluate", name="evaluate")
 stage.add_argument("--metrics-files", type=Path, nargs="*", default=[], help="per-stage metrics JSON files")
 stage.add_argument("--out-json", type=Path, required=True)
 stage.add_argument("--out-md", type=Path, required=True)
+stage.add_argument("--report-files", type=Path, nargs="*", default=[], help="other files the report sections read")
+stage.add_argument("--curves", type=Path, required=True, help="PNG of the training curves (from MLflow)")
 
 HEADER = """# lmrepro results
 
@@ -21,7 +25,13 @@ here is typed by hand. Every stage run is in MLflow (`make ui`)."""
 def main(ctx) -> None:
     merged = collect_metrics(ctx.args.metrics_files, ctx.root)
     io.write_json(merged, ctx.args.out_json)
-    io.write_text(render_results(ctx.root, HEADER), ctx.args.out_md)
+    body = render_results(ctx.root, HEADER)
+    curves = curve_runs(ctx.root)
+    plot_curves(curves, ctx.args.curves)
+    body += f"\n## Training curves\n\n![training curves]({ctx.args.curves.relative_to('reports')})\n\n"
+    body += f"{len(curves)} loss curve(s) of the runs behind these results, drawn from MLflow.\n\n"
+    body += provenance_section(ctx.root, [*ctx.args.metrics_files, *ctx.args.report_files])
+    io.write_text(body, ctx.args.out_md)
     ctx.log_metrics({"metrics_files": len(merged)})
     ctx.log_artifact(ctx.args.out_md)
 

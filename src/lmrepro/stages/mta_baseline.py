@@ -32,7 +32,7 @@ def main(ctx) -> None:
     loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens)
     full_ft = method in ("single_ft", "multi_ft")
     # Full fine-tuning trains the lower blocks, so it cannot use the cache.
-    inputs = Inputs(loaded.encoded, None if full_ft else features_for(loaded, ctx.args.features, mix.blocks))
+    inputs = Inputs(loaded.encoded, None if full_ft else features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
     if method == "fusion" and (ctx.args.stage1 is None or ctx.args.stage1_runs is None):
         raise LmreproError("mta_baseline fusion needs --stage1 and --stage1-runs")
     stage1_runs = io.read_json(ctx.args.stage1_runs)["runs"] if method == "fusion" else []
@@ -43,7 +43,7 @@ def main(ctx) -> None:
         elif method == "multi_ft":
             result = methods.multi_ft(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress)
         elif method == "fusion":
-            init = MtaClassifier(loaded.encoder, loaded.data.n_labels, mix, "mixture")
+            init = MtaClassifier(loaded.encoder, loaded.data.n_labels, mix, "mixture").to(ctx.device)
             load_adapters(init, ctx.args.stage1 / f"seed{seed}.safetensors")
             result = methods.joint_adapters("fusion", loaded.encoder, loaded.data, inputs, mix, cfg, seed,
                                             ctx.progress, init=init)

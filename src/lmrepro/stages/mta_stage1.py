@@ -25,7 +25,7 @@ def main(ctx) -> None:
     mix = ctx.config(MixtureConfig, "mta.mixture")
     cfg = ctx.config(TrainConfig, "mta.stage1")
     loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens)
-    inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks))
+    inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
     frames, records = [], []
     with io.atomic_path(ctx.args.out_dir) as tmp:
         tmp.mkdir(parents=True)

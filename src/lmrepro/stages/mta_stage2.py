@@ -30,11 +30,11 @@ def main(ctx) -> None:
     mix = ctx.config(MixtureConfig, "mta.mixture")
     cfg = ctx.config(methods.Stage2Config, "mta.stage2")
     loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens)
-    inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks))
+    inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
     stage1_runs = io.read_json(ctx.args.stage1_runs)["runs"]
     frames, records = [], []
     for i, seed in enumerate(ctx.section("mta.seeds")):
-        model = MtaClassifier(loaded.encoder, loaded.data.n_labels, mix, "mixture")
+        model = MtaClassifier(loaded.encoder, loaded.data.n_labels, mix, "mixture").to(ctx.device)
         load_adapters(model, ctx.args.stage1 / f"seed{seed}.safetensors")
         result = methods.stage2(model, loaded.data, inputs, cfg, seed, ctx.progress)
         frames.append(predictions("mta", seed, result, loaded.data))

@@ -1,0 +1,138 @@
+"""Score methods on the test split: exact match per example, accuracy vs distance.
+
+Methods (each a function batch -> (logits, labels)):
+- ``none``: the base model as is (forgetting shows here).
+- ``repeat``: the prompt repeated right before the query (upper bound: no distance left).
+- ``oracle``: one true-gradient step on the prompt-reconstruction loss at test time
+  (expensive: a backward pass per prompt), applied like a ProSG update.
+- ``random``: a random update of the same rank and the same Frobenius norm as ProSG's.
+- ``prosg``: the trained generator's update.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+import torch
+
+from lmrepro.prosg.sequences import Batch, Encoder, answer_correct
+from lmrepro.prosg.synthetic_gradient import (
+    LowRankUpdate,
+    ProsgGenerator,
+    applied,
+    generate_update,
+    prompt_gradient,
+    random_update,
+)
+
+Method = Callable[[Encoder, pd.DataFrame], torch.Tensor]
+
+
+def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval: sane at 0 and 1, unlike the normal approximation."""
+    if n == 0:
+        return 0.0, 1.0
+    p = correct / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@torch.no_grad()
+def _score(model, batch: Batch, update: LowRankUpdate | None) -> torch.Tensor:
+    with applied(model, update, start=batch.update_from):
+        logits = model(input_ids=batch.ids, use_cache=False).logits  # (b, T, V)
+    return answer_correct(logits, batch.labels)
+
+
+def method_none(model) -> Method:
+    return lambda enc, rows: _score(model, enc.batch(rows), None)
+
+
+def method_repeat(model) -> Method:
+    return lambda enc, rows: _score(model, enc.batch(rows, repeat_prompt=True), None)
+
+
+def method_prosg(model, generator: ProsgGenerator, eta: float | None = None) -> Method:
+    def run(enc, rows):
+        batch = enc.batch(rows)
+        with torch.no_grad():
+            update = generate_update(model, generator, batch.prompt_ids, batch.prompt_len)
+        if eta is not None:
+            update.eta = eta
+        return _score(model, batch, update)
+
+    return run
+
+
+def method_oracle(model, names: list[str], lr: float) -> Method:
+    def run(enc, rows):
+        batch = enc.batch(rows)
+        update = prompt_gradient(model, names, batch.prompt_ids, batch.prompt_len, lr=lr)
+        return _score(model, batch, update)
+
+    return run
+
+
+def method_random(model, generator: ProsgGenerator, seed: int) -> Method:
+    """Same rank and per-example norm as the ProSG update, random directions."""
+    calls = iter(range(10**9))
+
+    def run(enc, rows):
+        batch = enc.batch(rows)
+        with torch.no_grad():
+            norm = generate_update(model, generator, batch.prompt_ids, batch.prompt_len).frobenius()
+        update = random_update(generator.shapes, len(batch), generator.cfg.rank, generator.cfg.eta, norm,
+                               seed=seed + next(calls))
+        return _score(model, batch, update)
+
+    return run
+
+
+def evaluate(methods: dict[str, Method], encoder: Encoder, examples: pd.DataFrame, batch_size: int,
+             progress=lambda it, **kw: it) -> pd.DataFrame:
+    """Per-example correctness of every method: columns uid, kind, distance, method, correct."""
+    # batches of one distance keep padding small (lengths within a distance are similar)
+    examples = examples.sort_values(["distance", "kind", "uid"]).reset_index(drop=True)
+    out = []
+    for name, fn in methods.items():
+        for start in progress(range(0, len(examples), batch_size), desc=f"eval {name}"):
+            rows = examples.iloc[start : start + batch_size]
+            correct = fn(encoder, rows).tolist()
+            out.append(pd.DataFrame({"uid": rows["uid"].values, "kind": rows["kind"].values,
+                                     "distance": rows["distance"].values, "method": name, "correct": correct}))
+    return pd.concat(out, ignore_index=True)
+
+
+def accuracy_table(per_example: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy and Wilson CI per method x kind x distance, plus kind='all' pooled rows."""
+    pooled = per_example.assign(kind="all")
+    rows = []
+    for (method, kind, distance), g in pd.concat([per_example, pooled]).groupby(["method", "kind", "distance"]):
+        n, c = len(g), int(g["correct"].sum())
+        lo, hi = wilson(c, n)
+        rows.append({"method": method, "kind": kind, "distance": int(distance), "n": n, "correct": c,
+                     "accuracy": c / n, "ci_low": lo, "ci_high": hi})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    batch_size: int = 60  # forward-only batches; one distance per batch keeps padding low
+    oracle_lrs: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0])  # picked on valid, reported on test
+    eta_scales: list[float] = field(default_factory=lambda: [0.5, 2.0])  # test-time eta multipliers (cheap sweep)
+    random_seed: int = 0  # seed of the random-update baseline
+
+
+def pick_oracle_lr(model, names, encoder, valid: pd.DataFrame, lrs: list[float], batch_size: int) -> tuple[float, dict]:
+    """The oracle's step size with the best pooled accuracy on the validation split."""
+    scores = {}
+    for lr in lrs:
+        res = evaluate({"oracle": method_oracle(model, names, lr)}, encoder, valid, batch_size)
+        scores[lr] = float(res["correct"].mean())
+    best = max(lrs, key=lambda lr: (scores[lr], -lr))  # ties: the smaller step
+    return best, scores

@@ -1,0 +1,61 @@
+"""Figure and Markdown tables of accuracy vs distance (written by eval_prosg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from lmrepro.io import atomic_path
+
+# the methods of the main figure, in legend order; sweep variants go to the sweep table
+MAIN = ["none", "repeat", "oracle", "random", "prosg", "prosg_sg"]
+LABELS = {
+    "none": "no update (base)",
+    "repeat": "prompt repeated (upper bound)",
+    "oracle": "true-gradient step (oracle)",
+    "random": "random low-rank update",
+    "prosg": "ProSG, end-to-end",
+    "prosg_sg": "ProSG, gradient regression",
+}
+
+
+def plot(acc: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    kinds = ["all"] + sorted(k for k in acc["kind"].unique() if k != "all")
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 3.4), sharey=True)
+    for ax, kind in zip(axes, kinds):
+        for method in [m for m in MAIN if m in set(acc["method"])]:
+            g = acc[(acc["method"] == method) & (acc["kind"] == kind)].sort_values("distance")
+            err = [g["accuracy"] - g["ci_low"], g["ci_high"] - g["accuracy"]]
+            ax.errorbar(g["distance"], g["accuracy"], yerr=err, marker="o", ms=3, capsize=2,
+                        label=LABELS.get(method, method))
+        ax.set_title(f"{kind} prompts" if kind != "all" else "all prompt kinds")
+        ax.set_xlabel("filler between prompt and query (words)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("exact-match accuracy (95% Wilson CI)")
+    axes[-1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def table(acc: pd.DataFrame, methods: list[str]) -> str:
+    """Pooled accuracy [CI] per method x distance, as Markdown."""
+    pooled = acc[acc["kind"] == "all"]
+    distances = sorted(pooled["distance"].unique())
+    lines = ["| method | " + " | ".join(f"d={d}" for d in distances) + " |",
+             "|---|" + "---:|" * len(distances)]
+    for method in methods:
+        g = pooled[pooled["method"] == method].set_index("distance")
+        if g.empty:
+            continue
+        cells = [f"{g.loc[d, 'accuracy']:.2f} [{g.loc[d, 'ci_low']:.2f}, {g.loc[d, 'ci_high']:.2f}]" for d in distances]
+        lines.append(f"| {LABELS.get(method, method)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

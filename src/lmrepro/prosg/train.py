@@ -1,0 +1,87 @@
+"""Train the ProSG generator with the base LM frozen.
+
+Two objectives (weights are params, so either or both can be used):
+
+- ``answer``: end to end. The update generated from the prompt states is applied from
+  the prompt's end, the filler and query run through the updated model, and the loss is
+  the cross-entropy of the answer tokens. Backpropagates through the whole sequence.
+- ``regress``: the literal synthetic-gradient reading. The generator's A B^T is regressed
+  onto the true gradient G of the prompt-reconstruction loss (next-token loss on the
+  prompt), relative error ||A B^T - G||^2 / ||G||^2. Needs only the prompt, so it is
+  much cheaper per step; with eta equal to the oracle's step size, a perfect fit
+  reproduces the oracle's test-time gradient step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from lmrepro.prosg.sequences import Encoder, answer_loss
+from lmrepro.prosg.synthetic_gradient import ProsgGenerator, applied, prompt_gradient, prompt_states
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 150  # end-to-end steps cost a full forward/backward through the filler
+    batch_size: int = 24
+    lr: float = 1e-3  # Adam on a fresh MLP
+    answer_weight: float = 1.0  # weight of the end-to-end answer loss
+    regress_weight: float = 0.0  # weight of the regression onto the true prompt gradient
+    min_distance: int = 1  # train where forgetting happens; distance 0 has nothing to forget
+
+
+def regression_loss(update, target) -> torch.Tensor:
+    """Mean over examples and targets of ||A B^T - G||^2 / ||G||^2 (eta-free)."""
+    losses = []
+    for name in update.factors:
+        a, b = update.factors[name]
+        ga, gb = target.factors[name]
+        pred = torch.einsum("bor,bir->boi", a, b)  # (b, o, i)
+        true = torch.einsum("bop,bip->boi", ga, gb)  # (b, o, i)
+        losses.append((pred - true).pow(2).sum((1, 2)) / true.pow(2).sum((1, 2)).clamp_min(1e-12))
+    return torch.stack(losses).mean()
+
+
+def train_generator(model: nn.Module, generator: ProsgGenerator, encoder: Encoder, examples: pd.DataFrame,
+                    cfg: TrainConfig, seed: int, progress=lambda it, **kw: it, log=None) -> list[dict]:
+    """Train ``generator`` in place; the base model's parameters must be frozen."""
+    if any(p.requires_grad for p in model.parameters()):
+        raise ValueError("the base model must be frozen before training the generator")
+    pool = examples[examples["distance"] >= cfg.min_distance] if cfg.answer_weight > 0 else examples
+    rng = np.random.default_rng(seed)
+    opt = torch.optim.AdamW(generator.parameters(), lr=cfg.lr, weight_decay=0.0)
+    generator.train()
+    curve = []
+    for step in progress(range(cfg.steps), desc="train_prosg", total=cfg.steps):
+        rows = pool.iloc[rng.choice(len(pool), size=min(cfg.batch_size, len(pool)), replace=False)]
+        batch = encoder.batch(rows)
+        with torch.no_grad():
+            states = prompt_states(model, batch.prompt_ids, batch.prompt_len)  # (b, L*H)
+        update = generator(states)
+        loss = torch.zeros(())
+        record = {"step": step}
+        if cfg.answer_weight > 0:
+            with applied(model, update, start=batch.update_from):
+                logits = model(input_ids=batch.ids, use_cache=False).logits  # (b, T, V)
+            l_ans = answer_loss(logits, batch.labels)
+            loss = loss + cfg.answer_weight * l_ans
+            record["loss_answer"] = l_ans.item()
+        if cfg.regress_weight > 0:
+            target = prompt_gradient(model, generator.names, batch.prompt_ids, batch.prompt_len, lr=1.0)
+            l_reg = regression_loss(update, target)
+            loss = loss + cfg.regress_weight * l_reg
+            record["loss_regress"] = l_reg.item()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(generator.parameters(), 1.0)
+        opt.step()
+        curve.append(record)
+        if log is not None and (step % 25 == 0 or step == cfg.steps - 1):
+            log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+    generator.eval()
+    return curve

@@ -1,0 +1,107 @@
+"""Stage eval_prosg: accuracy vs distance for ProSG and its baselines on the test split."""
+
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from lmrepro import io
+from lmrepro.errors import LmreproError
+from lmrepro.prosg import figures
+from lmrepro.prosg.evaluate import (
+    EvalConfig,
+    accuracy_table,
+    evaluate,
+    method_none,
+    method_oracle,
+    method_prosg,
+    method_random,
+    method_repeat,
+    pick_oracle_lr,
+)
+from lmrepro.prosg.rwkv import freeze, load_model
+from lmrepro.prosg.schemas import ProsgAccuracy, ProsgExamples
+from lmrepro.prosg.sequences import Encoder
+from lmrepro.prosg.synthetic_gradient import load_generator
+from lmrepro.prosg.tokenizer import load_tokenizer
+from lmrepro.stage import Stage
+
+stage = Stage(track="prosg", name="eval_prosg")
+stage.add_argument("--examples", type=Path, required=True)
+stage.add_argument("--base", type=Path, required=True)
+stage.add_argument("--generators", type=Path, nargs="+", required=True,
+                   help="train_prosg output folders, named after their variant")
+stage.add_argument("--table", type=Path, required=True, help="accuracy Parquet")
+stage.add_argument("--figure", type=Path, required=True)
+stage.add_argument("--markdown", type=Path, required=True)
+stage.add_argument("--costs", type=Path, required=True, help="timings JSON (not a DVC metric)")
+stage.add_argument("--metrics", type=Path, required=True)
+
+
+@stage.main
+def main(ctx) -> None:
+    cfg = ctx.config(EvalConfig, "prosg.eval")
+    model = freeze(load_model(ctx.args.base)[0])
+    encoder = Encoder(load_tokenizer(ctx.args.base / "tokenizer.json"))
+    examples = io.read_table(ctx.args.examples, ProsgExamples)
+    ctx.log_input(ctx.args.examples, context="evaluation")
+    test = examples[examples["split"] == "test"].reset_index(drop=True)
+    valid = examples[examples["split"] == "valid"].reset_index(drop=True)
+    generators = {folder.name: load_generator(folder, model) for folder in ctx.args.generators}
+    for needed in ("main", "sg"):
+        if needed not in generators:
+            raise LmreproError(f"--generators: no folder named {needed!r} (prosg.variants.{needed})")
+    main_gen = generators["main"]
+
+    best_lr, lr_scores = pick_oracle_lr(model, main_gen.names, encoder, valid, cfg.oracle_lrs, cfg.batch_size)
+    ctx.log.info("oracle step size on valid: %s -> %s", lr_scores, best_lr)
+    methods = {
+        "none": method_none(model),
+        "repeat": method_repeat(model),
+        "oracle": method_oracle(model, main_gen.names, best_lr),
+        "random": method_random(model, main_gen, cfg.random_seed),
+        "prosg": method_prosg(model, main_gen),
+        "prosg_sg": method_prosg(model, generators["sg"]),
+    }
+    for name, gen in generators.items():
+        if name not in ("main", "sg"):
+            methods[f"prosg_{name}"] = method_prosg(model, gen)
+    for scale in cfg.eta_scales:
+        for name, key in (("main", "prosg"), ("sg", "prosg_sg")):
+            gen = generators[name]
+            methods[f"{key}@eta{scale:g}x"] = method_prosg(model, gen, eta=gen.cfg.eta * scale)
+
+    seconds, per_example = {}, []
+    for name, fn in methods.items():
+        started = time.perf_counter()
+        per_example.append(evaluate({name: fn}, encoder, test, cfg.batch_size, progress=ctx.progress))
+        seconds[name] = time.perf_counter() - started
+    acc = io.write_table(accuracy_table(pd.concat(per_example, ignore_index=True)), ctx.args.table, ProsgAccuracy)
+    figures.plot(acc, ctx.args.figure)
+    sweep = [m for m in methods if m not in figures.MAIN]
+    io.write_text(
+        "Pooled exact-match accuracy on the test split, 95% Wilson intervals, by filler distance (words).\n\n"
+        + figures.table(acc, figures.MAIN) + "\nSweeps (rank variants trained separately; `@eta` rows rescale a "
+        "trained generator's eta at test time):\n\n" + figures.table(acc, sweep),
+        ctx.args.markdown,
+    )
+    pooled = acc[acc["kind"] == "all"]
+    metrics = {
+        "oracle_lr": best_lr,
+        "oracle_valid_accuracy": {f"{lr:g}": s for lr, s in lr_scores.items()},
+        "accuracy": {m: {str(int(r.distance)): r.accuracy for r in g.itertuples()} for m, g in pooled.groupby("method")},
+        "mean_accuracy": {m: float(g["accuracy"].mean()) for m, g in pooled.groupby("method")},
+        "ci": {m: {str(int(r.distance)): [r.ci_low, r.ci_high] for r in g.itertuples()} for m, g in pooled.groupby("method")},
+        "with_filler": {m: {"correct": int(g.loc[g.distance > 0, "correct"].sum()), "n": int(g.loc[g.distance > 0, "n"].sum())}
+                        for m, g in pooled.groupby("method")},
+    }
+    ctx.log_metrics({f"mean_accuracy_{m.replace('@', '_at_')}": v for m, v in metrics["mean_accuracy"].items()})
+    io.write_json(metrics, ctx.args.metrics)
+    base = seconds["none"]
+    io.write_json({"seconds": seconds, "relative_to_no_update": {m: s / base for m, s in seconds.items()},
+                   "examples": len(test), "note": "wall-clock on the machine that ran eval_prosg; not a DVC metric"},
+                  ctx.args.costs)
+
+
+if __name__ == "__main__":
+    stage.run()

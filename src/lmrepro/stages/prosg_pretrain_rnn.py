@@ -1,0 +1,51 @@
+"""Stage pretrain_rnn: tokenizer + RWKV base LM from scratch on corpus + task format."""
+
+from pathlib import Path
+
+from lmrepro import io
+from lmrepro.data.schemas import TextCorpus
+from lmrepro.prosg.pretrain import PretrainConfig, pretrain
+from lmrepro.prosg.rwkv import RwkvModelConfig, build_model, save_model
+from lmrepro.prosg.schemas import ProsgExamples
+from lmrepro.prosg.sequences import Encoder
+from lmrepro.prosg.tokenizer import TokenizerConfig, task_texts, train_tokenizer
+from lmrepro.stage import Stage
+
+stage = Stage(track="prosg", name="pretrain_rnn")
+stage.add_argument("--examples", type=Path, required=True, help="data/prosg/examples.parquet")
+stage.add_argument("--corpus", type=Path, required=True, help="data/text/corpus.parquet")
+stage.add_argument("--out", type=Path, required=True, help="model folder (safetensors, config, tokenizer)")
+stage.add_argument("--metrics", type=Path, required=True)
+
+
+@stage.main
+def main(ctx) -> None:
+    tok_cfg = ctx.config(TokenizerConfig, "prosg.tokenizer")
+    model_cfg = ctx.config(RwkvModelConfig, "prosg.model")
+    cfg = ctx.config(PretrainConfig, "prosg.pretrain")
+    examples = io.read_table(ctx.args.examples, ProsgExamples)
+    corpus = io.read_table(ctx.args.corpus, TextCorpus)
+    ctx.log_input(ctx.args.examples, context="training")
+    ctx.log_input(ctx.args.corpus, context="training")
+    train = examples[examples["split"] == "train"].reset_index(drop=True)
+    texts = corpus.loc[corpus["split"] == "train", "text"].tolist()
+    tok = train_tokenizer(texts + task_texts(train), tok_cfg)
+    encoder = Encoder(tok)
+    model = build_model(model_cfg, tok.get_vocab_size())
+    curve = pretrain(model, encoder, train, texts, cfg, seed=ctx.seed, progress=ctx.progress, log=ctx.log.info)
+    for rec in curve[:: max(1, len(curve) // 50)]:
+        ctx.log_metrics({"loss_task": rec["loss_task"], "loss_text": rec["loss_text"]}, step=rec["step"])
+    save_model(model, model_cfg, tok.get_vocab_size(), ctx.args.out, tokenizer=tok)
+    tail = curve[-10:]
+    metrics = {
+        "vocab_size": tok.get_vocab_size(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "loss_task_last10": sum(r["loss_task"] for r in tail) / len(tail),
+        "loss_text_last10": sum(r["loss_text"] for r in tail) / len(tail),
+    }
+    ctx.log_metrics(metrics)
+    io.write_json(metrics, ctx.args.metrics)
+
+
+if __name__ == "__main__":
+    stage.run()

@@ -1,0 +1,56 @@
+"""Stage train_prosg: train one ProSG generator variant on the frozen base LM."""
+
+from pathlib import Path
+
+import torch
+
+from lmrepro import io
+from lmrepro.config import from_dict
+from lmrepro.prosg.rwkv import freeze, load_model
+from lmrepro.prosg.schemas import ProsgExamples
+from lmrepro.prosg.sequences import Encoder
+from lmrepro.prosg.synthetic_gradient import ProsgConfig, ProsgGenerator, save_generator
+from lmrepro.prosg.tokenizer import load_tokenizer
+from lmrepro.prosg.train import TrainConfig, train_generator
+from lmrepro.stage import Stage
+
+stage = Stage(track="prosg", name="train_prosg", wildcards=("variant",))
+stage.add_argument("--variant", required=True, help="a key of prosg.variants")
+stage.add_argument("--examples", type=Path, required=True)
+stage.add_argument("--base", type=Path, required=True, help="pretrain_rnn's model folder")
+stage.add_argument("--out", type=Path, required=True)
+stage.add_argument("--metrics", type=Path, required=True)
+
+UPDATE_KEYS = ("rank", "eta")  # variant keys that belong to the update, the rest to training
+
+
+@stage.main
+def main(ctx) -> None:
+    variant = dict(ctx.section(f"prosg.variants.{ctx.args.variant}"))
+    where = f"prosg.variants.{ctx.args.variant}"
+    update = from_dict(ProsgConfig, {**ctx.section("prosg.update"), **{k: variant[k] for k in UPDATE_KEYS}}, where)
+    train_cfg = from_dict(TrainConfig, {**ctx.section("prosg.train"),
+                                        **{k: v for k, v in variant.items() if k not in UPDATE_KEYS}}, where)
+    model, _ = load_model(ctx.args.base)
+    model = freeze(model)
+    encoder = Encoder(load_tokenizer(ctx.args.base / "tokenizer.json"))
+    examples = io.read_table(ctx.args.examples, ProsgExamples)
+    ctx.log_input(ctx.args.examples, context="training")
+    train = examples[examples["split"] == "train"].reset_index(drop=True)
+    torch.manual_seed(ctx.seed)
+    generator = ProsgGenerator(model, update)
+    curve = train_generator(model, generator, encoder, train, train_cfg, seed=ctx.seed, progress=ctx.progress,
+                            log=ctx.log.info)
+    for rec in curve[:: max(1, len(curve) // 50)]:
+        ctx.log_metrics({k: v for k, v in rec.items() if k != "step"}, step=rec["step"])
+    save_generator(generator, ctx.args.out)
+    tail = curve[-10:]
+    metrics = {f"{k}_last10": sum(r[k] for r in tail) / len(tail) for k in tail[0] if k != "step"}
+    metrics["generator_parameters"] = sum(p.numel() for p in generator.parameters())
+    metrics["update_parameters_per_matrix"] = {n: update.rank * (o + i) for n, (o, i) in generator.shapes.items()}
+    ctx.log_metrics({k: v for k, v in metrics.items() if not isinstance(v, dict)})
+    io.write_json(metrics, ctx.args.metrics)
+
+
+if __name__ == "__main__":
+    stage.run()

@@ -1,0 +1,135 @@
+# ProSG track: constructed prompt-forgetting set, RWKV base LM, synthetic-gradient
+# generators (one per variant), evaluation against baselines.
+
+PROSG_VARIANTS = list(config["prosg"]["variants"])
+# package sources per stage (report.py and bench.py are read by no stage)
+PROSG_LM = [
+    "prosg/rwkv.py",
+    "prosg/sequences.py",
+    "prosg/tokenizer.py",
+    "prosg/schemas.py",
+]
+PROSG_SG = [*PROSG_LM, "prosg/synthetic_gradient.py"]
+
+
+wildcard_constraints:
+    variant="|".join(PROSG_VARIANTS) or "none",
+
+
+rule build_prosg_data:
+    input:
+        corpus="data/text/corpus.parquet",
+        code=code(
+            "stages/prosg_build_data.py",
+            "prosg/dataset.py",
+            "prosg/schemas.py",
+            "data/schemas.py",
+        ),
+    output:
+        table="data/prosg/examples.parquet",
+        metrics="reports/metrics/prosg/data.json",
+    log:
+        "logs/build_prosg_data/build_prosg_data.log",
+    threads: THREADS
+    params:
+        cfg=cfg("prosg.data"),
+    shell:
+        "python -m lmrepro.stages.prosg_build_data --corpus {input.corpus} --out {output.table}"
+        " --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+rule pretrain_rnn:
+    input:
+        examples=rules.build_prosg_data.output.table,
+        corpus="data/text/corpus.parquet",
+        code=code(
+            "stages/prosg_pretrain_rnn.py",
+            "prosg/pretrain.py",
+            *PROSG_LM,
+            "data/schemas.py",
+        ),
+    output:
+        model=directory("models/prosg/base"),
+        metrics="reports/metrics/prosg/pretrain.json",
+    log:
+        "logs/pretrain_rnn/pretrain_rnn.log",
+    benchmark:
+        "benchmarks/pretrain_rnn/pretrain_rnn.tsv"
+    threads: THREADS
+    params:
+        cfg=cfg("prosg.tokenizer", "prosg.model", "prosg.pretrain"),
+    shell:
+        "python -m lmrepro.stages.prosg_pretrain_rnn --examples {input.examples} --corpus {input.corpus}"
+        " --out {output.model} --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+rule train_prosg:
+    input:
+        examples=rules.build_prosg_data.output.table,
+        base=rules.pretrain_rnn.output.model,
+        code=code("stages/prosg_train.py", "prosg/train.py", *PROSG_SG),
+    output:
+        generator=directory("models/prosg/generators/{variant}"),
+        metrics="reports/metrics/prosg/train-{variant}.json",
+    log:
+        "logs/train_prosg/{variant}.log",
+    benchmark:
+        "benchmarks/train_prosg/{variant}.tsv"
+    threads: THREADS
+    params:
+        cfg=cfg("prosg.update", "prosg.train", "prosg.variants.{variant}"),
+    shell:
+        "python -m lmrepro.stages.prosg_train --variant {wildcards.variant} --examples {input.examples}"
+        " --base {input.base} --out {output.generator} --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+rule eval_prosg:
+    input:
+        examples=rules.build_prosg_data.output.table,
+        base=rules.pretrain_rnn.output.model,
+        generators=expand(rules.train_prosg.output.generator, variant=PROSG_VARIANTS),
+        code=code(
+            "stages/prosg_eval.py", "prosg/evaluate.py", "prosg/figures.py", *PROSG_SG
+        ),
+    output:
+        table="data/prosg/eval/accuracy.parquet",
+        figure=report(
+            "reports/prosg/accuracy_vs_distance.png",
+            caption="../report/prosg.rst",
+            category="ProSG",
+        ),
+        markdown=report(
+            "reports/prosg/accuracy.md",
+            caption="../report/prosg_table.rst",
+            category="ProSG",
+        ),
+        costs="reports/prosg/costs.json",
+        metrics="reports/metrics/prosg/eval.json",
+    log:
+        "logs/eval_prosg/eval_prosg.log",
+    benchmark:
+        "benchmarks/eval_prosg/eval_prosg.tsv"
+    threads: THREADS
+    params:
+        cfg=cfg("prosg.eval"),
+    shell:
+        "python -m lmrepro.stages.prosg_eval --examples {input.examples} --base {input.base}"
+        " --generators {input.generators} --table {output.table} --figure {output.figure}"
+        " --markdown {output.markdown} --costs {output.costs} --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+EVALUATE_INPUTS.extend(
+    [
+        rules.build_prosg_data.output.metrics,
+        rules.pretrain_rnn.output.metrics,
+        *expand(rules.train_prosg.output.metrics, variant=PROSG_VARIANTS),
+        rules.eval_prosg.output.metrics,
+    ]
+)
+REPORT_INPUTS.extend(
+    [
+        rules.eval_prosg.output.markdown,
+        rules.eval_prosg.output.figure,
+        rules.eval_prosg.output.costs,
+    ]
+)
