@@ -10,6 +10,11 @@ The difference is cost: the trie gives the allowed tokens of all B*K beams as on
 op instead of B*K Python callbacks, and the encoder and its cross-attention keys/values
 are computed and stored once per user, not once per beam (t5_decoder.py).
 
+Devices: the decoder runs where the model is (inputs are moved there, bf16 autocast on
+CUDA when `amp`); the trie book-keeping stays on the CPU. Each step copies the [N, V]
+logits to the CPU and the chosen tokens and reorder rows back: one sync per step, and the
+depth is only ~4-5 steps. On CPU every copy is a no-op, so CPU results do not change.
+
 Letters: B users, K beams, V vocabulary, S input length, D model width."""
 
 from __future__ import annotations
@@ -19,21 +24,26 @@ import torch
 from lmrepro.rec.t5_decoder import T5BeamDecoder
 from lmrepro.rec.trie import Trie
 from lmrepro.rec.vocab import EOS, PAD
+from lmrepro.runtime import autocast
 
 NEG = -1.0e9  # HF's "impossible" score offset
 
 
 @torch.no_grad()
 def constrained_beam_search(
-    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, trie: Trie, num_beams: int
+    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, trie: Trie, num_beams: int,
+    amp: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """input_ids, attention_mask: [B, S] -> (items [B, K] trie item indices, -1 if fewer than K
-    exist; scores [B, K] summed log-probabilities), best first."""
+    """input_ids, attention_mask: [B, S] (any device: moved to the model's) -> (items [B, K]
+    trie item indices, -1 if fewer than K exist; scores [B, K] summed log-probabilities),
+    best first, both on the CPU. amp: bf16 autocast of the decoder on CUDA (no-op on CPU)."""
     b, k, v = input_ids.size(0), num_beams, trie.vocab_size
+    device = next(model.parameters()).device
     # Step 0 runs on B rows (all K beams of a user are still identical); the encoder's
     # cross-attention keys/values stay at one copy per user for the whole search.
-    dec = T5BeamDecoder(model, input_ids, attention_mask, trie.depth)
-    logits = dec.start()  # [B, V]
+    with autocast(device, amp):
+        dec = T5BeamDecoder(model, input_ids.to(device), attention_mask.to(device), trie.depth)
+        logits = dec.start()  # [B, V]
     run_scores = torch.zeros(b, k)
     run_scores[:, 1:] = NEG  # all beams start identical: only beam 0 may expand at step 0
     nodes = torch.zeros(b * k, dtype=torch.int64)  # trie node of every running beam
@@ -44,8 +54,9 @@ def constrained_beam_search(
     first_k = torch.arange(2 * k) < k  # [2K]
     for step in range(trie.depth):
         if step > 0:
-            logits = dec.step(last)  # [B*K, V]
-        logp = torch.log_softmax(logits.float(), dim=-1)
+            with autocast(device, amp):
+                logits = dec.step(last.to(device))  # [B*K, V]
+        logp = torch.log_softmax(logits.float().cpu(), dim=-1)
         if step == 0:
             logp = logp.repeat_interleave(k, 0)  # [B*K, V]
         logp = logp + trie.mask(nodes.clamp(min=0))
@@ -75,7 +86,7 @@ def constrained_beam_search(
         open_ = open_ & (run_scores[:, :1] > worst).any(1, keepdim=True)
         if not open_.any() or step == trie.depth - 1:
             break
-        dec.reorder(beam_src // k if step == 0 else beam_src)
+        dec.reorder((beam_src // k if step == 0 else beam_src).to(device))
     fin_items = torch.where(fin_flag, fin_items, torch.full_like(fin_items, -1))
     return fin_items, fin_scores
 

@@ -20,7 +20,11 @@ from lmrepro.rec.vocab import PAD
 
 
 class T5BeamDecoder:
-    """Decode step by step; rows are grouped per user (row r belongs to user r // (N/B))."""
+    """Decode step by step; rows are grouped per user (row r belongs to user r // (N/B)).
+
+    Runs where the model is: input_ids, attention_mask, the step tokens and reorder rows
+    must be on the model's device; every tensor made here is created there too.
+    """
 
     def __init__(self, model, input_ids: torch.Tensor, attention_mask: torch.Tensor, max_steps: int):
         cfg = model.config
@@ -40,8 +44,11 @@ class T5BeamDecoder:
             k = att.k(enc).view(b, s, self.h, self.dk).transpose(1, 2)
             v = att.v(enc).view(b, s, self.h, self.dk).transpose(1, 2)
             self.cross.append((k, v))
+        self.device = enc.device
         neg = torch.finfo(enc.dtype).min
-        self.enc_bias = torch.zeros(b, 1, 1, s).masked_fill(attention_mask[:, None, None, :] == 0, neg)  # [B, 1, 1, S]
+        self.enc_bias = torch.zeros(b, 1, 1, s, device=self.device).masked_fill(
+            attention_mask[:, None, None, :] == 0, neg
+        )  # [B, 1, 1, S]
         self.max_steps = max_steps
         self.t = 0
         self.n_layers = len(self.dec.block)
@@ -51,6 +58,7 @@ class T5BeamDecoder:
         self.values: list[torch.Tensor] = []
         rel = self.dec.block[0].layer[0].SelfAttention
         # relative position bias of query t over keys 0..t, for every t: [T, T, 1, H]
+        # (compute_bias builds it on the device of the model's bias table)
         self.pos_bias = torch.stack(
             [torch.nn.functional.pad(rel.compute_bias(1, t + 1, past_seen_tokens=t)[0, :, 0], (0, max_steps - t - 1))
              for t in range(max_steps)]
@@ -58,7 +66,7 @@ class T5BeamDecoder:
 
     def start(self) -> torch.Tensor:
         """Step 0 (decoder start token) on B rows -> logits [B, V]."""
-        return self.step(torch.full((self.b,), PAD, dtype=torch.int64))
+        return self.step(torch.full((self.b,), PAD, dtype=torch.int64, device=self.device))
 
     @torch.no_grad()
     def step(self, tokens: torch.Tensor) -> torch.Tensor:

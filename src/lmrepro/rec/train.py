@@ -1,6 +1,11 @@
 """Training loop of the generative recommenders (papers.md: AdamW lr 1e-3, eps 1e-6,
 weight decay 0.01, 5% linear warm-up then linear decay, grad clip 1.0, batch 64, seeded),
-with model selection on validation HR@20 under constrained beam search."""
+with model selection on validation HR@20 under constrained beam search.
+
+Devices: training moves the model to `device` and each batch to the model's device;
+`amp` runs the forward passes under bf16 autocast on CUDA (the loss, backward and
+optimizer stay fp32; a no-op on CPU, so CPU results do not depend on the switch).
+Evaluation runs wherever the model is."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from lmrepro.rec.beam_search import constrained_beam_search
 from lmrepro.rec.examples import pad_batch
 from lmrepro.rec.metrics import per_user_metrics, summarize, target_ranks
 from lmrepro.rec.trie import Trie
+from lmrepro.runtime import autocast
 
 
 @dataclass(frozen=True)
@@ -34,19 +40,20 @@ class TrainConfig:
     valid_users: int = 0  # >0: select on a fixed seeded sample of validation users (speed)
 
 
-def rank_users(model, inputs: list[list[int]], trie: Trie, cfg: TrainConfig) -> np.ndarray:
-    """[B, K] top-K item indices for each input, by constrained beam search."""
+def rank_users(model, inputs: list[list[int]], trie: Trie, cfg: TrainConfig, amp: bool = False) -> np.ndarray:
+    """[B, K] top-K item indices for each input, by constrained beam search on the model's
+    device (amp: bf16 autocast on CUDA)."""
     model.eval()
     out = []
     for s in range(0, len(inputs), cfg.eval_batch):
         ids, mask = pad_batch(inputs[s : s + cfg.eval_batch])
-        items, _ = constrained_beam_search(model, ids, mask, trie, cfg.num_beams)
+        items, _ = constrained_beam_search(model, ids, mask, trie, cfg.num_beams, amp=amp)
         out.append(items.numpy())
     return np.concatenate(out) if out else np.zeros((0, cfg.num_beams), dtype=np.int64)
 
 
-def evaluate(model, inputs, targets: np.ndarray, users: np.ndarray, trie, cfg):
-    ranks = target_ranks(rank_users(model, inputs, trie, cfg), targets)
+def evaluate(model, inputs, targets: np.ndarray, users: np.ndarray, trie, cfg, amp: bool = False):
+    ranks = target_ranks(rank_users(model, inputs, trie, cfg, amp=amp), targets)
     per_user = per_user_metrics(users, ranks)
     return per_user, summarize(per_user)
 
@@ -59,9 +66,14 @@ def train_seq2seq(
     seed: int,
     log: Callable[[dict, int], None] = lambda m, step: None,
     progress=lambda it, **kw: it,
+    device: torch.device | str = "cpu",
+    amp: bool = False,
 ) -> tuple[dict[str, torch.Tensor], dict]:
-    """-> (best state dict by validation HR@20, summary: best epoch, curve, seconds)."""
-    g = torch.Generator().manual_seed(seed)
+    """-> (best state dict by validation HR@20, on the CPU; summary: best epoch, curve,
+    seconds). The model is moved to `device` (and left there for `validate`)."""
+    device = torch.device(device)
+    model.to(device)
+    g = torch.Generator().manual_seed(seed)  # CPU: the example order is the same on every device
     torch.manual_seed(seed)  # dropout
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, eps=cfg.eps, weight_decay=cfg.weight_decay)
     steps_per_epoch = (len(examples) + cfg.batch_size - 1) // cfg.batch_size
@@ -75,9 +87,11 @@ def train_seq2seq(
         loss_sum = 0.0
         for s in progress(range(0, len(perm), cfg.batch_size), desc=f"epoch {epoch}", total=steps_per_epoch):
             batch = [examples[i] for i in perm[s : s + cfg.batch_size]]
-            ids, mask = pad_batch([b[0] for b in batch])
-            labels, _ = pad_batch([b[1] for b in batch], fill=-100)
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            ids, mask = (t.to(device) for t in pad_batch([b[0] for b in batch]))
+            labels = pad_batch([b[1] for b in batch], fill=-100)[0].to(device)
+            with autocast(device, amp):
+                # transformers computes the loss inside forward; autocast runs cross-entropy in fp32
+                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
@@ -90,7 +104,7 @@ def train_seq2seq(
             row.update({f"valid_{k}": v for k, v in validate(model).items()})
             if row["valid_hr@20"] > best_hr:
                 best_hr, best_epoch = row["valid_hr@20"], epoch
-                best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         curve.append(row)
         log({k: v for k, v in row.items() if k != "epoch"}, epoch)
     return best, {"best_epoch": best_epoch, "curve": curve, "train_seconds": time.perf_counter() - t0}

@@ -1,6 +1,7 @@
 """Stage rec_peer: classic peers on the same split, subset and full-ranking metrics as the
 generative models: MostPop (no parameters) and SASRec (trained here, epoch selected on
-validation HR@20, the same rule as rec_train)."""
+validation HR@20, the same rule as rec_train). SASRec runs on runtime.device (bf16 autocast
+on CUDA with runtime.amp); MostPop is counting and needs no device."""
 
 import dataclasses
 from pathlib import Path
@@ -49,17 +50,18 @@ def _sasrec(df, cat, ctx):
     valid_t = heldout_items(df, cat, "valid")
 
     def validate(model):
-        ranks = target_ranks(sasrec_topk(model, train, K), valid_t)
+        ranks = target_ranks(sasrec_topk(model, train, K, amp=ctx.amp), valid_t)
         return summarize(per_user_metrics(cat.users, ranks))
 
+    ctx.log.info("sasrec on device %s (amp %s)", ctx.device, ctx.amp)
     model, summary = train_sasrec(train, cat.n_items, validate, cfg, ctx.seed,
-                                  log=lambda m, step: ctx.log_metrics(m, step))
-    lists = {"valid": sasrec_topk(model, train, K),
-             "test": sasrec_topk(model, user_sequences(df, cat, ("train", "valid")), K)}
+                                  log=lambda m, step: ctx.log_metrics(m, step), device=ctx.device, amp=ctx.amp)
+    lists = {"valid": sasrec_topk(model, train, K, amp=ctx.amp),
+             "test": sasrec_topk(model, user_sequences(df, cat, ("train", "valid")), K, amp=ctx.amp)}
     n_params = sum(p.numel() for p in model.parameters())
     a.model_dir.mkdir(parents=True, exist_ok=True)
     with io.atomic_path(a.model_dir / "model.safetensors") as tmp:
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
+        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
     io.write_json({"sasrec": dataclasses.asdict(cfg), "n_items": cat.n_items},
                   a.model_dir / "config.json")
     io.write_json({"train_seconds": summary["train_seconds"], "curve": summary["curve"]}, a.timing)

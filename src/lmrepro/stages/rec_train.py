@@ -2,7 +2,8 @@
 setting), select the epoch on validation HR@20, then evaluate valid and test with
 trie-constrained beam search. Training and evaluation share one stage because the
 evaluation needs the trie, vocabulary and selected weights already in memory; the model
-is still saved (safetensors + JSON config) for reuse."""
+is still saved (safetensors + JSON config) for reuse. Runs on runtime.device (bf16 autocast
+on CUDA with runtime.amp); the saved weights are always CPU tensors."""
 
 import dataclasses
 import json
@@ -88,19 +89,20 @@ def main(ctx) -> None:
     sel_inputs = eval_inputs(sel_users, train_seqs, enc, a.setting, cfg.history)
 
     def validate(m):
-        return evaluate(m, sel_inputs, valid_t[sel_users], cat.users[sel_users], trie, cfg)[1]
+        return evaluate(m, sel_inputs, valid_t[sel_users], cat.users[sel_users], trie, cfg, amp=ctx.amp)[1]
 
-    ctx.log.info("%d training examples, %d selection users", len(examples), len(sel_users))
+    ctx.log.info("%d training examples, %d selection users, device %s (amp %s)",
+                 len(examples), len(sel_users), ctx.device, ctx.amp)
     best, summary = train_seq2seq(
         model, examples, validate, cfg, ctx.seed, log=lambda m, step: ctx.log_metrics(m, step),
-        progress=ctx.progress,
+        progress=ctx.progress, device=ctx.device, amp=ctx.amp,
     )
     model.load_state_dict(best)
     frames = []
     t0 = time.perf_counter()
     for split, seqs, targets in (("valid", train_seqs, valid_t), ("test", seen_valid, test_t)):
         inputs = eval_inputs(all_users, seqs, enc, a.setting, cfg.history)
-        per_user, _ = evaluate(model, inputs, targets, cat.users, trie, cfg)
+        per_user, _ = evaluate(model, inputs, targets, cat.users, trie, cfg, amp=ctx.amp)
         frames.append(per_user.assign(split=split))
     latency_ms = (time.perf_counter() - t0) / (2 * cat.n_users) * 1000
     per_user = pd.concat(frames, ignore_index=True)
@@ -115,7 +117,7 @@ def main(ctx) -> None:
                    "curve": summary["curve"]}, a.timing)
     a.model_dir.mkdir(parents=True, exist_ok=True)
     with io.atomic_path(a.model_dir / "model.safetensors") as tmp:
-        save_file({k: v.contiguous() for k, v in best.items()}, str(tmp))
+        save_file({k: v.detach().cpu().contiguous() for k, v in best.items()}, str(tmp))
     io.write_json({"geometry": dataclasses.asdict(g), "vocab_level_sizes": list(vocab.level_sizes),
                    "setting": a.setting, "history": cfg.history, "t5": json.loads(model.config.to_json_string())},
                   a.model_dir / "config.json")

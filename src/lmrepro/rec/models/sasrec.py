@@ -11,6 +11,9 @@ Choices (stated in the report):
 - attention: causal, pads masked as keys (each position may always attend to itself, so
   no row of the attention matrix is empty and no NaN appears at left-padded positions).
 - scores: the last position's hidden state dotted with the (shared) item embeddings.
+- devices: the model is built on the CPU (the same seeded weights everywhere) and moved
+  to `device`; batches follow it; `amp` autocasts forward passes and scores to bf16 on
+  CUDA (the loss stays fp32; a no-op on CPU, so CPU results do not change).
 
 Letters: B users, L max_len, D hidden, I items (index 0 = padding, item i -> i + 1)."""
 
@@ -25,6 +28,7 @@ import torch
 from torch import nn
 
 from lmrepro.errors import LmreproError
+from lmrepro.runtime import autocast
 
 LOSSES = ("ce", "bce")
 
@@ -72,10 +76,10 @@ class SasRec(nn.Module):
         keep = seq > 0  # [B, L]
         x = self.item(seq) * self.cfg.hidden**0.5 + self.pos.weight[None, -n:]
         x = self.drop(x) * keep[..., None]
-        causal = torch.ones(n, n, dtype=torch.bool).tril()  # [L, L] query may see key
+        causal = torch.ones(n, n, dtype=torch.bool, device=seq.device).tril()  # [L, L] query may see key
         allowed = causal[None] & keep[:, None, :]  # [B, L, L]
-        allowed = allowed | torch.eye(n, dtype=torch.bool)[None]
-        mask = torch.zeros(b, n, n).masked_fill(~allowed, float("-inf"))
+        allowed = allowed | torch.eye(n, dtype=torch.bool, device=seq.device)[None]
+        mask = torch.zeros(b, n, n, device=seq.device).masked_fill(~allowed, float("-inf"))
         mask = mask.repeat_interleave(self.cfg.heads, 0)  # [B*heads, L, L]
         h = self.blocks(x, mask=mask)
         return self.norm(h) * keep[..., None]
@@ -97,13 +101,16 @@ def _left_pad(seqs: list[np.ndarray], max_len: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sasrec_topk(model: SasRec, seqs: list[np.ndarray], k: int, batch: int = 256) -> np.ndarray:
-    """[U] seen-item sequences -> [U, k] item indices by score, best first."""
+def sasrec_topk(model: SasRec, seqs: list[np.ndarray], k: int, batch: int = 256, amp: bool = False) -> np.ndarray:
+    """[U] seen-item sequences -> [U, k] item indices by score, best first (computed on the
+    model's device; amp: bf16 autocast on CUDA)."""
     model.eval()
+    device = model.item.weight.device
     out = []
     for s in range(0, len(seqs), batch):
-        sc = model.scores(_left_pad(seqs[s : s + batch], model.cfg.max_len))
-        out.append(sc.topk(min(k, sc.size(1)), dim=1).indices.numpy())
+        with autocast(device, amp):
+            sc = model.scores(_left_pad(seqs[s : s + batch], model.cfg.max_len).to(device))  # [b, I]
+        out.append(sc.topk(min(k, sc.size(1)), dim=1).indices.cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, k), dtype=np.int64)
 
 
@@ -114,18 +121,21 @@ def train_sasrec(
     cfg: SasRecConfig,
     seed: int,
     log: Callable[[dict, int], None] = lambda m, step: None,
+    device: torch.device | str = "cpu",
+    amp: bool = False,
 ) -> tuple[SasRec, dict]:
     """seqs: [U] training item sequences. Each user contributes one row: input
-    seq[:-1] -> targets seq[1:] at every position. -> (model with the weights of the best
-    validation HR@20 epoch, summary: best epoch, curve, seconds)."""
+    seq[:-1] -> targets seq[1:] at every position. -> (model on `device` with the weights
+    of the best validation HR@20 epoch, summary: best epoch, curve, seconds)."""
     rows = [s for s in seqs if len(s) >= 2]
     if not rows:
         raise LmreproError("SASRec needs at least one user with two training items")
+    device = torch.device(device)
     torch.manual_seed(seed)
-    model = SasRec(n_items, cfg)
-    g = torch.Generator().manual_seed(seed)
-    inp = _left_pad([s[:-1] for s in rows], cfg.max_len)  # [N, L]
-    tgt = _left_pad([s[1:] for s in rows], cfg.max_len)  # [N, L] aligned with inp
+    model = SasRec(n_items, cfg).to(device)  # initialised on the CPU: same weights on every device
+    g = torch.Generator().manual_seed(seed)  # CPU: same order and negatives on every device
+    inp = _left_pad([s[:-1] for s in rows], cfg.max_len).to(device)  # [N, L]
+    tgt = _left_pad([s[1:] for s in rows], cfg.max_len).to(device)  # [N, L] aligned with inp
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best, best_hr, best_epoch, curve = None, -1.0, -1, []
     t0 = time.perf_counter()
@@ -134,19 +144,22 @@ def train_sasrec(
         perm = torch.randperm(len(rows), generator=g)
         loss_sum, n_batches = 0.0, 0
         for s in range(0, len(rows), cfg.batch_size):
-            b = perm[s : s + cfg.batch_size]
-            h = model(inp[b])  # [b, L, D]
+            b = perm[s : s + cfg.batch_size].to(device)
             t = tgt[b]
             live = t > 0
-            hl = h[live]  # [M, D] positions with a target
-            if cfg.loss == "ce":
-                logits = hl @ model.item.weight[1:].T  # [M, I]
-                loss = nn.functional.cross_entropy(logits, t[live] - 1)
+            with autocast(device, amp):
+                h = model(inp[b])  # [b, L, D]
+                hl = h[live]  # [M, D] positions with a target
+                if cfg.loss == "ce":
+                    logits = hl @ model.item.weight[1:].T  # [M, I]
+                else:
+                    neg = torch.randint(1, n_items + 1, (len(hl),), generator=g).to(device)  # [M]
+                    pos_s = (hl * model.item(t[live])).sum(-1)  # [M]
+                    neg_s = (hl * model.item(neg)).sum(-1)  # [M]
+            if cfg.loss == "ce":  # losses in fp32 (.float() is a no-op without amp)
+                loss = nn.functional.cross_entropy(logits.float(), t[live] - 1)
             else:
-                neg = torch.randint(1, n_items + 1, (len(hl),), generator=g)  # [M]
-                pos_s = (hl * model.item(t[live])).sum(-1)
-                neg_s = (hl * model.item(neg)).sum(-1)
-                loss = (nn.functional.softplus(-pos_s) + nn.functional.softplus(neg_s)).mean()
+                loss = (nn.functional.softplus(-pos_s.float()) + nn.functional.softplus(neg_s.float())).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -157,7 +170,7 @@ def train_sasrec(
             row.update({f"valid_{k}": v for k, v in validate(model).items()})
             if row["valid_hr@20"] > best_hr:
                 best_hr, best_epoch = row["valid_hr@20"], epoch
-                best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         curve.append(row)
         log({k: v for k, v in row.items() if k != "epoch"}, epoch)
     model.load_state_dict(best)
