@@ -18,10 +18,10 @@ SMOKE = config.load_params(REPO / "params.yaml", REPO / "workflow" / "profiles" 
 USERS = 30
 
 
-def _cfg(*keys: str) -> str:
+def _cfg(*keys: str, **runtime) -> str:
     params = {k: config.get_key(SMOKE, k) for k in (*keys, "runtime")}
     params["rec.subset"] = {"max_users": 0, "seed": 0}  # the fixture is already tiny
-    params["runtime"] = {**params["runtime"], "threads": 1}
+    params["runtime"] = {**params["runtime"], "threads": 1, **runtime}
     return json.dumps(params)
 
 
@@ -85,17 +85,22 @@ def test_one_epoch_generative_model(tiny, model, setting):
     assert len(io.read_json(out / "t.json")["curve"]) == 1
 
 
-@pytest.mark.parametrize("peer", ["sasrec", "mostpop"])
-def test_one_epoch_peer(tiny, peer):
+def _peer(tiny, peer, tag, **runtime):
     from lmrepro.stages import rec_peer
 
     root, inter, _ = tiny
-    out = root / f"peer-{peer}"
+    out = root / tag
     extra = ["--model-dir", str(out / "model"), "--timing", str(out / "t.json")] if peer == "sasrec" else []
     keys = ("rec.peer.sasrec",) if peer == "sasrec" else ()
     _run(rec_peer, ["--dataset", "beauty", "--peer", peer, "--interactions", str(inter),
                     "--per-user", str(out / "pu.parquet"), "--metrics", str(out / "m.json"), *extra,
-                    "--cfg", _cfg(*keys)])
+                    "--cfg", _cfg(*keys, **runtime)])
+    return out
+
+
+@pytest.mark.parametrize("peer", ["sasrec", "mostpop"])
+def test_one_epoch_peer(tiny, peer):
+    out = _peer(tiny, peer, f"peer-{peer}")
     m = io.read_json(out / "m.json")
     assert m["users"] == USERS and 0.0 <= m["test_hr@20"] <= 1.0
     assert len(io.read_table(out / "pu.parquet", UserMetrics)) == 2 * USERS
@@ -110,4 +115,15 @@ def test_training_stage_is_deterministic(tiny):
     b = _train(tiny, "lightlm", "direct", "det-b")
     assert io.read_json(a / "m.json") == io.read_json(b / "m.json")
     assert io.read_table(a / "per_user.parquet", UserMetrics).equals(io.read_table(b / "per_user.parquet", UserMetrics))
+    assert io.sha256_file(a / "model" / "model.safetensors") == io.sha256_file(b / "model" / "model.safetensors")
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="auto means CUDA on this machine")
+def test_auto_device_without_cuda_gives_the_cpu_results(tiny):
+    """runtime.device=auto (and amp, which only acts on CUDA) on a CPU-only machine: the
+    same metrics, per-user ranks and weights as device=cpu."""
+    a = _peer(tiny, "sasrec", "dev-cpu", device="cpu", amp=False)
+    b = _peer(tiny, "sasrec", "dev-auto", device="auto", amp=True)
+    assert io.read_json(a / "m.json") == io.read_json(b / "m.json")
+    assert io.read_table(a / "pu.parquet", UserMetrics).equals(io.read_table(b / "pu.parquet", UserMetrics))
     assert io.sha256_file(a / "model" / "model.safetensors") == io.sha256_file(b / "model" / "model.safetensors")
