@@ -16,7 +16,7 @@ export DVC_NO_ANALYTICS := 1
 CORES ?= all
 PORT ?= 5000
 
-.PHONY: install reproduce smoke test lint ui report bench dvc.yaml dvc-check clean
+.PHONY: install reproduce smoke test lint ui report bench gpu-check dvc.yaml dvc-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ report: install
 
 bench: install
 	python -m lmrepro.bench
+
+# On a GPU machine, before a paper-profile run: a few paper-size training steps per track
+# on CUDA with throughput and peak memory (a few minutes; fails clearly without CUDA).
+gpu-check: install
+	python -m lmrepro.gpu_check --profile paper --device cuda --json reports/gpu_check.json
 
 clean:
 	rm -rf data models logs mlflow.db mlartifacts .snakemake report.html

@@ -22,11 +22,15 @@ def test_counts_and_distances(examples, small_cfg):
     assert (lengths == examples["distance"]).all()
 
 
-def test_keys_disjoint_across_splits(examples):
-    by_split = {s: set(g["key"]) for s, g in examples.groupby("split")}
+def test_kv_names_disjoint_answers_shared(examples):
+    kv = examples[examples["kind"] == "kv"]
+    by_split = {s: set(g["key"]) for s, g in kv.groupby("split")}
     assert not by_split["train"] & by_split["test"]
     assert not by_split["train"] & by_split["valid"]
     assert not by_split["valid"] & by_split["test"]
+    # answer words come from one pool: test passkeys are words the model was trained to emit
+    words = {s: set(g["answer"]) for s, g in examples[examples["kind"] == "passkey"].groupby("split")}
+    assert words["test"] & words["train"]
 
 
 def test_answers_checkable_from_prompt_and_query(examples):
@@ -55,7 +59,8 @@ def test_schema_roundtrip_and_leak_check(tmp_path, examples):
     write_table(examples, path, ProsgExamples)
     pd.testing.assert_frame_equal(read_table(path, ProsgExamples), examples, check_dtype=False)
     leaked = examples.copy()
-    leaked.loc[leaked.index[0], "key"] = leaked.loc[leaked["split"] == "test", "key"].iloc[0]
+    kv = leaked.index[leaked["kind"] == "kv"]
+    leaked.loc[kv[0], "key"] = leaked.loc[(leaked["split"] == "test") & (leaked["kind"] == "kv"), "key"].iloc[0]
     with pytest.raises(LmreproError):
         write_table(leaked, tmp_path / "bad.parquet", ProsgExamples)
     assert not (tmp_path / "bad.parquet").exists()

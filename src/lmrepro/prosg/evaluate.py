@@ -42,6 +42,10 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
 @torch.no_grad()
 def _score(model, batch: Batch, update: LowRankUpdate | None) -> torch.Tensor:
     with applied(model, update, start=batch.update_from):
@@ -50,16 +54,16 @@ def _score(model, batch: Batch, update: LowRankUpdate | None) -> torch.Tensor:
 
 
 def method_none(model) -> Method:
-    return lambda enc, rows: _score(model, enc.batch(rows), None)
+    return lambda enc, rows: _score(model, enc.batch(rows, device=_device(model)), None)
 
 
 def method_repeat(model) -> Method:
-    return lambda enc, rows: _score(model, enc.batch(rows, repeat_prompt=True), None)
+    return lambda enc, rows: _score(model, enc.batch(rows, repeat_prompt=True, device=_device(model)), None)
 
 
 def method_prosg(model, generator: ProsgGenerator, eta: float | None = None) -> Method:
     def run(enc, rows):
-        batch = enc.batch(rows)
+        batch = enc.batch(rows, device=_device(model))
         with torch.no_grad():
             update = generate_update(model, generator, batch.prompt_ids, batch.prompt_len)
         if eta is not None:
@@ -71,7 +75,7 @@ def method_prosg(model, generator: ProsgGenerator, eta: float | None = None) -> 
 
 def method_oracle(model, names: list[str], lr: float) -> Method:
     def run(enc, rows):
-        batch = enc.batch(rows)
+        batch = enc.batch(rows, device=_device(model))
         update = prompt_gradient(model, names, batch.prompt_ids, batch.prompt_len, lr=lr)
         return _score(model, batch, update)
 
@@ -83,7 +87,7 @@ def method_random(model, generator: ProsgGenerator, seed: int) -> Method:
     calls = iter(range(10**9))
 
     def run(enc, rows):
-        batch = enc.batch(rows)
+        batch = enc.batch(rows, device=_device(model))
         with torch.no_grad():
             norm = generate_update(model, generator, batch.prompt_ids, batch.prompt_len).frobenius()
         update = random_update(generator.shapes, len(batch), generator.cfg.rank, generator.cfg.eta, norm,

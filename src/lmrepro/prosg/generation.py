@@ -16,19 +16,20 @@ def greedy(model, prompt: list[int], rest: list[int], max_new: int, end_id: int,
            update: LowRankUpdate | None = None) -> list[int]:
     """Feed ``prompt`` with the base weights, then ``rest`` and the generated tokens with
     the update (if any), stopping at ``end_id``. Returns generated ids (end excluded)."""
-    out = model(input_ids=torch.tensor([prompt]), use_cache=True)
+    device = next(model.parameters()).device
+    out = model(input_ids=torch.tensor([prompt], device=device), use_cache=True)
     state = out.state
     logits = out.logits[:, -1]
     generated: list[int] = []
     with applied(model, update):
         if rest:
-            out = model(input_ids=torch.tensor([rest]), state=state, use_cache=True)
+            out = model(input_ids=torch.tensor([rest], device=device), state=state, use_cache=True)
             state, logits = out.state, out.logits[:, -1]
         for _ in range(max_new):
             nxt = int(logits.argmax(-1))
             if nxt == end_id:
                 break
             generated.append(nxt)
-            out = model(input_ids=torch.tensor([[nxt]]), state=state, use_cache=True)
+            out = model(input_ids=torch.tensor([[nxt]], device=device), state=state, use_cache=True)
             state, logits = out.state, out.logits[:, -1]
     return generated

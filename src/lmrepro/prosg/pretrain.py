@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from lmrepro.prosg.sequences import Encoder
+from lmrepro.runtime import autocast
 
 
 @dataclass(frozen=True)
@@ -48,20 +49,23 @@ def task_loss(model: nn.Module, batch, answer_weight: float) -> torch.Tensor:
     logits = model(input_ids=batch.ids, use_cache=False).logits[:, :-1]  # (b, T-1, V)
     targets = batch.ids[:, 1:].clone()  # (b, T-1)
     targets[targets == model.config.pad_token_id] = -100
-    ce = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="none")
+    ce = nn.functional.cross_entropy(logits.float().flatten(0, 1), targets.flatten(), ignore_index=-100, reduction="none")
     weight = (targets.flatten() != -100).float() + answer_weight * (batch.labels[:, :-1].flatten() != -100).float()
     return (ce * weight).sum() / weight.sum()
 
 
 def pretrain(model: nn.Module, encoder: Encoder, examples: pd.DataFrame, texts: list[str], cfg: PretrainConfig,
-             seed: int, progress=lambda it, **kw: it, log=None) -> list[dict]:
-    """Train in place; returns one record of losses per step (the training curve)."""
+             seed: int, progress=lambda it, **kw: it, log=None, device="cpu", amp: bool = False) -> list[dict]:
+    """Train in place on ``device`` (bf16 autocast there if ``amp`` and CUDA); returns one
+    record of losses per step (the training curve). Sampling is on the host, so the
+    batches are the same on every device."""
     model.config.pad_token_id = encoder.pad
     examples = examples[examples["distance"] <= cfg.max_distance]
     if examples.empty:
         raise ValueError(f"no task examples with distance <= {cfg.max_distance}")
     rng = np.random.default_rng(seed)
     chunks = encoder.lm_chunks(texts, cfg.text_length)  # (N, L)
+    model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model.train()
     curve = []
@@ -69,9 +73,10 @@ def pretrain(model: nn.Module, encoder: Encoder, examples: pd.DataFrame, texts: 
         for group in opt.param_groups:
             group["lr"] = _lr_at(step, cfg)
         rows = examples.iloc[rng.choice(len(examples), size=cfg.batch_task, replace=False)]
-        loss_task = task_loss(model, encoder.batch(rows), cfg.answer_weight)
-        text = chunks[torch.as_tensor(rng.choice(len(chunks), size=cfg.batch_text, replace=False))]
-        loss_text = model(input_ids=text, labels=text, use_cache=False).loss
+        text = chunks[torch.as_tensor(rng.choice(len(chunks), size=cfg.batch_text, replace=False))].to(device)
+        with autocast(torch.device(device), amp):
+            loss_task = task_loss(model, encoder.batch(rows, device=device), cfg.answer_weight)
+            loss_text = model(input_ids=text, labels=text, use_cache=False).loss
         loss = loss_task + loss_text
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -79,6 +84,6 @@ def pretrain(model: nn.Module, encoder: Encoder, examples: pd.DataFrame, texts: 
         opt.step()
         curve.append({"step": step, "loss_task": loss_task.item(), "loss_text": loss_text.item()})
         if log is not None and (step % 25 == 0 or step == cfg.steps - 1):
-            log(f"step {step} task {float(loss_task):.3f} text {float(loss_text):.3f}")
+            log(f"step {step} task {curve[-1]['loss_task']:.3f} text {curve[-1]['loss_text']:.3f}")
     model.eval()
     return curve

@@ -89,13 +89,13 @@ def save_model(model: RwkvForCausalLM, cfg: RwkvModelConfig, vocab_size: int, fo
         tmp.mkdir(parents=True)
         if tokenizer is not None:
             tokenizer.save(str(tmp / "tokenizer.json"))
-        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()
                  if not (cfg.tie_embeddings and k == "head.weight")}  # tied: stored once, as the embedding
         save_file(state, str(tmp / "model.safetensors"))
         (tmp / "config.json").write_text(json.dumps({"vocab_size": vocab_size, **asdict(cfg)}, indent=2, sort_keys=True))
 
 
-def load_model(folder: Path) -> tuple[RwkvForCausalLM, RwkvModelConfig]:
+def load_model(folder: Path, device="cpu") -> tuple[RwkvForCausalLM, RwkvModelConfig]:
     folder = Path(folder)
     cfg_path, weights = folder / "config.json", folder / "model.safetensors"
     for path in (cfg_path, weights):
@@ -113,8 +113,7 @@ def load_model(folder: Path) -> tuple[RwkvForCausalLM, RwkvModelConfig]:
         missing = [k for k in missing if k != "head.weight"]
     if missing or unexpected:
         raise LmreproError(f"{weights}: weights do not match config (missing {missing}, unexpected {unexpected})")
-    model.eval()
-    return model, cfg
+    return model.to(device).eval(), cfg
 
 
 def freeze(model: torch.nn.Module) -> torch.nn.Module:

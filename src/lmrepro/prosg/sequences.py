@@ -34,6 +34,10 @@ class Batch:
     def __len__(self) -> int:
         return self.ids.shape[0]
 
+    def to(self, device) -> "Batch":
+        """The same batch on ``device`` (built on CPU: tokenizing is host work)."""
+        return Batch(*(t.to(device) for t in (self.ids, self.labels, self.update_from, self.prompt_ids, self.prompt_len)))
+
 
 class Encoder:
     """Tokenizes segments separately (so boundaries are exact) and caches them."""
@@ -59,7 +63,7 @@ class Encoder:
         answer = self.encode(" " + row.answer) + [self.end]  # "A: word": the space joins the word's token
         return context + answer, len(prompt), len(context), len(answer)
 
-    def batch(self, rows: pd.DataFrame, repeat_prompt: bool = False) -> Batch:
+    def batch(self, rows: pd.DataFrame, repeat_prompt: bool = False, device="cpu") -> Batch:
         encoded = [self.example(r, repeat_prompt) for r in rows.itertuples(index=False)]
         prompts = [self.encode(r.prompt) for r in rows.itertuples(index=False)]
         T = max(len(e[0]) for e in encoded)
@@ -77,7 +81,7 @@ class Encoder:
             update_from=torch.tensor([e[1] for e in encoded]),
             prompt_ids=prompt_ids,
             prompt_len=torch.tensor([len(p) for p in prompts]),
-        )
+        ).to(device)
 
     def lm_chunks(self, texts: list[str], length: int) -> torch.Tensor:
         """Corpus text cut into (N, length) token windows for plain LM training."""
@@ -92,9 +96,9 @@ def answer_correct(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """(B,) bool: every labelled position's argmax equals its label (exact match)."""
     mask = labels != -100  # (B, T)
     hit = (logits.argmax(-1) == labels) | ~mask
-    return hit.all(dim=1)
+    return hit.all(dim=1).cpu()
 
 
 def answer_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over answer positions (the end token included)."""
-    return torch.nn.functional.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
+    return torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)

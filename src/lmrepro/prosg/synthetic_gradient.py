@@ -150,6 +150,7 @@ class ProsgGenerator(nn.Module):
     """states (b, L*H) -> for each target: A (b, o, r), B (b, i, r)."""
 
     def __init__(self, model: nn.Module, cfg: ProsgConfig):
+        """Built on CPU (seeded init identical on every device); move it with ``.to``."""
         super().__init__()
         self.cfg = cfg
         self.names = target_names(model, cfg)
@@ -198,8 +199,10 @@ def generate_update(model: nn.Module, generator: ProsgGenerator, prompt_ids, pro
 def random_update(shapes: dict[str, tuple[int, int]], batch: int, rank: int, eta: float, norm: float,
                   seed: int) -> LowRankUpdate:
     """Gaussian factors of the same rank, scaled so ||eta A B^T||_F (over all targets) = norm."""
-    gen = torch.Generator().manual_seed(seed)
-    factors = {n: (torch.randn(batch, o, rank, generator=gen), torch.randn(batch, i, rank, generator=gen))
+    gen = torch.Generator().manual_seed(seed)  # drawn on CPU: the same directions on every device
+    device = norm.device if isinstance(norm, torch.Tensor) else "cpu"
+    factors = {n: (torch.randn(batch, o, rank, generator=gen).to(device),
+                   torch.randn(batch, i, rank, generator=gen).to(device))
                for n, (o, i) in shapes.items()}
     update = LowRankUpdate(factors=factors, eta=eta)
     scale = (norm / update.frobenius().clamp_min(1e-12)).sqrt()  # (b,), split over A and B
@@ -221,7 +224,7 @@ def prompt_gradient(model: nn.Module, names: list[str], prompt_ids: torch.Tensor
     inputs: dict[str, torch.Tensor] = {}
     outputs: dict[str, torch.Tensor] = {}
 
-    origin = torch.zeros((), requires_grad=True)  # makes frozen activations differentiable
+    origin = torch.zeros((), device=prompt_ids.device, requires_grad=True)  # makes frozen activations differentiable
 
     def make_hook(name):
         def hook(module, args, output):
@@ -235,10 +238,10 @@ def prompt_gradient(model: nn.Module, names: list[str], prompt_ids: torch.Tensor
         with torch.enable_grad():
             logits = model(input_ids=prompt_ids, use_cache=False).logits  # (b, p, V)
             targets = prompt_ids[:, 1:].clone()  # (b, p-1)
-            t = torch.arange(targets.shape[1])
+            t = torch.arange(targets.shape[1], device=targets.device)
             valid = t[None, :] < (prompt_len[:, None] - 1)
             targets[~valid] = -100
-            ce = nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), targets.flatten(), ignore_index=-100,
+            ce = nn.functional.cross_entropy(logits[:, :-1].float().flatten(0, 1), targets.flatten(), ignore_index=-100,
                                              reduction="none").view_as(targets)
             loss = (ce.sum(1) / valid.sum(1).clamp_min(1)).sum()
             grads = torch.autograd.grad(loss, [outputs[n] for n in names])
@@ -264,12 +267,12 @@ def save_generator(generator: ProsgGenerator, folder) -> None:
 
     with atomic_path(Path(folder)) as tmp:
         tmp.mkdir(parents=True)
-        save_file({k: v.detach().contiguous() for k, v in generator.state_dict().items()},
+        save_file({k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()},
                   str(tmp / "generator.safetensors"))
         (tmp / "config.json").write_text(json.dumps(dataclasses.asdict(generator.cfg), indent=2, sort_keys=True))
 
 
-def load_generator(folder, model: nn.Module) -> ProsgGenerator:
+def load_generator(folder, model: nn.Module, device="cpu") -> ProsgGenerator:
     import json
     from pathlib import Path
 
@@ -288,4 +291,4 @@ def load_generator(folder, model: nn.Module) -> ProsgGenerator:
         generator.load_state_dict(load_file(str(folder / "generator.safetensors")))
     except RuntimeError as err:
         raise LmreproError(f"{folder}: generator weights do not fit the base model ({err})") from err
-    return generator.eval()
+    return generator.to(device).eval()

@@ -23,6 +23,7 @@ from torch import nn
 
 from lmrepro.prosg.sequences import Encoder, answer_loss
 from lmrepro.prosg.synthetic_gradient import ProsgGenerator, applied, prompt_gradient, prompt_states
+from lmrepro.runtime import autocast
 
 
 @dataclass(frozen=True)
@@ -48,25 +49,28 @@ def regression_loss(update, target) -> torch.Tensor:
 
 
 def train_generator(model: nn.Module, generator: ProsgGenerator, encoder: Encoder, examples: pd.DataFrame,
-                    cfg: TrainConfig, seed: int, progress=lambda it, **kw: it, log=None) -> list[dict]:
-    """Train ``generator`` in place; the base model's parameters must be frozen."""
+                    cfg: TrainConfig, seed: int, progress=lambda it, **kw: it, log=None,
+                    amp: bool = False) -> list[dict]:
+    """Train ``generator`` in place on the model's device; the base model must be frozen."""
     if any(p.requires_grad for p in model.parameters()):
         raise ValueError("the base model must be frozen before training the generator")
     pool = examples[examples["distance"] >= cfg.min_distance] if cfg.answer_weight > 0 else examples
     rng = np.random.default_rng(seed)
+    device = next(model.parameters()).device
+    generator.to(device)
     opt = torch.optim.AdamW(generator.parameters(), lr=cfg.lr, weight_decay=0.0)
     generator.train()
     curve = []
     for step in progress(range(cfg.steps), desc="train_prosg", total=cfg.steps):
         rows = pool.iloc[rng.choice(len(pool), size=min(cfg.batch_size, len(pool)), replace=False)]
-        batch = encoder.batch(rows)
+        batch = encoder.batch(rows, device=device)
         with torch.no_grad():
             states = prompt_states(model, batch.prompt_ids, batch.prompt_len)  # (b, L*H)
         update = generator(states)
-        loss = torch.zeros(())
+        loss = torch.zeros((), device=device)
         record = {"step": step}
         if cfg.answer_weight > 0:
-            with applied(model, update, start=batch.update_from):
+            with applied(model, update, start=batch.update_from), autocast(device, amp):
                 logits = model(input_ids=batch.ids, use_cache=False).logits  # (b, T, V)
             l_ans = answer_loss(logits, batch.labels)
             loss = loss + cfg.answer_weight * l_ans

@@ -41,13 +41,13 @@ stage.add_argument("--metrics", type=Path, required=True)
 @stage.main
 def main(ctx) -> None:
     cfg = ctx.config(EvalConfig, "prosg.eval")
-    model = freeze(load_model(ctx.args.base)[0])
+    model = freeze(load_model(ctx.args.base, device=ctx.device)[0])
     encoder = Encoder(load_tokenizer(ctx.args.base / "tokenizer.json"))
     examples = io.read_table(ctx.args.examples, ProsgExamples)
     ctx.log_input(ctx.args.examples, context="evaluation")
     test = examples[examples["split"] == "test"].reset_index(drop=True)
     valid = examples[examples["split"] == "valid"].reset_index(drop=True)
-    generators = {folder.name: load_generator(folder, model) for folder in ctx.args.generators}
+    generators = {folder.name: load_generator(folder, model, ctx.device) for folder in ctx.args.generators}
     for needed in ("main", "sg"):
         if needed not in generators:
             raise LmreproError(f"--generators: no folder named {needed!r} (prosg.variants.{needed})")

@@ -32,7 +32,8 @@ def main(ctx) -> None:
     tok = train_tokenizer(texts + task_texts(train), tok_cfg)
     encoder = Encoder(tok)
     model = build_model(model_cfg, tok.get_vocab_size())
-    curve = pretrain(model, encoder, train, texts, cfg, seed=ctx.seed, progress=ctx.progress, log=ctx.log.info)
+    curve = pretrain(model, encoder, train, texts, cfg, seed=ctx.seed, progress=ctx.progress, log=ctx.log.info,
+                     device=ctx.device, amp=ctx.amp)
     for rec in curve[:: max(1, len(curve) // 50)]:
         ctx.log_metrics({"loss_task": rec["loss_task"], "loss_text": rec["loss_text"]}, step=rec["step"])
     save_model(model, model_cfg, tok.get_vocab_size(), ctx.args.out, tokenizer=tok)

@@ -31,7 +31,7 @@ def main(ctx) -> None:
     update = from_dict(ProsgConfig, {**ctx.section("prosg.update"), **{k: variant[k] for k in UPDATE_KEYS}}, where)
     train_cfg = from_dict(TrainConfig, {**ctx.section("prosg.train"),
                                         **{k: v for k, v in variant.items() if k not in UPDATE_KEYS}}, where)
-    model, _ = load_model(ctx.args.base)
+    model, _ = load_model(ctx.args.base, device=ctx.device)
     model = freeze(model)
     encoder = Encoder(load_tokenizer(ctx.args.base / "tokenizer.json"))
     examples = io.read_table(ctx.args.examples, ProsgExamples)
@@ -40,7 +40,7 @@ def main(ctx) -> None:
     torch.manual_seed(ctx.seed)
     generator = ProsgGenerator(model, update)
     curve = train_generator(model, generator, encoder, train, train_cfg, seed=ctx.seed, progress=ctx.progress,
-                            log=ctx.log.info)
+                            log=ctx.log.info, amp=ctx.amp)
     for rec in curve[:: max(1, len(curve) // 50)]:
         ctx.log_metrics({k: v for k, v in rec.items() if k != "step"}, step=rec["step"])
     save_generator(generator, ctx.args.out)
