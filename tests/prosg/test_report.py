@@ -3,11 +3,17 @@ import json
 from lmrepro.prosg.report import _verdict, render
 
 
-def _write(root, none_acc, prosg_correct):
+def _write(root, none_acc, prosg_correct, prosg_far=None):
+    prosg_far = none_acc[1] if prosg_far is None else prosg_far
+
+    def cell(near, far):
+        return {"0": [near - 0.05, near + 0.05], "64": [far - 0.05, far + 0.05]}
+
     m = {
         "oracle_lr": 1.0,
-        "accuracy": {"none": {"0": none_acc[0], "64": none_acc[1]}},
-        "ci": {"none": {"0": [none_acc[0] - 0.05, none_acc[0] + 0.05], "64": [none_acc[1] - 0.05, none_acc[1] + 0.05]}},
+        "accuracy": {"none": {"0": none_acc[0], "64": none_acc[1]}, "prosg": {"0": none_acc[0], "64": prosg_far},
+                     "prosg_sg": {"0": none_acc[0], "64": none_acc[1]}},
+        "ci": {"none": cell(*none_acc), "prosg": cell(none_acc[0], prosg_far), "prosg_sg": cell(*none_acc)},
         "with_filler": {m: {"correct": c, "n": 200} for m, c in
                         {"none": 20, "prosg": prosg_correct, "prosg_sg": 20, "random": 20, "oracle": 30,
                          "repeat": 150}.items()},
@@ -24,10 +30,12 @@ def test_verdicts():
 
 def test_render_states_interpretation_and_verdicts(tmp_path):
     assert render(tmp_path) == ""  # nothing evaluated yet: no section
-    _write(tmp_path, (0.9, 0.2), prosg_correct=120)
+    _write(tmp_path, (0.9, 0.2), prosg_correct=120, prosg_far=0.5)
     text = render(tmp_path)
     assert "our interpretation" in text
     assert "forgets the prompt" in text and "**supported**" in text
+    far = next(line for line in text.splitlines() if "end-to-end ProSG" in line)
+    assert "At the longest distance (64 words): 0.50 [0.45, 0.55] vs 0.20 [0.15, 0.25]: **supported**" in far
     _write(tmp_path, (0.5, 0.5), prosg_correct=20)
     text = render(tmp_path)
     assert "**supported**" not in text
