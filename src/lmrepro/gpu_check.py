@@ -85,6 +85,26 @@ def _count(model) -> tuple[int, int]:
     return sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad)
 
 
+def _time_training(model, loss_fn, lr: float, device, amp: bool, steps: int) -> tuple[float, int, int]:
+    """Seconds per AdamW step of ``loss_fn()`` (forward under the stages' autocast switch),
+    with all and trainable parameter counts."""
+    import torch
+
+    from lmrepro.runtime import autocast
+
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+
+    def step():
+        with autocast(device, amp):
+            loss = loss_fn()
+        opt.zero_grad(set_to_none=True)
+        loss.float().backward()
+        opt.step()
+
+    _reset_peak(device)
+    return (_Timer(device).run(step, steps), *_count(model))
+
+
 # ----------------------------------------------------------------------------- tracks
 
 
@@ -94,28 +114,17 @@ def check_rec(params: dict, device, amp: bool, steps: int) -> CheckResult:
 
     from lmrepro.config import from_dict
     from lmrepro.rec.models.t5 import T5Geometry, build_t5
-    from lmrepro.runtime import autocast
-
     g = from_dict(T5Geometry, params["rec"]["model"]["lightlm"], "rec.model.lightlm")
     train = params["rec"]["train"]
     vocab, batch, src_len, tgt_len = 4096, int(train["batch_size"]), 2 * int(train["history"]) + 2, 5
     torch.manual_seed(0)
     model = build_t5(g, vocab).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=float(train["lr"]))
     ids = torch.randint(2, vocab, (batch, src_len), device=device)
     labels = torch.randint(2, vocab, (batch, tgt_len), device=device)
     mask = torch.ones_like(ids)
-
-    def step():
-        with autocast(device, amp):
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        opt.zero_grad(set_to_none=True)
-        loss.float().backward()
-        opt.step()
-
-    _reset_peak(device)
-    sec = _Timer(device).run(step, steps)
-    total, trainable = _count(model)
+    sec, total, trainable = _time_training(
+        model, lambda: model(input_ids=ids, attention_mask=mask, labels=labels).loss, float(train["lr"]),
+        device, amp, steps)
     return CheckResult("rec", f"T5 d_model {g.d_model}, d_ff {g.d_ff}, {g.num_layers}+{g.num_decoder_layers} layers",
                        total, trainable, f"{batch} x {src_len} -> {tgt_len} tokens", sec, batch / sec,
                        "examples/s", _peak_mb(device), f"vocabulary {vocab} (synthetic ids)")
@@ -129,7 +138,6 @@ def check_mta(params: dict, device, amp: bool, steps: int) -> CheckResult:
     from lmrepro.mta.backbone import DEFAULT_BACKBONE, load_backbone, resolve_backbone
     from lmrepro.mta.mixture import MixtureConfig
     from lmrepro.mta.model import MtaClassifier
-    from lmrepro.runtime import autocast
 
     mta = params["mta"]
     spec, note = mta["backbone"], ""
@@ -145,24 +153,14 @@ def check_mta(params: dict, device, amp: bool, steps: int) -> CheckResult:
     model = MtaClassifier(encoder, tasks, mix, "mixture").to(device).train()
     for name, p in model.named_parameters():
         p.requires_grad_(not name.startswith(("embeddings", "layers")))
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=float(mta["stage1"]["lr"]))
     batch, seq = int(mta["stage1"]["batch_size"]), int(mta["data"]["max_len"])
     vocab = encoder.config.vocab_size
     ids = torch.randint(1000, vocab, (batch, seq), device=device)
     mask, types = torch.ones_like(ids), torch.zeros_like(ids)
     labels = torch.randint(0, 2, (batch,), device=device)
-
-    def step():
-        with autocast(device, amp):
-            logits = model(ids, mask, types, "a").float()
-        loss = torch.nn.functional.cross_entropy(logits, labels)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    _reset_peak(device)
-    sec = _Timer(device).run(step, steps)
-    total, trainable = _count(model)
+    sec, total, trainable = _time_training(
+        model, lambda: torch.nn.functional.cross_entropy(model(ids, mask, types, "a").float(), labels),
+        float(mta["stage1"]["lr"]), device, amp, steps)
     cfg = encoder.config
     return CheckResult("mta", f"{cfg.model_type} {cfg.num_hidden_layers} x {cfg.hidden_size} + MTA in top {mix.blocks}",
                        total, trainable, f"{batch} x {seq} tokens", sec, batch / sec, "examples/s",
@@ -175,7 +173,6 @@ def check_prosg(params: dict, device, amp: bool, steps: int) -> CheckResult:
 
     from lmrepro.config import from_dict
     from lmrepro.prosg.rwkv import RwkvModelConfig, build_model
-    from lmrepro.runtime import autocast
 
     p = params["prosg"]
     cfg = from_dict(RwkvModelConfig, p["model"], "prosg.model")
@@ -183,19 +180,10 @@ def check_prosg(params: dict, device, amp: bool, steps: int) -> CheckResult:
     batch, length = int(p["pretrain"]["batch_text"]), int(p["pretrain"]["text_length"])
     torch.manual_seed(0)
     model = build_model(cfg, vocab).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=float(p["pretrain"]["lr"]))
     ids = torch.randint(2, vocab, (batch, length), device=device)
-
-    def step():
-        with autocast(device, amp):
-            loss = model(input_ids=ids, labels=ids, use_cache=False).loss
-        opt.zero_grad(set_to_none=True)
-        loss.float().backward()
-        opt.step()
-
-    _reset_peak(device)
-    sec = _Timer(device).run(step, steps)
-    total, trainable = _count(model)
+    sec, total, trainable = _time_training(
+        model, lambda: model(input_ids=ids, labels=ids, use_cache=False).loss, float(p["pretrain"]["lr"]),
+        device, amp, steps)
     return CheckResult("prosg", f"RWKV-4 {cfg.num_layers} x {cfg.hidden_size}", total, trainable,
                        f"{batch} x {length} tokens", sec, batch * length / sec, "tokens/s", _peak_mb(device))
 
