@@ -70,3 +70,14 @@ def test_summary_refuses_missing_tasks():
 def test_render_names_missing_inputs(tmp_path):
     with pytest.raises(LmreproError, match="mta_eval"):
         report.render(tmp_path)
+
+
+def test_stage_two_gain_inside_seed_noise_is_inconclusive():
+    """A mean gain smaller than the seed noise is no evidence that stage 2 helps."""
+    rng = np.random.default_rng(1)
+    quality = {"mta": 0.70, "adapters": 0.70, "single_ft": 0.5}
+    preds = pd.concat([_preds(m, s, q, rng) for m, q in quality.items() for s in (0, 1, 2)])
+    summary = summarize(score(preds), TASKS)
+    runs = {m: _runs(m, 10.0) for m in quality}
+    stage2 = next(c for c in report.claims(summary, runs) if "second stage" in c)
+    assert "Verdict: **inconclusive (difference within seed noise)**" in stage2

@@ -104,7 +104,8 @@ def claims(summary: dict, runs: dict) -> list[str]:
         c = cost(runs, "mta")
         s1, s2 = c["stages"].get("stage1"), c["stages"].get("stage2")
         d, n = diffs["adapters"]
-        verdict = "supported" if d > n else "partly supported (gain within seed noise)" if d > 0 else "not supported"
+        # a gain inside the seed noise is no evidence either way: inconclusive, not "partly supported"
+        verdict = "supported" if d > n else "not supported" if d < -n else "inconclusive (difference within seed noise)"
         extra = f"; against training the same mixture in one joint stage it is {_vs(summary, 'mta', 'joint')}" \
             if "joint" in summary else ""
         cost_txt = (f"Stage 2 trains {_params(s2['trainable'])} parameters "
