@@ -33,6 +33,9 @@ def test_smoke_dag_runs_and_second_invocation_has_nothing_to_do(smoke_repo):
     root, run = smoke_repo
     results = (root / "reports" / "results.md").read_text()
     assert "## Provenance" in results and "(no tracked run)" not in results
+    summary = (root / "reports" / "summary.md").read_text()
+    papers = {line.split(" | ")[0].strip("| ") for line in summary.splitlines()[2:] if line.startswith("| ")}
+    assert {"LightLM", "ALTER", "ProSG", "Edge"} <= papers, summary
     again = sh(["snakemake", "--cores", "2"], root)
     assert "Nothing to be done" in again.stdout + again.stderr
 

@@ -12,6 +12,7 @@ rule evaluate:
         md=report(
             "reports/results.md", caption="../report/results.rst", category="Results"
         ),
+        summary="reports/summary.md",
         curves=report(
             "reports/figures/training_curves.png",
             caption="../report/curves.rst",
@@ -24,4 +25,4 @@ rule evaluate:
         cfg=cfg(),
     shell:
         "python -m lmrepro.stages.evaluate --metrics-files {input.metrics} --report-files {input.reports}"
-        " --out-json {output.json} --out-md {output.md} --curves {output.curves} {params.cfg} --log {log}"
+        " --out-json {output.json} --out-md {output.md} --out-summary {output.summary} --curves {output.curves} {params.cfg} --log {log}"

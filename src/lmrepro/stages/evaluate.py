@@ -6,12 +6,14 @@ from lmrepro import io
 from lmrepro.evaluate.collect import collect_metrics, render_results
 from lmrepro.evaluate.curves import curve_runs, plot_curves
 from lmrepro.evaluate.provenance import provenance_section
+from lmrepro.evaluate.summary import render as render_summary
 from lmrepro.stage import Stage
 
 stage = Stage(track="evaluate", name="evaluate")
 stage.add_argument("--metrics-files", type=Path, nargs="*", default=[], help="per-stage metrics JSON files")
 stage.add_argument("--out-json", type=Path, required=True)
 stage.add_argument("--out-md", type=Path, required=True)
+stage.add_argument("--out-summary", type=Path, required=True, help="claims and verdicts only (the README shows it)")
 stage.add_argument("--report-files", type=Path, nargs="*", default=[], help="other files the report sections read")
 stage.add_argument("--curves", type=Path, required=True, help="PNG of the training curves (from MLflow)")
 
@@ -32,6 +34,7 @@ def main(ctx) -> None:
     body += f"{len(curves)} loss curve(s) of the runs behind these results, drawn from MLflow.\n\n"
     body += provenance_section(ctx.root, [*ctx.args.metrics_files, *ctx.args.report_files])
     io.write_text(body, ctx.args.out_md)
+    io.write_text(render_summary(body), ctx.args.out_summary)
     ctx.log_metrics({"metrics_files": len(merged)})
     ctx.log_artifact(ctx.args.out_md)
 
