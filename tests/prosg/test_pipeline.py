@@ -77,3 +77,6 @@ def test_wilson_interval():
     assert lo == 0.0 and 0.1 < hi < 0.2
     lo, hi = wilson(10, 20)
     assert lo < 0.5 < hi and abs((0.5 - lo) - (hi - 0.5)) < 1e-12
+    for n in (20, 60, 180):  # a perfect score's interval ends exactly at 1 (the figure's error bars need it)
+        lo, hi = wilson(n, n)
+        assert hi == 1.0 and lo < 1.0

@@ -31,7 +31,7 @@ def plot(acc: pd.DataFrame, path: Path) -> None:
     for ax, kind in zip(axes, kinds):
         for method in [m for m in MAIN if m in set(acc["method"])]:
             g = acc[(acc["method"] == method) & (acc["kind"] == kind)].sort_values("distance")
-            err = [g["accuracy"] - g["ci_low"], g["ci_high"] - g["accuracy"]]
+            err = [(g["accuracy"] - g["ci_low"]).clip(lower=0), (g["ci_high"] - g["accuracy"]).clip(lower=0)]
             ax.errorbar(g["distance"], g["accuracy"], yerr=err, marker="o", ms=3, capsize=2,
                         label=LABELS.get(method, method))
         ax.set_title(f"{kind} prompts" if kind != "all" else "all prompt kinds")
