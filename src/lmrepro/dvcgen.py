@@ -138,23 +138,57 @@ def check(root: Path | None = None) -> list[str]:
     return list(difflib.unified_diff(current.splitlines(), fresh.splitlines(), "dvc.yaml (committed)", "dvc.yaml (from Snakefile)", lineterm=""))
 
 
+def _stage_outputs(stage: dict) -> list[str]:
+    return [next(iter(o)) if isinstance(o, dict) else o for o in stage.get("outs", []) + stage.get("metrics", [])]
+
+
 def finished_stages(root: Path) -> list[str]:
     """Stages whose outputs all exist (what a Snakemake run may have produced)."""
     spec = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
     done = []
     for name, stage in spec.items():
-        outs = [next(iter(o)) if isinstance(o, dict) else o for o in stage.get("outs", []) + stage.get("metrics", [])]
+        outs = _stage_outputs(stage)
         if outs and all((root / o).exists() for o in outs):
             done.append(name)
     return done
 
 
+def output_mtimes(root: Path, names: list[str]) -> dict[Path, int]:
+    """mtime (ns) of every file and folder among these stages' outputs."""
+    spec = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    times: dict[Path, int] = {}
+    for name in names:
+        for out in _stage_outputs(spec[name]):
+            path = root / out
+            paths = [path, *path.rglob("*")] if path.is_dir() else [path]
+            for p in paths:
+                if p.exists() and not p.is_symlink():
+                    times[p] = p.stat().st_mtime_ns
+    return times
+
+
+def restore_mtimes(times: dict[Path, int]) -> None:
+    # deepest first: setting a file's time never changes its folder's, but keep the order obvious
+    for path in sorted(times, key=lambda p: len(p.parts), reverse=True):
+        if path.exists():
+            os.utime(path, ns=(times[path], times[path]), follow_symlinks=False)
+
+
 def commit(root: Path | None = None) -> list[str]:
+    """``dvc commit`` the finished stages, keeping every output's mtime.
+
+    Why the mtimes: with a hardlink cache, dvc replaces an output whose content is already
+    cached by a link to the cached copy, which carries the *old* copy's mtime. Snakemake
+    then sees inputs newer than outputs and reruns half the DAG (found in a default run:
+    data/nlu/tasks.parquet went back to the previous day, so every MTA stage looked stale).
+    """
     root = root or repo_root()
     names = finished_stages(root)
     if names:
+        times = output_mtimes(root, names)
         env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
         result = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet", *names], cwd=root, env=env, capture_output=True, text=True)
+        restore_mtimes(times)
         if result.returncode != 0:
             raise LmreproError(f"dvc commit failed: {result.stderr.strip() or result.stdout.strip()}")
     return names
