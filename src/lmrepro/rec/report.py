@@ -133,16 +133,18 @@ def _verdicts(runs: list[dict], peers: list[dict]) -> list[str]:
                 by_idx.setdefault(r["method"], []).append(r["metrics"]["test_hr@10"])
         ranked = sorted(by_idx, key=lambda k: -np.mean(by_idx[k]))
         if ranked:
-            line = (f"- Indexings ranked by mean test HR@10 over models ({setting}): "
-                    + ", ".join(f"{k} {np.mean(by_idx[k]):.4f}" for k in ranked))
+            ranking = ", ".join(f"{k} {np.mean(by_idx[k]):.4f}" for k in ranked)
+            line = f"- Indexings ranked by mean test HR@10 over models ({setting}): {ranking}"
             collab = [k for k in ("sci", "gci") if k in by_idx]
             base = [k for k in ("random", "sequential", "cid") if k in by_idx]
             if collab and base:
                 best_c = max(collab, key=lambda k: np.mean(by_idx[k]))
                 best_b = max(base, key=lambda k: np.mean(by_idx[k]))
                 v, margin = _compare(by_idx[best_c], by_idx[best_b], users)
-                line += (f"; best of SCI/GCI ({best_c}) vs best of random/sequential/CID ({best_b}): {v} "
-                         f"(2 SE = {margin:.4f})")
+                verdict = {"higher": "supported", "lower": "contradicted", "within noise": "inconclusive"}[v]
+                line = (f"- Collaborative indexing (SCI/GCI) beats random/sequential/CID ({setting}, mean test HR@10 "
+                        f"over models): best of SCI/GCI ({best_c}) vs best of the others ({best_b}): {v} "
+                        f"(2 SE = {margin:.4f}) -> {verdict} at this scale. Ranking: {ranking}")
             out.append(line + ".")
     for p in peers:
         best = max((r for r in main if r["dataset"] == p["dataset"]), key=lambda r: r["metrics"]["test_hr@10"],
