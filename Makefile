@@ -31,8 +31,10 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
 
 install: $(VENV)/.installed
 
+# A fresh clone carries our reports/ but no data/: Snakemake would see the committed
+# results as up to date and do nothing, so without data/ every job is forced.
 reproduce: install
-	snakemake --cores $(CORES)
+	snakemake --cores $(CORES) $(if $(wildcard data),,--forceall)
 
 smoke: install
 	snakemake --cores 2 --configfile params.yaml workflow/profiles/smoke/params.yaml

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from lmrepro import config
+from lmrepro.bench import copy_sources
 from tests.conftest import REPO, SHARED_DATA  # noqa: F401 (re-exported)
 
 BIN = Path(sys.executable).parent
@@ -28,14 +28,8 @@ def sh(cmd, cwd, check=True, timeout=3000, env_extra=None):
 
 
 def copy_repo(dest: Path) -> Path:
-    """Tracked and untracked-but-not-ignored files: what a fresh clone plus local edits has."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    for rel in filter(None, files.split("\0")):
-        src = REPO / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    return dest
+    """What a fresh clone plus local edits has, minus the committed results (see copy_sources)."""
+    return copy_sources(REPO, dest)
 
 
 def smoke_copy(dest: Path) -> Path:

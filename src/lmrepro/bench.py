@@ -30,12 +30,22 @@ from lmrepro.paths import repo_root
 TRACK_BENCHES = ["lmrepro.rec.bench", "lmrepro.mta.bench", "lmrepro.prosg.bench", "lmrepro.edge.bench"]
 
 
-def _copy_tree(root: Path, dest: Path) -> None:
+def copy_sources(root: Path, dest: Path) -> Path:
+    """Tracked and untracked-but-not-ignored files (a fresh clone plus local edits),
+    without the committed results under reports/.
+
+    Why without reports/: those are the DAG's final outputs. Present and newer than the
+    code, they make Snakemake answer "Nothing to be done" in a fresh copy even though no
+    data/ exists, so a benchmark or test of a full run would measure nothing.
+    """
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root, capture_output=True, text=True, check=True).stdout
     for rel in filter(None, files.split("\0")):
+        if rel.startswith("reports/"):
+            continue
         if (root / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(root / rel, dest / rel)
+    return dest
 
 
 def _timed(cmd: list[str], cwd: Path, env: dict) -> float:
@@ -53,7 +63,7 @@ def pipeline_bench(root: Path) -> list[BenchResult]:
     bindir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="lmrepro-bench-") as tmp:
         work = Path(tmp) / "repo"
-        _copy_tree(root, work)
+        copy_sources(root, work)
         params = config.load_params(work / "params.yaml", work / "workflow" / "profiles" / "smoke" / "params.yaml")
         params["data"]["mirror"], params["data"]["manifest"] = str(mirror), str(mirror / "MANIFEST.tsv")
         (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
