@@ -148,7 +148,11 @@ rule rec_summary:
         code=code("stages/rec_summary.py", "rec/summary.py"),
     output:
         summary="reports/rec/summary.json",
-        figure="reports/rec/hr10_vs_params.png",
+        figure=report(
+            "reports/rec/hr10_vs_params.png",
+            caption="../report/rec.rst",
+            category="LightLM",
+        ),
     log:
         "logs/rec_summary/rec_summary.log",
     threads: THREADS
