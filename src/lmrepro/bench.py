@@ -72,6 +72,8 @@ def pipeline_bench(root: Path) -> list[BenchResult]:
         for var in ("LMREPRO_ROOT", "LMREPRO_INVOCATION_ID", "LMREPRO_ORCHESTRATOR", "MLFLOW_TRACKING_URI"):
             env.pop(var, None)
         subprocess.run("git init -q && git add -A && git -c user.email=b@b -c user.name=b commit -qm bench", shell=True, cwd=work, check=True)
+        # dvc.yaml must describe the smoke DAG (stage names follow the params), as in the e2e tests
+        subprocess.run([sys.executable, "-m", "lmrepro.dvcgen", "write"], cwd=work, env=env, check=True, capture_output=True)
         full = _timed(["snakemake", "--cores", "2"], work, env)
         noop = _timed(["snakemake", "--cores", "2"], work, env)
         params["data"]["corpus"]["seed"] += 1

@@ -187,7 +187,7 @@ def commit(root: Path | None = None) -> list[str]:
     if names:
         times = output_mtimes(root, names)
         env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-        result = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", "--quiet", *names], cwd=root, env=env, capture_output=True, text=True)
+        result = subprocess.run([sys.executable, "-m", "dvc", "commit", "--force", *names], cwd=root, env=env, capture_output=True, text=True)
         restore_mtimes(times)
         if result.returncode != 0:
             raise LmreproError(f"dvc commit failed: {result.stderr.strip() or result.stdout.strip()}")
