@@ -231,7 +231,10 @@ class Stage:
             wildcards = {w: str(getattr(args, w)) for w in self.wildcards}
             run_name = self.name + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")
             log.info("stage %s: params keys %s", run_name, ", ".join(keys))
-            tracking.reap_stale_runs(root)
+            try:
+                tracking.reap_stale_runs(root)
+            except Exception as err:  # noqa: BLE001 - housekeeping; never fails the stage
+                log.warning("MLflow tracking: could not reap stale runs (%s: %s)", type(err).__name__, err)
             commit, dirty = tracking.git_state(root)
             run = tracking.StageRun(self.track, self.name, run_name, root)
             tags = {

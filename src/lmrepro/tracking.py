@@ -7,6 +7,13 @@ Why it looks like this:
 - Parallel Snakemake jobs share one SQLite file: every call retries on "database is
   locked", metrics are buffered and sent in batches, experiments are created before jobs
   fork (``python -m lmrepro.tracking init`` in the Snakefile's onstart).
+- Logging is idempotent under concurrency: two jobs that log the same input dataset race
+  on MLflow's get-or-insert (UNIQUE(experiment, name, digest)); the loser's insert fails
+  with an IntegrityError and is retried, and the retry finds the winner's row and links
+  it. The same holds for an experiment created by two processes at once.
+- Tracking never fails a stage: :class:`StageRun` retries, and when the store still
+  refuses, logs a warning in the stage log and carries on (``degraded`` says so); the
+  stage's outputs are what it is judged by.
 - A stage that raises ends its run FAILED; a stage killed outright (SIGKILL, OOM) is
   found by its host and pid tags on the next start and marked KILLED, so no run stays
   RUNNING forever.
@@ -15,6 +22,7 @@ Why it looks like this:
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import random
 import socket
@@ -60,9 +68,24 @@ def experiment_name(track: str) -> str:
     return f"{EXPERIMENT_PREFIX}-{track}"
 
 
+_TRANSIENT = (
+    "database is locked",
+    "database table is locked",
+    "busy",
+    "operationalerror",
+    "connection refused",
+    "connection reset",
+    "temporarily unavailable",
+    # a parallel job inserted the same row first (dataset, experiment): the retry's
+    # get-or-insert finds it and links it instead
+    "unique constraint failed",
+    "integrityerror",
+)
+
+
 def _is_transient(err: BaseException) -> bool:
     text = f"{type(err).__name__}: {err}".lower()
-    return any(s in text for s in ("database is locked", "database table is locked", "busy", "operationalerror", "connection refused", "temporarily unavailable"))
+    return any(s in text for s in _TRANSIENT)
 
 
 def retry(fn: Callable[..., T], *args, attempts: int = 12, **kwargs) -> T:
@@ -161,8 +184,40 @@ def reap_stale_runs(root: Path | None = None) -> int:
     return reaped
 
 
+_log = logging.getLogger("lmrepro.tracking")
+
+
+def tolerant(method: Callable[..., T]) -> Callable[..., T | None]:
+    """Run a StageRun method; if the store still fails after its retries, warn and go on.
+
+    Why: a stage is judged by its outputs. A tracking store that is down, full or racing
+    with another job must not turn a good result into a failed job (and a rerun of an
+    hour of training); the warning in the stage log and the ``degraded`` flag say what
+    was not recorded.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: "StageRun", *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - any store failure, after retry()
+            self.degraded = True
+            self.warnings.append(f"{method.__name__}: {type(err).__name__}: {err}")
+            _log.warning(
+                "MLflow tracking: %s failed (%s: %s); the stage goes on, this record is missing from run %s",
+                method.__name__, type(err).__name__, str(err).splitlines()[0][:300] if str(err) else "", self.run_id,
+            )
+            return None
+
+    return wrapper
+
+
 class StageRun:
-    """One MLflow run for one stage execution, with buffered metrics."""
+    """One MLflow run for one stage execution, with buffered metrics.
+
+    Every public method is :func:`tolerant`: it retries transient store errors and never
+    raises, so tracking cannot fail a stage.
+    """
 
     def __init__(self, track: str, stage: str, run_name: str, root: Path | None = None) -> None:
         self.root = root or repo_root()
@@ -172,10 +227,12 @@ class StageRun:
         self.run_id: str | None = None
         self.experiment_id: str | None = None
         self._metrics: list = []
-        self._step_counter = 0
+        self.degraded = False
+        self.warnings: list[str] = []
 
+    @tolerant
     def start(self, params: Mapping[str, Any], tags: Mapping[str, str]) -> str:
-        from mlflow.entities import Param, RunTag
+        from mlflow.entities import Param
 
         c = client(self.root)
         self.experiment_id = ensure_experiment(self.track, self.root)
@@ -184,14 +241,17 @@ class StageRun:
         items = [Param(k, str(v)[:6000]) for k, v in sorted(params.items())]
         for i in range(0, len(items), 100):
             retry(c.log_batch, self.run_id, params=items[i : i + 100], synchronous=True)
-        del RunTag
         return self.run_id
 
+    @tolerant
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag
 
+        if self.run_id is None:
+            return
         retry(client(self.root).log_batch, self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()], synchronous=True)
 
+    @tolerant
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         from mlflow.entities import Metric
 
@@ -202,6 +262,7 @@ class StageRun:
         if len(self._metrics) >= 500:
             self.flush()
 
+    @tolerant
     def flush(self) -> None:
         if not self._metrics or self.run_id is None:
             return
@@ -210,9 +271,12 @@ class StageRun:
         for i in range(0, len(pending), 500):
             retry(c.log_batch, self.run_id, metrics=pending[i : i + 500], synchronous=True)
 
+    @tolerant
     def log_input(self, path: Path, digest: str, context: str, name: str | None = None, profile: str | None = None) -> None:
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
+        if self.run_id is None:
+            return
         dataset = Dataset(
             name=name or path.name,
             digest=digest[:36],
@@ -223,16 +287,20 @@ class StageRun:
         tags = [InputTag(key="mlflow.data.context", value=context)]
         retry(client(self.root).log_inputs, self.run_id, datasets=[DatasetInput(dataset=dataset, tags=tags)])
 
+    @tolerant
     def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        if self.run_id is None:
+            return
         retry(client(self.root).log_artifact, self.run_id, str(path), artifact_path)
 
+    @tolerant
     def end(self, status: str) -> None:
         if self.run_id is None:
             return
-        try:
-            self.flush()
-        finally:
-            retry(client(self.root).set_terminated, self.run_id, status=status)
+        self.flush()
+        if self.degraded:
+            retry(client(self.root).set_tag, self.run_id, "lmrepro.tracking_warnings", "; ".join(self.warnings)[:4000])
+        retry(client(self.root).set_terminated, self.run_id, status=status)
 
 
 def _metric_key(key: str) -> str:

@@ -76,3 +76,101 @@ def test_metrics_are_sent_in_batches(tmp_root, monkeypatch):
     assert calls["log_metric"] == 0
     assert calls["log_batch"] <= 4  # params + 2 metric batches (+ margin)
     assert len(tracking.client(tmp_root).get_metric_history(run.run_id, "acc")) == 500
+
+
+# -- concurrency: the race that crashed `make reproduce` ----------------------------------
+STRESS_PROCESSES = 8
+STRESS_ROUNDS = 20
+
+
+def _stress_job(root: str, index: int, barrier, queue) -> None:
+    """One 'stage' per round; all processes log the same dataset, params and metrics at once."""
+    os.environ["LMREPRO_ROOT"] = root
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    from pathlib import Path
+
+    results = []
+    for rnd in range(STRESS_ROUNDS):
+        run = tracking.StageRun("rec", "stress", f"stress{index}-{rnd}")
+        barrier.wait(timeout=120)
+        run.start({"rec.model": "lightlm", "round": rnd}, {"lmrepro.stage": "stress"})
+        # the same input in every process of this round: one dataset row, 8 links
+        run.log_input(Path(root) / "shared.parquet", f"digest-round-{rnd:02d}", "training", name="shared.parquet")
+        run.log_metrics({"final/hr_at_10": 0.5, "loss": 1.0}, step=0)
+        run.set_tags({"lmrepro.outputs": "[]"})
+        run.end("FINISHED")
+        results.append((run.run_id, run.degraded, list(run.warnings)))
+    queue.put(results)
+
+
+def test_concurrent_jobs_logging_the_same_records_all_finish(tmp_root):
+    """8 processes x 20 rounds log the same dataset/params/metrics to one sqlite store at
+    once (a barrier starts each round together); every run ends FINISHED with every record
+    and no tracking warning."""
+    tracking.init(tmp_root)
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(STRESS_PROCESSES), ctx.Queue()
+    procs = [ctx.Process(target=_stress_job, args=(str(tmp_root), i, barrier, queue)) for i in range(STRESS_PROCESSES)]
+    for p in procs:
+        p.start()
+    results = [item for _ in procs for item in queue.get(timeout=900)]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert len(results) == STRESS_PROCESSES * STRESS_ROUNDS
+    assert [w for _, degraded, w in results if degraded] == []
+    client = tracking.client(tmp_root)
+    for run_id, _, _ in results:
+        run = client.get_run(run_id)
+        assert run.info.status == "FINISHED"
+        assert run.data.params["rec.model"] == "lightlm"
+        assert run.data.metrics == {"final/hr_at_10": 0.5, "loss": 1.0}
+        assert [d.dataset.digest for d in run.inputs.dataset_inputs] == [f"digest-round-{int(run.data.params['round']):02d}"]
+
+
+class _BrokenClient:
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise RuntimeError("disk I/O error (simulated)")
+
+        return fail
+
+
+def test_a_failing_store_warns_and_never_raises(tmp_root, monkeypatch, caplog):
+    """Tracking cannot fail a stage: every call warns, none raises, the run is marked degraded."""
+    monkeypatch.setattr(tracking, "client", lambda root=None: _BrokenClient())
+    run = tracking.StageRun("data", "broken", "broken", tmp_root)
+    with caplog.at_level("WARNING", logger="lmrepro.tracking"):
+        run.start({"a": 1}, {})
+        run.log_metrics({"loss": 1.0}, step=0)
+        run.log_input(tmp_root / "params.yaml", "abc", "training")
+        run.set_tags({"x": "y"})
+        run.end("FINISHED")
+    assert run.degraded and run.run_id is None
+    assert "start failed" in caplog.text and "disk I/O error" in caplog.text
+
+
+def test_a_non_transient_error_is_not_retried():
+    calls = []
+
+    def boom():
+        calls.append(1)
+        raise ValueError("bad value")
+
+    try:
+        tracking.retry(boom)
+    except ValueError:
+        pass
+    assert calls == [1]
+
+
+def test_a_unique_constraint_race_is_retried():
+    calls = []
+
+    def racy():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("(sqlite3.IntegrityError) UNIQUE constraint failed: datasets.experiment_id, datasets.name, datasets.digest")
+        return "linked"
+
+    assert tracking.retry(racy) == "linked" and len(calls) == 2
