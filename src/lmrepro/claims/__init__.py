@@ -1,0 +1,1 @@
+"""Pre-registered claims and the paired statistics that decide them (every track uses it)."""

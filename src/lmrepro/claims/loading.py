@@ -1,0 +1,64 @@
+"""Shared pieces of the tracks' outcome loaders: averaging arms, aligning units."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from lmrepro.claims.stats import Outcomes
+from lmrepro.errors import LmreproError
+
+
+def as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def expand(select: dict) -> list[dict]:
+    """{'method': ['a', 'b'], 'model': 'x'} -> [{'method': 'a', 'model': 'x'}, {'method': 'b', ...}]."""
+    runs = [{}]
+    for key, value in select.items():
+        runs = [{**r, key: v} for r in runs for v in as_list(value)]
+    return runs
+
+
+def mean_of_runs(frames: list[pd.Series], where: str) -> pd.Series:
+    """Average per-unit outcomes over runs that must share the same units (an arm set)."""
+    index = frames[0].index
+    for f in frames[1:]:
+        if not f.index.equals(index):
+            raise LmreproError(f"{where}: the runs of one arm were evaluated on different units; they cannot be paired")
+    return sum(frames) / len(frames)
+
+
+def outcomes_from_series(series: pd.Series, where: str, strata_level: str | None = None, seed_level: str | None = None) -> Outcomes:
+    """A Series indexed by (seed?, unit...) -> Outcomes with values (S, N)."""
+    if series.empty:
+        raise LmreproError(f"{where}: no per-unit outcomes")
+    if seed_level is not None:
+        table = series.unstack(seed_level).sort_index()
+        if table.isna().any().any():
+            raise LmreproError(f"{where}: not every unit was scored under every seed")
+        values = table.to_numpy().T  # (S, N)
+        units_index = table.index
+    else:
+        series = series.sort_index()
+        values = series.to_numpy()[None, :]
+        units_index = series.index
+    strata = np.asarray(units_index.get_level_values(strata_level)) if strata_level else None
+    units = np.array(["/".join(map(str, u)) if isinstance(u, tuple) else str(u) for u in units_index])
+    return Outcomes(values.astype(float), units, strata)
+
+
+def read_outcomes(path: Path, schema) -> pd.DataFrame:
+    """A schema-checked per-unit table; a missing file names the stage to run."""
+    from lmrepro import io
+
+    if not path.is_file():
+        raise LmreproError(f"{path}: per-unit outcomes not found (run the stage that writes it)")
+    return io.read_table(path, schema)
+
+
+Loader = Callable[[dict, str], Outcomes]
