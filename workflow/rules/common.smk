@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(workflow.basedir)
 sys.path.insert(0, str(ROOT / "src"))
 
-from lmrepro.config import get_key, load_params, validate_params  # noqa: E402
+from lmrepro.config import get_key, load_params, params_hash, validate_params  # noqa: E402
 from lmrepro.errors import LmreproError  # noqa: E402
 from lmrepro.evaluate.sections import SECTIONS  # noqa: E402
 
@@ -22,6 +22,8 @@ except LmreproError as err:
 # cluster submission), so MLflow can group the stage runs of one `snakemake` call.
 os.environ.setdefault("LMREPRO_INVOCATION_ID", uuid.uuid4().hex)
 os.environ.setdefault("LMREPRO_ORCHESTRATOR", "snakemake")
+# The whole config of this invocation (params.yaml + overlays), stated atop the reports.
+os.environ["LMREPRO_PARAMS_HASH"] = params_hash(config)
 for _var in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
     os.environ.setdefault(_var, "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -35,6 +37,8 @@ THREADS = config["runtime"]["threads"]
 # files its report sections read. Each track's rule file extends these lists.
 EVALUATE_INPUTS = []
 REPORT_INPUTS = []
+# Per-unit outcome tables (users, examples, items, rows) the pre-registered claims read.
+CLAIM_INPUTS = []
 
 # Plumbing every stage runs: editing it reruns everything, as it should.
 CORE_CODE = [

@@ -6,9 +6,14 @@ rule evaluate:
     input:
         metrics=EVALUATE_INPUTS,
         reports=REPORT_INPUTS,
+        claims=CLAIM_INPUTS,
+        registry=sorted(str(p.relative_to(ROOT)) for p in (ROOT / "workflow" / "claims").glob("*.yaml")),
+        claims_schema="workflow/schemas/claims.schema.yaml",
+        results_schema="workflow/schemas/claims_results.schema.yaml",
         code=code("stages/evaluate.py", "evaluate", *report_section_sources()),
     output:
         json="reports/metrics.json",
+        claims="reports/claims.json",
         md=report(
             "reports/results.md", caption="../report/results.rst", category="Results"
         ),
@@ -22,7 +27,8 @@ rule evaluate:
         "logs/evaluate/evaluate.log",
     threads: THREADS
     params:
-        cfg=cfg(),
+        cfg=cfg("claims", "profile"),
     shell:
         "python -m lmrepro.stages.evaluate --metrics-files {input.metrics} --report-files {input.reports}"
+        " --claim-files {input.claims} --out-claims {output.claims}"
         " --out-json {output.json} --out-md {output.md} --out-summary {output.summary} --curves {output.curves} {params.cfg} --log {log}"

@@ -169,3 +169,4 @@ rule mta_eval:
 
 EVALUATE_INPUTS.append(rules.mta_eval.output.scores)
 REPORT_INPUTS.extend([rules.mta_eval.output.runs, rules.mta_eval.output.figure])
+CLAIM_INPUTS.extend(rules.mta_eval.input.preds)

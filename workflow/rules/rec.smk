@@ -170,3 +170,25 @@ EVALUATE_INPUTS.extend(rules.rec_summary.input.index)
 EVALUATE_INPUTS.extend(rules.rec_summary.input.train)
 EVALUATE_INPUTS.extend(rules.rec_summary.input.peers)
 REPORT_INPUTS.extend(rules.rec_summary.output)
+# the claims pair these per-user tables (every train run and peer of the grid)
+CLAIM_INPUTS.extend(
+    expand(
+        rules.rec_train.output.per_user,
+        dataset=REC["datasets"],
+        method=REC["indexings"],
+        model=REC["models"],
+        setting=REC["settings"],
+    )
+    + expand(
+        rules.rec_train.output.per_user,
+        dataset=REC["datasets"],
+        method=REC["ablations"],
+        model=REC["ablation_models"],
+        setting=REC["settings"],
+    )
+    + expand(
+        "data/rec/eval/{dataset}/peer-{peer}.parquet",
+        dataset=REC["datasets"],
+        peer=REC["peers"],
+    )
+)

@@ -1,15 +1,15 @@
-"""The one-screen summary: every claim of reports/results.md with its verdict.
+"""The README's copy of reports/summary.md (every claim with its verdict).
 
 Why a separate file: the README shows the summary, and a README must not carry numbers
-typed by hand. The evaluate stage writes reports/summary.md from the same text as
-results.md; ``python -m lmrepro.evaluate.summary --readme README.md`` copies it between
-the README's markers, and a test fails when the two differ.
+typed by hand. The evaluate stage renders reports/summary.md from the claim results
+(the same objects as reports/claims.json, see lmrepro.evaluate.claims);
+``python -m lmrepro.evaluate.summary --readme README.md`` copies it between the README's
+markers, and a test fails when the two differ.
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -17,55 +17,6 @@ from lmrepro.errors import LmreproError
 
 START = "<!-- results-summary:start -->"
 END = "<!-- results-summary:end -->"
-
-# the verdict vocabulary of the track reports, longest first so "not supported" wins over "supported"
-_VERDICT = re.compile(
-    r"(not supported|partly supported|supported|contradicted|inconclusive|does not survive|survives)",
-    re.IGNORECASE,
-)
-
-
-def _paper(heading: str) -> str:
-    """'## ALTER: Mixture-of-Task-Adapters (MTA)' -> 'ALTER'."""
-    return re.split(r"[:(]", heading[3:], maxsplit=1)[0].strip()
-
-
-def _claim(line: str) -> str:
-    """The claim's label: the bullet's leading emphasised phrase (plus a parenthesis right
-    after it) if it has one, else its text up to the first colon; emphasis removed."""
-    text = line[2:]
-    lead = re.match(r"(\*\*?)(.+?)\1(\s*\([^)]*\))?", text)
-    text = lead.group(2) + (lead.group(3) or "") if lead else text.split(":", 1)[0]
-    text = re.sub(r"^Claim:\s*", "", text.replace("*", ""))
-    label = text.strip().rstrip(".:")
-    return label if len(label) <= 110 else label[:107].rstrip() + "..."
-
-
-def claim_rows(results_md: str) -> list[tuple[str, str, str]]:
-    """(paper, claim, verdict) for every bullet under a '## ' section that states a verdict."""
-    rows, paper = [], None
-    for line in results_md.splitlines():
-        if line.startswith("## "):
-            paper = _paper(line)
-            continue
-        if paper is None or not line.startswith("- "):
-            continue
-        found = _VERDICT.findall(line)
-        if not found:
-            continue
-        rows.append((paper, _claim(line), found[-1].lower()))
-    return rows
-
-
-def render(results_md: str) -> str:
-    rows = claim_rows(results_md)
-    if not rows:
-        return "No claim has a verdict yet: run the pipeline (`make reproduce`).\n"
-    lines = ["| paper | claim (our test of it) | verdict at our scale |", "|---|---|---|"]
-    lines += [f"| {p} | {c} | {v} |" for p, c, v in rows]
-    lines += ["", "Numbers, scale and substitutions: [reports/results.md](reports/results.md)."]
-    return "\n".join(lines) + "\n"
-
 
 def sync_readme(readme: Path, summary: str) -> bool:
     """Replace the text between the README's markers; True when it changed."""

@@ -24,18 +24,6 @@ def per_user_path(root: Path, run: dict) -> Path:
     return base / f"{run['method']}-{run['model']}-{run['setting']}.parquet"
 
 
-def claim_inputs(rec: dict) -> list[str]:
-    """Every per-user file an arm may read (declared inputs of the evaluate rule)."""
-    datasets = rec["datasets"]
-    out = []
-    for d in datasets:
-        for m in [*rec["methods"], *rec.get("ablations", [])]:
-            models = rec["models"] if m in rec["methods"] else rec.get("ablation_models", [])
-            out += [str(EVAL_DIR / d / f"{m}-{model}-{s}.parquet") for model in models for s in rec["settings"]]
-        out += [str(EVAL_DIR / d / f"peer-{p}.parquet") for p in rec["peers"]]
-    return out
-
-
 def loader(root: Path) -> Loader:
     def load(select: dict, metric: str) -> Outcomes:
         frames = []

@@ -1,8 +1,8 @@
 """The LightLM section of reports/results.md, formatted from the rec_summary stage's
 declared outputs (reports/rec/summary.json and the HR@10-vs-params figure): every
 indexing x model x setting with HR/NDCG@5/10/20 (test), parameters, time, next to the
-TIGER-table peers (papers.md); the leak and graph-weight ablations; verdicts. Writes
-nothing."""
+TIGER-table peers (papers.md); the leak and graph-weight ablations. The verdicts are
+the claims engine's (lmrepro.evaluate.claims). Writes nothing."""
 
 from __future__ import annotations
 
@@ -101,60 +101,23 @@ def _graph_stats(index: dict) -> list[str]:
     return lines
 
 
-def _compare(a: list[float], b: list[float], users: int) -> tuple[str, float]:
-    """Sign of mean(a) - mean(b) against its binomial noise: each run's HR@10 is a mean of
-    `users` hits, so SE(mean of k runs) ~ sqrt(p (1 - p) / (users k)), treating runs as
-    independent (an approximation: they share users). -> (verdict, 2 SE)."""
-    se2 = sum(np.mean(x) * (1 - np.mean(x)) / (users * len(x)) for x in (a, b))
-    margin = 2 * np.sqrt(se2)
-    d = np.mean(a) - np.mean(b)
-    return ("higher" if d > margin else "lower" if d < -margin else "within noise"), margin
-
-
-def _verdicts(runs: list[dict], peers: list[dict]) -> list[str]:
+def _descriptive(runs: list[dict]) -> list[str]:
+    """Orderings a reader looks for; no verdicts here (those come from the paired tests of
+    the pre-registered claims, in the report's Verdicts section)."""
     main = [r for r in runs if r["role"] == "main"]
-    users = min((r["metrics"]["users"] for r in main), default=1)
     out = []
     for setting in sorted({r["setting"] for r in main}):
-        hr = {}
-        for r in main:
-            if r["setting"] == setting:
-                hr.setdefault(r["model"], []).append(r["metrics"]["test_hr@10"])
-        for other, what in (("wide", "wide-shallow at matched budget"), ("p5", "the P5-like T5-small geometry")):
-            if {"lightlm", other} <= set(hr):
-                v, margin = _compare(hr["lightlm"], hr[other], users)
-                verdict = {"higher": "supported", "lower": "contradicted", "within noise": "inconclusive"}[v]
-                out.append(f"- Deep-narrow LightLM vs {what} ({setting}, mean test HR@10 over indexings): "
-                           f"{np.mean(hr['lightlm']):.4f} vs {np.mean(hr[other]):.4f}, difference {v} "
-                           f"(2 SE = {margin:.4f}) -> {verdict} at this scale.")
-        by_idx = {}
+        by_idx: dict[str, list[float]] = {}
         for r in main:
             if r["setting"] == setting:
                 by_idx.setdefault(r["method"], []).append(r["metrics"]["test_hr@10"])
         ranked = sorted(by_idx, key=lambda k: -np.mean(by_idx[k]))
-        if ranked:
-            ranking = ", ".join(f"{k} {np.mean(by_idx[k]):.4f}" for k in ranked)
-            line = f"- Indexings ranked by mean test HR@10 over models ({setting}): {ranking}"
-            collab = [k for k in ("sci", "gci") if k in by_idx]
-            base = [k for k in ("random", "sequential", "cid") if k in by_idx]
-            if collab and base:
-                best_c = max(collab, key=lambda k: np.mean(by_idx[k]))
-                best_b = max(base, key=lambda k: np.mean(by_idx[k]))
-                v, margin = _compare(by_idx[best_c], by_idx[best_b], users)
-                verdict = {"higher": "supported", "lower": "contradicted", "within noise": "inconclusive"}[v]
-                line = (f"- Collaborative indexing (SCI/GCI) beats random/sequential/CID ({setting}, mean test HR@10 "
-                        f"over models): best of SCI/GCI ({best_c}) vs best of the others ({best_b}): {v} "
-                        f"(2 SE = {margin:.4f}) -> {verdict} at this scale. Ranking: {ranking}")
-            out.append(line + ".")
-    for p in peers:
-        best = max((r for r in main if r["dataset"] == p["dataset"]), key=lambda r: r["metrics"]["test_hr@10"],
-                   default=None)
-        if best:
-            out.append(f"- Best T5 run ({best['method']}/{best['model']}/{best['setting']}, HR@10 "
-                       f"{best['metrics']['test_hr@10']:.4f}) vs {PEER_NAMES.get(p['peer'], p['peer'])} "
-                       f"{p['metrics']['test_hr@10']:.4f} on {p['dataset']}.")
+        out.append(f"- Indexings by mean test HR@10 over models ({setting}): "
+                   + ", ".join(f"{k} {np.mean(by_idx[k]):.4f}" for k in ranked) + ".")
     out.append("- Constrained generation: every returned item is a real item by construction (trie; "
                "tests/rec/test_decoding.py), and the lists equal transformers' constrained beam search.")
+    out.append("- Verdicts on the LightLM claims: see the Verdicts section (paired tests over users, "
+               "arms fixed in workflow/claims/lightlm.yaml).")
     return out
 
 
@@ -183,7 +146,7 @@ def render(root: Path) -> str:
         for peer, (h5, n5, h10, n10) in PEERS[dataset].items():
             lines.append(f"| {dataset} | - | {peer} (TIGER paper, full data) | sequential | - | "
                          f"{h5:.4f} | {n5:.4f} | {h10:.4f} | {n10:.4f} | - | - | - | - |")
-    lines += ["", *_ablation(runs), *_graph_stats(s["index"]), "Claims:", "", *_verdicts(runs, peers), ""]
+    lines += ["", *_ablation(runs), *_graph_stats(s["index"]), "Orderings:", "", *_descriptive(runs), ""]
     if (root / "reports" / "rec" / "hr10_vs_params.png").is_file():
         lines += ["![test HR@10 vs parameters](rec/hr10_vs_params.png)", ""]
     return "\n".join(lines)
