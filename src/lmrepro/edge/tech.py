@@ -79,13 +79,14 @@ class TechConfig:
     total_check_rtol: float = 1e-3
 
 
-def _cell_case(path_value: str) -> str:
+def _cell_case(path_value: str, source: Path | None = None) -> str:
     """'data/cell_cfgs/RRAM_best_case.cell' -> 'best' (NVMExplorer's optimistic/pessimistic cell)."""
     stem = Path(str(path_value).strip()).stem.lower()
     for case in ("best", "worst"):
         if stem.endswith(f"_{case}_case"):
             return case
-    raise LmreproError(f"cannot tell cell case from MemoryCellInputFile={path_value!r}")
+    where = f"{source}: " if source is not None else ""
+    raise LmreproError(f"{where}cannot tell cell case from MemoryCellInputFile={path_value!r}")
 
 
 def parse_cell_file(path: Path) -> dict:
@@ -132,7 +133,7 @@ def parse_csv(path: Path, technology: str, rtol: float = 1e-3) -> tuple[pd.DataF
         if bad.any():
             lines = (np.flatnonzero(bad)[:5] + 2).tolist()  # + header line, 1-based
             raise LmreproError(f"{path}: column {col!r} is not a finite number on line(s) {lines}")
-    df["cell_case"] = df["MemoryCellInputFile"].map(_cell_case)
+    df["cell_case"] = df["MemoryCellInputFile"].map(lambda value: _cell_case(value, path))
     df["target"] = df["target"].astype(str).str.strip()
     failed_mask = (df[list(VALUE_COLUMNS)] < 0).any(axis=1)
     keys = ["cell_case", "target"]
