@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from pathlib import Path
@@ -88,13 +89,33 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
 
+def non_finite_numbers(node: Any, prefix: str = "") -> list[tuple[str, float]]:
+    """(dotted key, value) of every inf or nan; list items are named key.<index>.
+
+    YAML's ``.inf`` / ``.nan`` are valid JSON-schema numbers and pass every ``minimum``
+    check (nan compares false, inf is above any bound), then crash or silently misbehave
+    deep in training (an inf epoch count, a nan learning rate). No parameter has a use for
+    them, so they are rejected for every key, whatever its schema says.
+    """
+    if isinstance(node, float):
+        return [] if math.isfinite(node) else [(prefix or "<top level>", node)]
+    if isinstance(node, Mapping):
+        items = node.items()
+    elif isinstance(node, (list, tuple)):
+        items = enumerate(node)
+    else:
+        return []
+    return [bad for key, value in items for bad in non_finite_numbers(value, f"{prefix}.{key}" if prefix else str(key))]
+
+
 def validate_params(params: Mapping, root: Path | None = None, source: str = "params") -> None:
-    """Raise LmreproError naming every bad key (unknown, missing, wrong type or range)."""
+    """Raise LmreproError naming every bad key (unknown, missing, wrong type or range, inf/nan)."""
     validator = jsonschema.Draft202012Validator(params_schema(root))
     errors = sorted(validator.iter_errors(dict(params)), key=lambda e: list(map(str, e.absolute_path)))
-    if not errors:
+    bad_numbers = non_finite_numbers(dict(params))
+    if not errors and not bad_numbers:
         return
-    lines = []
+    lines = [f"  {key}: {value!r} is not a finite number" for key, value in bad_numbers[:20]]
     for err in errors[:20]:
         where = _key_path(err)
         if err.validator == "additionalProperties":

@@ -70,6 +70,7 @@ def validate_sections(params: Mapping[str, Any], root: Path, source: str) -> Non
         for err in jsonschema.Draft202012Validator(sub).iter_errors(value):
             where = ".".join([key, *map(str, err.absolute_path)])
             problems.append(f"  {where}: {err.message}")
+        problems += [f"  {where}: {bad!r} is not a finite number" for where, bad in cfgmod.non_finite_numbers(value, key)]
     if problems:
         raise LmreproError(f"{source}: invalid parameters:\n" + "\n".join(problems))
 

@@ -57,7 +57,7 @@ def test_malformed_line_is_named(tmp_path):
     f = tmp_path / "x.all"
     f.write_text("1 fine sentence\nnolabel here\n")
     with pytest.raises(LmreproError, match=r"x.all:2"):
-        read_label_sentence(f)
+        read_label_sentence(f, 2)
 
 
 def test_unknown_task_is_named(shared_data):

@@ -88,3 +88,40 @@ def test_benchmark_dependent_per_access_values_are_rejected(nvm_dir, tmp_path):
 def test_cell_file_parses(nvm_dir):
     cell = tech.parse_cell_file(nvm_dir / "RRAM.cell")
     assert cell["MemCellType"] == "memristor" and cell["CellArea (F^2)"] == 53.0
+
+
+def test_damaged_csv_is_rejected_with_file_and_line(nvm_dir, tmp_path):
+    """Truncation, a re-delimited line and a non-finite value: file and line named, no traceback."""
+    text = (nvm_dir / "SRAM_1BPC-combined.csv").read_text(encoding="utf-8")
+    path = tmp_path / "SRAM_1BPC-combined.csv"
+    path.write_text(text[: len(text) // 2], encoding="utf-8")  # cut inside a line
+    n = text[: len(text) // 2].count("\n") + 1
+    with pytest.raises(LmreproError, match=rf"{path}:{n}: last line has no line end"):
+        tech.parse_csv(path, "SRAM")
+    lines = text.split("\n")
+    path.write_text("\n".join([*lines[:3], lines[3].replace(",", ";"), *lines[4:]]), encoding="utf-8")
+    with pytest.raises(LmreproError, match=rf"{path}:4: expected \d+ comma-separated fields like the header, got 1"):
+        tech.parse_csv(path, "SRAM")
+    df, path = _copy(nvm_dir, tmp_path)
+    df.loc[4, "Leakage Power (mW)"] = float("inf")
+    df.to_csv(path, index=False)
+    with pytest.raises(LmreproError, match=rf"{path}: column 'leakage_mw' is not a finite number on line\(s\) \[6\]"):
+        tech.parse_csv(path, "SRAM")
+
+
+def test_bom_and_crlf_csv_parse_like_the_original(nvm_dir, tmp_path):
+    raw = (nvm_dir / "SRAM_1BPC-combined.csv").read_bytes()
+    path = tmp_path / "SRAM_1BPC-combined.csv"
+    path.write_bytes(raw)
+    expected = tech.parse_csv(path, "SRAM")
+    path.write_bytes(b"\xef\xbb\xbf" + raw.replace(b"\n", b"\r\n"))
+    got = tech.parse_csv(path, "SRAM")
+    pd.testing.assert_frame_equal(got[0], expected[0])
+    pd.testing.assert_frame_equal(got[1], expected[1])
+
+
+def test_cell_file_with_binary_bytes_is_named(tmp_path):
+    cell = tmp_path / "RRAM.cell"
+    cell.write_bytes(b"-MemCellType: memristor\n-CellArea (F^2): 5\x003\n")
+    with pytest.raises(LmreproError, match=rf"{cell}:2: NUL byte"):
+        tech.parse_cell_file(cell)

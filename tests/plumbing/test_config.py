@@ -95,3 +95,36 @@ def test_device_resolution_and_cpu_autocast_is_a_no_op():
     x = torch.randn(4, 4)
     with autocast(torch.device("cpu"), True):
         assert (x @ x).dtype == torch.float32  # CPU numbers never change with amp
+
+
+@pytest.mark.parametrize("text", [".inf", "-.inf", ".nan", ".NaN", "+.Inf"])
+def test_non_finite_numbers_are_rejected_with_the_key(tmp_path, text):
+    """YAML .inf/.nan pass JSON-schema 'number' and every minimum; they must not reach training."""
+    params = config.load_params(REPO / "params.yaml")
+    params["mta"]["stage1"]["lr"] = config.load_yaml(_yaml(tmp_path, f"v: {text}"))["v"]
+    with pytest.raises(LmreproError, match=r"mta\.stage1\.lr: .* is not a finite number"):
+        config.validate_params(params, REPO)
+
+
+def test_non_finite_number_in_an_overlay_and_in_a_list_is_named(tmp_path):
+    overlay = _yaml(tmp_path, "mta:\n  stage1:\n    epochs: .inf\n")
+    params = config.load_params(REPO / "params.yaml", overlay)
+    params["edge"]["energy"]["sweep"]["rate_hz"] = [1.0, float("nan")]
+    with pytest.raises(LmreproError) as err:
+        config.validate_params(params, REPO)
+    assert "mta.stage1.epochs: inf is not a finite number" in str(err.value)
+    assert "edge.energy.sweep.rate_hz.1: nan is not a finite number" in str(err.value)
+
+
+def test_stage_cfg_sections_reject_non_finite_numbers():
+    from lmrepro.stage import validate_sections
+
+    with pytest.raises(LmreproError, match=r"data\.nlu\.valid_fraction: nan is not a finite number"):
+        validate_sections({"data.nlu": {"tasks": ["sst2"], "seed": 1, "valid_fraction": float("nan"), "test_fraction": 0.1}},
+                          REPO, source="--cfg")
+
+
+def _yaml(tmp_path, text):
+    path = tmp_path / "overlay.yaml"
+    path.write_text(text)
+    return path

@@ -10,7 +10,7 @@ EDGE_MODELS = ["albert-base-v2", "ours"]
 rule edge_tech:
     input:
         raw="data/raw/energy",
-        code=code("stages/edge_tech.py", "edge/tech.py", "edge/schemas.py"),
+        code=code("stages/edge_tech.py", "edge/tech.py", "data/rawtext.py", "edge/schemas.py"),
     output:
         table="data/edge/tech.parquet",
         failed="data/edge/tech_failed.parquet",

@@ -3,18 +3,29 @@
 Input: one line per user, ``user item1 item2 ...`` in time order (the format used by
 S3Rec, ICLRec, TIGER and LightLM). Per user: last item = test, second-last = valid,
 the rest = train, the split every peer in papers.md uses.
+
+Reading is strict (see :mod:`lmrepro.data.rawtext`): UTF-8 (the files are ASCII digits),
+NUL bytes rejected, a UTF-8 BOM and CRLF line ends accepted (they change no id), and every
+line must end with a newline, as all official files do, so a file cut inside its last
+line is reported as truncated instead of silently losing that user's newest items. Ids
+must be plain non-negative decimal integers that fit the table's int32 columns.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lmrepro.data.rawtext import read_text
 from lmrepro.errors import LmreproError
 
+_ID = re.compile(r"[0-9]+")
+_MAX_ID = 2**31 - 1
+_FORMAT = "'<user> <item> <item> ...' lines of integer ids"
 DATASET_FILES = {"beauty": "Beauty.txt", "sports": "Sports_and_Outdoors.txt", "toys": "Toys_and_Games.txt"}
 
 
@@ -26,24 +37,24 @@ class RecStats:
 
 
 def read_sequences(path: Path) -> dict[int, list[int]]:
-    if not path.is_file():
-        raise LmreproError(f"{path}: file not found")
+    text = read_text(path, "utf-8", _FORMAT, require_final_newline=True)
     sequences: dict[int, list[int]] = {}
-    with open(path) as handle:
-        for lineno, line in enumerate(handle, start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            try:
-                ids = [int(p) for p in parts]
-            except ValueError as err:
-                raise LmreproError(f"{path}:{lineno}: expected integer ids ({err})") from err
-            user, items = ids[0], ids[1:]
-            if user in sequences:
-                raise LmreproError(f"{path}:{lineno}: user {user} appears twice")
-            if len(items) < 3:
-                raise LmreproError(f"{path}:{lineno}: user {user} has {len(items)} items; leave-one-out needs >= 3")
-            sequences[user] = items
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        bad = next((p for p in parts if not _ID.fullmatch(p)), None)
+        if bad is not None:
+            raise LmreproError(f"{path}:{lineno}: expected integer ids ('<user> <item> <item> ...'), got {bad[:30]!r}")
+        ids = [int(p) for p in parts]
+        if max(ids) > _MAX_ID:
+            raise LmreproError(f"{path}:{lineno}: id {max(ids)} does not fit a 32-bit integer")
+        user, items = ids[0], ids[1:]
+        if user in sequences:
+            raise LmreproError(f"{path}:{lineno}: user {user} appears twice")
+        if len(items) < 3:
+            raise LmreproError(f"{path}:{lineno}: user {user} has {len(items)} items; leave-one-out needs >= 3")
+        sequences[user] = items
     if not sequences:
         raise LmreproError(f"{path}: no sequences")
     return sequences

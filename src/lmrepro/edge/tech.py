@@ -13,10 +13,18 @@ the characterized array. Per-access energy and latency stay those of one array (
 hits one bank; H-tree growth is ignored), while area and leakage grow with the number of
 arrays: either fractionally ("linear": a smaller or larger macro with the same density and
 leakage per bit) or in whole characterized arrays ("tile": ceil(bytes / array capacity)).
+
+Reading is strict (:mod:`lmrepro.data.rawtext`): UTF-8, no NUL bytes, a UTF-8 BOM dropped
+and CRLF read as LF (spreadsheet tools add both; the values are unchanged). Every record
+must have the header's number of comma-separated fields and the file must end with a
+newline (all NVMExplorer dumps do), so a truncated or re-delimited file is reported with
+its line instead of being read with missing values; numeric columns must be finite.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from lmrepro.data.rawtext import read_text
 from lmrepro.errors import LmreproError
 
 # CSV column -> our column. Everything else in the CSV describes the cell or NVSim knobs.
@@ -70,19 +79,20 @@ class TechConfig:
     total_check_rtol: float = 1e-3
 
 
-def _cell_case(path_value: str) -> str:
+def _cell_case(path_value: str, source: Path | None = None) -> str:
     """'data/cell_cfgs/RRAM_best_case.cell' -> 'best' (NVMExplorer's optimistic/pessimistic cell)."""
     stem = Path(str(path_value).strip()).stem.lower()
     for case in ("best", "worst"):
         if stem.endswith(f"_{case}_case"):
             return case
-    raise LmreproError(f"cannot tell cell case from MemoryCellInputFile={path_value!r}")
+    where = f"{source}: " if source is not None else ""
+    raise LmreproError(f"{where}cannot tell cell case from MemoryCellInputFile={path_value!r}")
 
 
 def parse_cell_file(path: Path) -> dict:
     """NVSim .cell file ('-Key (unit): value' lines) -> {key: value}; used to document the cell."""
     out: dict = {}
-    for i, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for i, line in enumerate(read_text(path, "utf-8", "NVSim '-Key: value' lines").split("\n"), 1):
         line = line.strip()
         if not line:
             continue
@@ -105,9 +115,12 @@ def parse_csv(path: Path, technology: str, rtol: float = 1e-3) -> tuple[pd.DataF
     never used.
     """
     path = Path(path)
+    what = "an NVMExplorer comma-separated file with a header"
+    text = read_text(path, "utf-8", what, require_final_newline=True)
+    _check_fields(text, path, what)
     try:
-        raw = pd.read_csv(path, skipinitialspace=True)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raw = pd.read_csv(io.StringIO(text), skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise LmreproError(f"{path}: cannot read NVMExplorer CSV: {exc}") from exc
     raw.columns = [c.strip() for c in raw.columns]
     missing = [c for c in (*PER_ACCESS_COLUMNS, *TOTAL_COLUMNS, "MemoryCellInputFile") if c not in raw.columns]
@@ -116,10 +129,11 @@ def parse_csv(path: Path, technology: str, rtol: float = 1e-3) -> tuple[pd.DataF
     df = raw.rename(columns=PER_ACCESS_COLUMNS)
     for col in (*VALUE_COLUMNS, "word_bits", "capacity_mb", "node_nm", "bits_per_cell", "cell_area_f2"):
         df[col] = pd.to_numeric(df[col], errors="coerce")
-        if df[col].isna().any():
-            rows = df.index[df[col].isna()].tolist()[:5]
-            raise LmreproError(f"{path}: column {col!r} is not numeric in rows {rows}")
-    df["cell_case"] = df["MemoryCellInputFile"].map(_cell_case)
+        bad = ~np.isfinite(df[col].to_numpy(float))
+        if bad.any():
+            lines = (np.flatnonzero(bad)[:5] + 2).tolist()  # + header line, 1-based
+            raise LmreproError(f"{path}: column {col!r} is not a finite number on line(s) {lines}")
+    df["cell_case"] = df["MemoryCellInputFile"].map(lambda value: _cell_case(value, path))
     df["target"] = df["target"].astype(str).str.strip()
     failed_mask = (df[list(VALUE_COLUMNS)] < 0).any(axis=1)
     keys = ["cell_case", "target"]
@@ -137,6 +151,26 @@ def parse_csv(path: Path, technology: str, rtol: float = 1e-3) -> tuple[pd.DataF
     table["source_file"] = path.name
     failed = df[failed_mask][keys].drop_duplicates().assign(technology=technology, source_file=path.name)
     return table.drop(columns="capacity_mb"), failed.reset_index(drop=True)
+
+
+def _check_fields(text: str, path: Path, what: str) -> None:
+    """Every record has the header's number of fields (a cut or re-delimited line does not)."""
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader)
+    if len(header) < 2:
+        raise LmreproError(f"{path}:1: expected a comma-separated header ({what}), got {','.join(header)[:60]!r}")
+    records = 0
+    for fields in reader:
+        if not fields:  # NVMExplorer writes none; rejecting them keeps row -> line numbers exact
+            raise LmreproError(f"{path}:{reader.line_num}: blank line inside the table ({what})")
+        records += 1
+        if len(fields) != len(header):
+            raise LmreproError(
+                f"{path}:{reader.line_num}: expected {len(header)} comma-separated fields like the header,"
+                f" got {len(fields)}: wrong delimiter or truncated line?"
+            )
+    if not records:
+        raise LmreproError(f"{path}: header only, no characterization rows (expected {what})")
 
 
 def _check_totals(df: pd.DataFrame, path: Path, rtol: float) -> None:
