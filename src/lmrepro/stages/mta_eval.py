@@ -1,5 +1,8 @@
 """Stage mta_eval: score every method's predictions per task and seed, summarise over
-seeds, and write the deterministic metrics, the cost record, the table and the figure."""
+seeds, and write the deterministic metrics, the cost record, the table and the figure.
+
+No wall time enters any output here (they would differ between identical runs); the
+report reads the training stages' timing files itself (mta/report.py)."""
 
 from pathlib import Path
 
@@ -17,7 +20,7 @@ stage.add_argument("--preds", type=Path, nargs="+", required=True)
 stage.add_argument("--runs", type=Path, nargs="+", required=True)
 stage.add_argument("--scores", type=Path, required=True, help="reports/metrics/mta/scores.json (DVC metrics)")
 stage.add_argument("--per-seed", type=Path, required=True, help="per (method, seed, task) scores, Parquet")
-stage.add_argument("--runs-out", type=Path, required=True, help="reports/mta/runs.json (timings)")
+stage.add_argument("--runs-out", type=Path, required=True, help="reports/mta/runs.json (parameter counts, steps)")
 stage.add_argument("--table", type=Path, required=True)
 stage.add_argument("--figure", type=Path, required=True)
 
