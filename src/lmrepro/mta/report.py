@@ -214,13 +214,16 @@ def render(root: Path) -> str:
         f"Scale (ours, not the paper's): backbone `{scale['backbone']}` ({scale['blocks']} adapted top "
         f"block(s), bottleneck {scale['bottleneck']}, {scale['n_shared']} shared adapter(s), gate temperature "
         f"{scale['temperature']}); {len(tasks)} tasks, {scale['n_train']} training and {scale['n_test']} test "
-        f"examples per task (seeded subsample of each task's train/test split), max_len {scale['max_len']}, "
+        f"examples per task (seeded subsample of each task's train/test split; "
+        f"{scale.get('n_valid', 'no')} validation examples per task give per-epoch curves in MLflow, nothing is "
+        f"selected on them), max_len {scale['max_len']}, "
         f"seeds {scale['seeds']}. The paper uses T5-base-sized models and the full data sets; papers.md gives "
         f"no per-task numbers from the paper to place beside ours, so the claims are checked by the ranking "
         f"of methods on identical data and seeds. Scores are ×100: accuracy, MCC for CoLA, mean of F1 and "
         f"accuracy for MSRP, 3-way accuracy for SICK; mean ± sample std over seeds. Trainable = parameters "
         f"updated by the method (MTA and AdapterFusion include their stage-1 adapters); Total = parameters "
-        f"needed to serve all tasks; Time = training wall time per seed (machine-dependent).",
+        f"needed to serve all tasks; Time = training wall time per seed (machine-dependent, from "
+        f"{TIMING_DIR.as_posix()}/, the only MTA outputs that differ between identical runs).",
         "",
         table(summary, runs, tasks, timings),
         "",

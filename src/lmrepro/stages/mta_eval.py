@@ -43,7 +43,7 @@ def main(ctx) -> None:
     data = ctx.section("mta.data")
     scale = {"backbone": ctx.section("mta.backbone"), "blocks": mix["blocks"], "bottleneck": mix["bottleneck"],
              "n_shared": mix["n_shared"], "temperature": mix["temperature"], "n_train": data["n_train"],
-             "n_test": data["n_test"], "max_len": data["max_len"], "seeds": seeds}
+             "n_test": data["n_test"], "n_valid": data["n_valid"], "max_len": data["max_len"], "seeds": seeds}
     io.write_json({"tasks": tasks, "scale": scale, "summary": summary}, ctx.args.scores)
     io.write_json(runs, ctx.args.runs_out)
     io.write_text("# MTA: method x task\n\n" + report.table(summary, runs, tasks) + "\n", ctx.args.table)
