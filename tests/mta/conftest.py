@@ -31,14 +31,14 @@ def fresh_encoder(backbone):
 
 @pytest.fixture(scope="session")
 def tiny_table():
-    """Two tasks, a single-sentence one and a pair one, train/test splits."""
+    """Two tasks, a single-sentence one and a pair one, train/valid/test splits."""
     pos = ["a wonderful film", "great acting and story", "i loved it", "superb and moving", "truly delightful",
            "a joy to watch", "brilliant work", "charming and warm"]
     neg = ["a dull mess", "boring and slow", "i hated it", "awful script", "truly terrible", "a waste of time",
            "clumsy work", "cold and lifeless"]
     rows = []
     for i, (p, n) in enumerate(zip(pos, neg)):
-        split = "train" if i < 6 else "test"
+        split = "train" if i < 5 else "valid" if i == 5 else "test"
         rows.append(("sst2", split, p, None, 1))
         rows.append(("sst2", split, n, None, 0))
         rows.append(("msrp", split, p, p + " indeed", 1))

@@ -25,11 +25,22 @@ def _preds(method, seed, correct_share, rng):
     return pd.concat(rows)
 
 
-def _runs(method, seconds):
-    stages = [{"name": "stage1", "trainable": 1000, "seconds": seconds, "steps": 10}]
+def _runs(method):
+    name = "stage1" if method in ("adapters", "mta") else method
+    stages = [{"name": name, "trainable": 1000, "steps": 10}]
     if method == "mta":
-        stages.append({"name": "stage2", "trainable": 100, "seconds": seconds / 4, "steps": 5})
-    return [{"seed": s, "total": 10_000, "stages": stages} for s in (0, 1, 2)]
+        stages.append({"name": "stage2", "trainable": 100, "steps": 5})
+    return [{"seed": s, "total": 10_000, "valid_score": 0.5, "stages": stages} for s in (0, 1, 2)]
+
+
+def _write_timings(root, methods, seconds):
+    """Timing files as the training stages write them (stage 2 takes a quarter of stage 1)."""
+    files = {"mta_stage1": [("stage1", seconds)], "mta_stage2": [("stage2", seconds / 4)]}
+    files |= {f"mta_baseline-{m}": [(m, seconds)] for m in methods if m not in ("adapters", "mta")}
+    (root / "reports/mta/timing").mkdir(parents=True, exist_ok=True)
+    for stage, runs in files.items():
+        (root / f"reports/mta/timing/{stage}.json").write_text(json.dumps(
+            {"stage": stage, "runs": [{"seed": s, "name": n, "seconds": t} for n, t in runs for s in (0, 1, 2)]}))
 
 
 def test_task_scores_use_the_papers_metrics():
@@ -48,7 +59,7 @@ def test_summary_and_verdicts(tmp_path):
     summary = summarize(score(preds), TASKS)
     assert summary["mta"]["seeds"] == 3 and summary["mta"]["macro"]["std"] > 0
     assert summary["mta"]["macro"]["mean"] > summary["adapters"]["macro"]["mean"]
-    runs = {m: _runs(m, 10.0) for m in quality}
+    runs = {m: _runs(m) for m in quality}
     (tmp_path / "reports/metrics/mta").mkdir(parents=True)
     (tmp_path / "reports/mta").mkdir(parents=True)
     (tmp_path / "reports/metrics/mta/scores.json").write_text(json.dumps({
@@ -56,9 +67,15 @@ def test_summary_and_verdicts(tmp_path):
         "scale": {"backbone": "b", "blocks": 1, "bottleneck": 8, "n_shared": 1, "temperature": 0.1,
                   "n_train": 10, "n_test": 200, "max_len": 16, "seeds": [0, 1, 2]}}))
     (tmp_path / "reports/mta/runs.json").write_text(json.dumps(runs))
+    with pytest.raises(LmreproError, match="timing file missing"):
+        report.render(tmp_path)  # the Time column needs the training stages' timing files
+    _write_timings(tmp_path, quality, 10.0)
     text = report.render(tmp_path)
-    assert "| MTA (two-stage) |" in text and "cola (MCC)" in text
+    assert "| MTA (two-stage) |" in text and "cola (MCC)" in text and "| Time (s) |" in text
+    assert "in 2.5 s vs 10 s for stage 1" in text  # seconds come from the timing files
     assert text.count("Verdict: **supported**") == 3  # clearly better than every baseline here
+    # the table mta_eval writes has no wall time, so identical runs give identical files
+    assert "Time" not in report.table(summary, runs, TASKS)
 
 
 def test_summary_refuses_missing_tasks():
@@ -78,6 +95,6 @@ def test_stage_two_gain_inside_seed_noise_is_inconclusive():
     quality = {"mta": 0.70, "adapters": 0.70, "single_ft": 0.5}
     preds = pd.concat([_preds(m, s, q, rng) for m, q in quality.items() for s in (0, 1, 2)])
     summary = summarize(score(preds), TASKS)
-    runs = {m: _runs(m, 10.0) for m in quality}
+    runs = {m: _runs(m) for m in quality}
     stage2 = next(c for c in report.claims(summary, runs) if "second stage" in c)
     assert "Verdict: **inconclusive (difference within seed noise)**" in stage2

@@ -7,7 +7,7 @@ import torch
 from lmrepro.errors import LmreproError
 from lmrepro.mta import methods
 from lmrepro.mta.backbone import backbone_digest, resolve_backbone, DEFAULT_BACKBONE
-from lmrepro.mta.data import DataConfig, encode, n_labels, select_examples, task_rows
+from lmrepro.mta.data import DataConfig, encode, select_examples
 from lmrepro.mta.export import load_bundle, save_bundle
 from lmrepro.mta.features import cache_key, cached_features, compute_features, load_features
 from lmrepro.mta.mixture import MixtureConfig
@@ -23,8 +23,7 @@ def setup(backbone, tiny_table):
     _, tok = backbone
     examples = select_examples(tiny_table, DataConfig(tasks=("sst2", "msrp"), n_train=12, n_test=4, max_len=16))
     encoded = encode(examples, tok, 16)
-    data = methods.Task(n_labels(examples), task_rows(examples, "train"), task_rows(examples, "test"),
-                        examples["label"].to_numpy())
+    data = methods.Task.from_examples(examples)
     return examples, encoded, data
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from lmrepro.mta.backbone import DEFAULT_BACKBONE, load_backbone
-from lmrepro.mta.data import DataConfig, encode, n_labels, select_examples, task_rows
+from lmrepro.mta.data import DataConfig, encode, select_examples
 from lmrepro.mta.features import compute_features
 from lmrepro.mta.methods import Task
 from lmrepro.mta.mixture import MixtureConfig
@@ -33,7 +33,7 @@ def _table(path: Path, raw_dir: Path) -> pd.DataFrame:
     if path.is_file():
         return pd.read_parquet(path)
     rows = []
-    for split, name in (("train", "stsa.binary.train"), ("test", "stsa.binary.test")):
+    for split, name in (("train", "stsa.binary.train"), ("valid", "stsa.binary.dev"), ("test", "stsa.binary.test")):
         for line in (raw_dir / "nlu" / "sst2" / name).read_text(encoding="latin-1").splitlines():
             label, text = line.split(" ", 1)
             rows.append(("sst2", split, text, None, int(label)))
@@ -56,10 +56,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     table = _table(args.table, args.raw)
     tasks = tuple(t for t in args.tasks if t in set(table["task"]))
     encoder, tokenizer = load_backbone(args.backbone)
-    examples = select_examples(table, DataConfig(tasks=tasks, n_train=args.n, n_test=1, max_len=args.max_len))
+    examples = select_examples(table, DataConfig(tasks=tasks, n_train=args.n, n_test=1, n_valid=1, max_len=args.max_len))
     encoded = encode(examples, tokenizer, args.max_len)
-    data = Task(n_labels(examples), task_rows(examples, "train"), task_rows(examples, "test"),
-                examples["label"].to_numpy())
+    data = Task.from_examples(examples)
     mix = MixtureConfig()
     cfg = TrainConfig(epochs=args.epochs, batch_size=32, lr=1e-3)
 
@@ -71,7 +70,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for name, inputs in (("naive", Inputs(encoded)), ("cached", Inputs(encoded, feats))):
         torch.manual_seed(0)
         model = MtaClassifier(copy.deepcopy(encoder), data.n_labels, mix, "mixture")
-        schedule = balanced_schedule(data.train_rows, cfg, np.random.default_rng(0))
+        schedule = balanced_schedule(data.rows("train"), cfg, np.random.default_rng(0))
         log = train(model, inputs, data.labels, schedule, names_with(model, "adapters.", "heads."), cfg)
         seconds[name], models[name] = log.seconds / args.epochs, model
 
@@ -85,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         pa, pb = dict(models["naive"].named_parameters()), dict(models["cached"].named_parameters())
         param_diff = max(float((pa[n] - pb[n]).abs().max()) for n in pa)
 
-    n_ex = sum(len(r) for r in data.train_rows.values())
+    n_ex = sum(len(r) for r in data.rows("train").values())
     print(f"backbone {args.backbone}: {len(encoder.encoder.layer)} blocks, adapters in the top {mix.blocks}; "
           f"tasks {list(tasks)}, {n_ex} training examples, max_len {args.max_len}, threads {args.threads}")
     print(f"naive  epoch (full forward every step): {seconds['naive']:.2f} s")

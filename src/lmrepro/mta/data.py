@@ -25,6 +25,7 @@ class DataConfig:
     tasks: tuple[str, ...] = ALL_TASKS  # the paper's nine tasks
     n_train: int = 400  # training examples per task (subsample; the paper uses the full sets)
     n_test: int = 300  # test examples per task (subsample keeps CPU evaluation short)
+    n_valid: int = 100  # validation examples per task: per-epoch validation curves only, nothing is selected
     max_len: int = 64  # tokens per example incl. specials; most sentences here are shorter
     seed: int = 0  # subsample seed, fixed across training seeds so seeds vary only the model
 
@@ -32,14 +33,21 @@ class DataConfig:
         object.__setattr__(self, "tasks", tuple(self.tasks))
         if not self.tasks:
             raise LmreproError("mta data.tasks is empty")
-        if self.n_train < 1 or self.n_test < 1:
-            raise LmreproError("mta data.n_train and data.n_test must be >= 1")
+        if self.n_train < 1 or self.n_test < 1 or self.n_valid < 1:
+            raise LmreproError("mta data.n_train, data.n_valid and data.n_test must be >= 1")
         if self.max_len < 8:
             raise LmreproError(f"mta data.max_len must be >= 8, got {self.max_len}")
 
 
+SPLITS = ("train", "valid", "test")
+
+
 def select_examples(table: pd.DataFrame, cfg: DataConfig, where: str = "NLU table") -> pd.DataFrame:
-    """Per task: ``n_train`` rows of split train, ``n_test`` of split test (seeded, stable order).
+    """Per task: ``n_train`` rows of split train, ``n_test`` of split test and ``n_valid`` of
+    split valid (seeded, stable order; fewer where a split is smaller).
+
+    Why valid is drawn last with its own stream: the train and test subsamples (and their
+    row numbers within a task) stay what they were before validation was added.
 
     Returns columns task, split, text_a, text_b, label, n_labels, source_row.
     """
@@ -52,7 +60,7 @@ def select_examples(table: pd.DataFrame, cfg: DataConfig, where: str = "NLU tabl
         if rows.empty:
             raise LmreproError(f"{where}: no rows for task {task!r} (column 'task')")
         n_labels = int(rows["label"].max()) + 1
-        for s_i, (split, n) in enumerate((("train", cfg.n_train), ("test", cfg.n_test))):
+        for s_i, (split, n) in enumerate((("train", cfg.n_train), ("test", cfg.n_test), ("valid", cfg.n_valid))):
             part = rows[rows["split"] == split]
             if part.empty:
                 raise LmreproError(f"{where}: task {task!r} has no rows with split {split!r}")
@@ -132,6 +140,8 @@ def encode(examples: pd.DataFrame, tokenizer, max_len: int) -> Encoded:
 
 def task_rows(examples: pd.DataFrame, split: str) -> dict[str, np.ndarray]:
     """Row numbers of each task's ``split`` examples, in store order."""
+    if split not in SPLITS:
+        raise LmreproError(f"unknown split {split!r}; expected one of {SPLITS}")
     sel = examples[examples["split"] == split]
     return {t: g.index.to_numpy() for t, g in sel.groupby("task", sort=False)}
 

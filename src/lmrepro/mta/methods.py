@@ -9,6 +9,11 @@ Baselines: per-task adapters alone (= stage 1), single-task full fine-tuning, mu
 full fine-tuning (shared backbone, per-task heads), one shared adapter for all tasks, MTA
 trained in one joint stage, AdapterFusion on the stage-1 adapters.
 Adapter methods read cached lower-block features; full fine-tuning cannot (it trains them).
+
+Splits: every method trains on ``train``, reports a per-epoch score on ``valid`` (a curve to
+watch; no epoch, checkpoint or hyperparameter is chosen on it) and predicts ``test`` only
+after its training has ended. Rows are asked for by split name (``Task.rows``), which
+records each request so tests can audit what was read.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ import torch
 from torch import nn
 
 from lmrepro.errors import LmreproError
+from lmrepro.mta.data import SPLITS, n_labels, task_rows
+from lmrepro.mta.metrics import task_scores
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
-from lmrepro.mta.train import (Inputs, TrainConfig, TrainLog, balanced_schedule, count, names_with, predict,
-                               single_task_schedule, train)
+from lmrepro.mta.train import (Curves, Inputs, MetricLog, TrainConfig, TrainLog, balanced_epoch, balanced_schedule,
+                               count, names_with, predict, single_task_epoch, single_task_schedule, train)
 
 BASELINES = ("single_ft", "multi_ft", "shared", "joint", "fusion")
 METHODS = ("adapters", "mta", *BASELINES)
@@ -46,12 +53,28 @@ class Stage2Config(TrainConfig):
 
 @dataclass
 class Task:
-    """What every method needs to know about the examples."""
+    """What every method needs to know about the examples: rows by split, asked for by name."""
 
     n_labels: dict[str, int]  # {task: label count}
-    train_rows: dict[str, np.ndarray]
-    test_rows: dict[str, np.ndarray]
+    splits: dict[str, dict[str, np.ndarray]]  # {split: {task: row numbers}}
     labels: np.ndarray  # [N] label of every stored example
+    requested: list[str] = field(default_factory=list)  # splits asked for, in order
+
+    @classmethod
+    def from_examples(cls, examples) -> "Task":
+        """From a subsample table (data.select_examples; row i = example i of the store)."""
+        return cls(n_labels(examples), {s: task_rows(examples, s) for s in SPLITS}, examples["label"].to_numpy())
+
+    def rows(self, split: str) -> dict[str, np.ndarray]:
+        """{task: row numbers} of one split; every task must have rows in it."""
+        if split not in self.splits:
+            raise LmreproError(f"unknown split {split!r}; have {sorted(self.splits)}")
+        rows = self.splits[split]
+        missing = [t for t in self.n_labels if len(rows.get(t, ())) == 0]
+        if missing:
+            raise LmreproError(f"task(s) {missing} have no {split!r} examples in the subsample")
+        self.requested.append(split)
+        return rows
 
 
 @dataclass
@@ -61,14 +84,33 @@ class MethodResult:
     logs: list[TrainLog] = field(default_factory=list)
     trainable: int = 0  # parameters trained by this method (summed over its stages/models)
     total: int = 0  # parameters needed at inference for all tasks
+    valid_score: float = float("nan")  # final model(s): macro validation score over tasks
 
     @property
     def seconds(self) -> float:
         return sum(log.seconds for log in self.logs)
 
 
-def _predict_all(model: MtaClassifier, inputs: Inputs, data: Task) -> dict[str, np.ndarray]:
-    return {t: predict(model, inputs, rows, t) for t, rows in data.test_rows.items()}
+def _predict_all(model: MtaClassifier, inputs: Inputs, data: Task, split: str = "test") -> dict[str, np.ndarray]:
+    return {t: predict(model, inputs, rows, t) for t, rows in data.rows(split).items()}
+
+
+def valid_score(model: MtaClassifier, inputs: Inputs, data: Task, tasks: list[str]) -> float:
+    """Mean over ``tasks`` of the paper's score on the validation rows."""
+    rows = data.rows("valid")
+    return float(np.mean([task_scores(t, data.labels[rows[t]], predict(model, inputs, rows[t], t))["score"]
+                          for t in tasks]))
+
+
+def _curves(log: MetricLog | None, inputs: Inputs, data: Task, tasks: list[str], epoch_steps: int,
+            suffix: str = "") -> Curves:
+    return Curves(log, epoch_steps, lambda model: valid_score(model, inputs, data, tasks), suffix)
+
+
+def _finish(result: MethodResult, log: MetricLog | None) -> MethodResult:
+    if log is not None:
+        log({"final/valid_score": result.valid_score}, 0)
+    return result
 
 
 def _task_adapter_names(model: MtaClassifier, t_i: int) -> list[str]:
@@ -84,36 +126,51 @@ def stage2_names(model: MtaClassifier, train_heads: bool) -> list[str]:
 
 # ---- MTA --------------------------------------------------------------------------------
 def stage1(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig, cfg: TrainConfig,
-           seed: int, progress=None) -> MethodResult:
+           seed: int, progress=None, log: MetricLog | None = None) -> MethodResult:
     torch.manual_seed(seed)
     model = MtaClassifier(encoder, data.n_labels, mix, "mixture").to(inputs.device)
     model.set_routing("own")
     result = MethodResult(model, {})
+    train_rows = data.rows("train")
     for t_i, task in enumerate(model.task_names):
         rng = np.random.default_rng([seed, 1, t_i])
-        schedule = single_task_schedule(task, data.train_rows[task], cfg, rng)
+        schedule = single_task_schedule(task, train_rows[task], cfg, rng)
         names = _task_adapter_names(model, t_i) + names_with(model, f"heads.{task}.")
-        result.logs.append(train(model, inputs, data.labels, schedule, names, cfg, progress, f"stage1 {task}"))
+        curves = _curves(log, inputs, data, [task], single_task_epoch(train_rows[task], cfg), f"/{task}")
+        result.logs.append(train(model, inputs, data.labels, schedule, names, cfg, progress, f"stage1 {task}", curves))
     result.trainable = sum(log.trainable for log in result.logs)
+    result.valid_score = valid_score(model, inputs, data, model.task_names)
     result.preds = _predict_all(model, inputs, data)
     result.total = count(model) - count(model, stage2_names(model, False))  # no gates/shared used
-    return result
+    return _finish(result, log)
 
 
 def stage2(model: MtaClassifier, data: Task, inputs: Inputs, cfg: Stage2Config, seed: int,
-           progress=None) -> MethodResult:
+           progress=None, log: MetricLog | None = None) -> MethodResult:
     """Train the mixture of a stage-1 model in place."""
     torch.manual_seed(seed)
     model.set_routing("gate")
     rng = np.random.default_rng([seed, 2])
-    schedule = balanced_schedule(data.train_rows, cfg, rng)
-    log = train(model, inputs, data.labels, schedule, stage2_names(model, cfg.train_heads), cfg, progress, "stage2")
-    return MethodResult(model, _predict_all(model, inputs, data), [log], log.trainable, count(model))
+    return _balanced(model, inputs, data, stage2_names(model, cfg.train_heads), cfg, rng, progress, "stage2", log)
+
+
+def _balanced(model: MtaClassifier, inputs: Inputs, data: Task, names: list[str], cfg: TrainConfig,
+              rng: np.random.Generator, progress, desc: str, log: MetricLog | None) -> MethodResult:
+    """Train ``names`` of one model on all tasks with task-balanced sampling, then predict."""
+    train_rows = data.rows("train")
+    schedule = balanced_schedule(train_rows, cfg, rng)
+    curves = _curves(log, inputs, data, model.task_names, balanced_epoch(train_rows, cfg))
+    tlog = train(model, inputs, data.labels, schedule, names, cfg, progress, desc, curves)
+    result = MethodResult(model, {}, [tlog], tlog.trainable, count(model),
+                          valid_score=tlog.valid_scores[-1])  # validated after the last step
+    result.preds = _predict_all(model, inputs, data)
+    return _finish(result, log)
 
 
 # ---- baselines ---------------------------------------------------------------------------
 def joint_adapters(kind: str, encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig,
-                   cfg: TrainConfig, seed: int, progress=None, init: MtaClassifier | None = None) -> MethodResult:
+                   cfg: TrainConfig, seed: int, progress=None, init: MtaClassifier | None = None,
+                   log: MetricLog | None = None) -> MethodResult:
     """kind 'mixture' (one-stage MTA), 'shared' (one adapter) or 'fusion' (needs ``init``,
     a stage-1 model whose task adapters and heads it starts from and keeps frozen)."""
     torch.manual_seed(seed)
@@ -130,35 +187,37 @@ def joint_adapters(kind: str, encoder: nn.Module, data: Task, inputs: Inputs, mi
     else:
         names = names_with(model, "adapters.", "heads.")
     rng = np.random.default_rng([seed, 3])
-    schedule = balanced_schedule(data.train_rows, cfg, rng)
-    log = train(model, inputs, data.labels, schedule, names, cfg, progress, kind)
     # Fusion's trainable count excludes the stage-1 adapters it reuses (reported with stage 1).
-    return MethodResult(model, _predict_all(model, inputs, data), [log], log.trainable, count(model))
+    return _balanced(model, inputs, data, names, cfg, rng, progress, kind, log)
 
 
 def multi_ft(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig, cfg: TrainConfig,
-             seed: int, progress=None) -> MethodResult:
+             seed: int, progress=None, log: MetricLog | None = None) -> MethodResult:
     torch.manual_seed(seed)
     model = MtaClassifier(copy.deepcopy(encoder), data.n_labels, mix, "none").to(inputs.device)
     rng = np.random.default_rng([seed, 4])
-    schedule = balanced_schedule(data.train_rows, cfg, rng)
     names = [n for n, _ in model.named_parameters()]
-    log = train(model, inputs, data.labels, schedule, names, cfg, progress, "multi_ft")
-    return MethodResult(model, _predict_all(model, inputs, data), [log], log.trainable, count(model))
+    return _balanced(model, inputs, data, names, cfg, rng, progress, "multi_ft", log)
 
 
 def single_ft(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig, cfg: TrainConfig,
-              seed: int, progress=None) -> MethodResult:
+              seed: int, progress=None, log: MetricLog | None = None) -> MethodResult:
     """One fully fine-tuned copy of the encoder per task (total = all copies)."""
     result = MethodResult(None, {})
+    train_rows, scores = data.rows("train"), []
     for t_i, (task, n) in enumerate(data.n_labels.items()):
         torch.manual_seed(seed * 1000 + t_i)
         model = MtaClassifier(copy.deepcopy(encoder), {task: n}, mix, "none").to(inputs.device)
         rng = np.random.default_rng([seed, 5, t_i])
-        schedule = single_task_schedule(task, data.train_rows[task], cfg, rng)
+        schedule = single_task_schedule(task, train_rows[task], cfg, rng)
         names = [n for n, _ in model.named_parameters()]
-        result.logs.append(train(model, inputs, data.labels, schedule, names, cfg, progress, f"single_ft {task}"))
-        result.preds[task] = predict(model, inputs, data.test_rows[task], task)
+        curves = _curves(log, inputs, data, [task], single_task_epoch(train_rows[task], cfg), f"/{task}")
+        tlog = train(model, inputs, data.labels, schedule, names, cfg, progress, f"single_ft {task}", curves)
+        result.logs.append(tlog)
+        scores.append(tlog.valid_scores[-1])  # validated after the last step
+        # this task's model is done training: only now are its test rows read
+        result.preds[task] = predict(model, inputs, data.rows("test")[task], task)
         result.total += count(model)
     result.trainable = sum(log.trainable for log in result.logs)
-    return result
+    result.valid_score = float(np.mean(scores))
+    return _finish(result, log)

@@ -8,12 +8,17 @@ Files (all written atomically):
   data/mta/features.safetensors  frozen-backbone cache (features.FeatureCache), keyed
   models/mta/stage1/seed<S>.safetensors   stage-1 task adapters + heads per seed
   data/mta/preds/<method>.parquet         test predictions, all seeds (schemas.Predictions)
-  data/mta/runs/<method>.json             per seed: trainable/total params, seconds per stage
+  data/mta/runs/<method>.json             per seed: trainable/total params, steps, final valid score
+  reports/mta/timing/<stage>.json         wall times (per seed and stage), the only non-reproducible file
+
+Why wall times live apart: every other output is a pure function of commit, params and
+thread count, so two runs can be compared byte for byte (tests/mta/test_mta_stages_smoke.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from lmrepro import io
 from lmrepro.errors import LmreproError
 from lmrepro.mta.backbone import backbone_digest, load_backbone, resolve_backbone
-from lmrepro.mta.data import Encoded, n_labels, task_rows
+from lmrepro.mta.data import Encoded
 from lmrepro.mta.features import FeatureCache, cache_key, load_features
 from lmrepro.mta.methods import MethodResult, Task
 from lmrepro.mta.model import MtaClassifier
@@ -55,8 +60,7 @@ def load_inputs(backbone: str, examples_path: Path, tokens_path: Path) -> Loaded
     if len(encoded) != len(examples):
         raise LmreproError(f"{tokens_path}: {len(encoded)} examples but {examples_path} has {len(examples)}")
     encoder, tokenizer = load_backbone(backbone)
-    data = Task(n_labels(examples), task_rows(examples, "train"), task_rows(examples, "test"),
-                examples["label"].to_numpy())
+    data = Task.from_examples(examples)
     return Loaded(encoder, tokenizer, examples, encoded, data, backbone_digest(resolve_backbone(backbone)))
 
 
@@ -92,7 +96,7 @@ def load_adapters(model: MtaClassifier, path: Path) -> None:
 def predictions(method: str, seed: int, result: MethodResult, data: Task) -> pd.DataFrame:
     parts = [pd.DataFrame({"method": method, "seed": seed, "task": t, "row": rows,
                            "label": data.labels[rows], "pred": result.preds[t]})
-             for t, rows in data.test_rows.items()]
+             for t, rows in data.rows("test").items()]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -101,11 +105,34 @@ def write_predictions(frames: list[pd.DataFrame], path: Path) -> None:
 
 
 def run_record(seed: int, result: MethodResult, stage: str, extra_stages: list[dict] | None = None) -> dict:
-    """One seed's cost: stages (name, trainable, seconds, steps) and inference params."""
+    """One seed's cost and outcome, all reproducible: stages (name, trainable, steps),
+    inference parameters and the final validation score. Wall times go to ``Timing``."""
     stages = list(extra_stages or [])
-    stages.append({"name": stage, "trainable": int(result.trainable), "seconds": float(result.seconds),
+    stages.append({"name": stage, "trainable": int(result.trainable),
                    "steps": int(sum(log.steps for log in result.logs))})
-    return {"seed": seed, "total": int(result.total), "stages": stages}
+    return {"seed": seed, "total": int(result.total), "valid_score": float(result.valid_score), "stages": stages}
+
+
+@dataclass
+class Timing:
+    """Wall times of one stage execution: per (seed, training stage) plus the whole stage.
+
+    Written to reports/mta/timing/<stage>.json; machine-dependent by nature, so kept out of
+    every other output. ``threads`` and ``device`` say what the seconds were measured on.
+    """
+
+    stage: str
+    threads: int
+    device: str
+    runs: list[dict] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    def add(self, seed: int, name: str, seconds: float) -> None:
+        self.runs.append({"seed": int(seed), "name": name, "seconds": float(seconds)})
+
+    def write(self, path: Path, **extra: float) -> None:
+        io.write_json({"stage": self.stage, "threads": self.threads, "device": self.device,
+                       "seconds": time.perf_counter() - self.started, **extra, "runs": self.runs}, path)
 
 
 def stage_of(records: list[dict], seed: int, name: str) -> dict:
@@ -115,3 +142,14 @@ def stage_of(records: list[dict], seed: int, name: str) -> dict:
                 if st["name"] == name:
                     return st
     raise LmreproError(f"run record of seed {seed} lacks stage {name!r}")
+
+
+def seed_log(ctx, seed: int):
+    """A metric logger for one seed's curves: ``train/loss/sst2`` -> ``train/loss/sst2/seed2022``."""
+    return lambda metrics, step: ctx.log_metrics({f"{k}/seed{seed}": v for k, v in metrics.items()}, step)
+
+
+def log_training_inputs(ctx, *paths: Path) -> None:
+    """Record the inputs a training stage reads (MLflow dataset inputs, with digests)."""
+    for path in paths:
+        ctx.log_input(path, context="training")

@@ -1,9 +1,13 @@
 """The MTA section of reports/results.md: method x task table, cost columns, figure,
 and one sentence per paper claim with a verdict computed from the numbers.
 
-Inputs (written by the mta_eval stage under ``root``):
-  reports/metrics/mta/scores.json   deterministic scores (summary per method) + the scale
-  reports/mta/runs.json             trainable/total parameters and wall time per method
+Inputs (under ``root``):
+  reports/metrics/mta/scores.json   deterministic scores (summary per method) + the scale (mta_eval)
+  reports/mta/runs.json             trainable/total parameters and steps per method (mta_eval)
+  reports/mta/timing/<stage>.json   wall times of the training stages (each training stage)
+
+Only the rendered report carries wall times; reports/mta/table.md (from mta_eval) has no
+Time column, so it is identical between two runs of the same commit, params and threads.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import math
 from pathlib import Path
 
+from lmrepro import io
 from lmrepro.errors import LmreproError
 from lmrepro.mta.methods import LABELS, METHODS
 from lmrepro.mta.metrics import headline_name
@@ -20,6 +25,32 @@ SCORES = Path("reports/metrics/mta/scores.json")
 RUNS = Path("reports/mta/runs.json")
 FIGURE = Path("reports/mta/tasks.png")
 TABLE = Path("reports/mta/table.md")
+TIMING_DIR = Path("reports/mta/timing")
+
+
+def timing_files(methods: list[str]) -> list[Path]:
+    """The timing files (relative to the repo root) behind the Time column of ``methods``."""
+    stages = ["mta_stage1"] if {"adapters", "mta", "fusion"} & set(methods) else []
+    stages += ["mta_stage2"] if "mta" in methods else []
+    stages += [f"mta_baseline-{m}" for m in methods if m not in ("adapters", "mta")]
+    return [TIMING_DIR / f"{s}.json" for s in stages]
+
+
+Timings = dict  # {(training stage name, seed): seconds}, see read_timings
+
+
+def read_timings(paths: list[Path]) -> dict[tuple[str, int], float]:
+    """{(training stage name, seed): seconds} from timing files (written by pipeline.Timing)."""
+    out: dict[tuple[str, int], float] = {}
+    for path in paths:
+        if not path.is_file():
+            raise LmreproError(f"{path}: timing file missing; run the stage that writes it")
+        try:
+            for run in io.read_json(path)["runs"]:
+                out[(run["name"], int(run["seed"]))] = float(run["seconds"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise LmreproError(f"{path}: not an MTA timing file (need runs[].name/seed/seconds): {err}") from err
+    return out
 
 
 def _pct(v: dict) -> str:
@@ -34,29 +65,41 @@ def _secs(s: float) -> str:
     return f"{s:.0f}" if s >= 10 else f"{s:.1f}"
 
 
-def cost(runs: dict, method: str) -> dict:
-    """Trainable parameters, inference parameters and seconds (mean over seeds) of a method,
-    counting the stage-1 adapters for the methods built on them (mta, fusion)."""
+def cost(runs: dict, method: str, timings: Timings | None = None) -> dict:
+    """Trainable parameters, inference parameters and (with ``timings``) seconds, mean over
+    seeds, of a method, counting the stage-1 adapters for the methods built on them (mta, fusion)."""
     per_seed = runs[method]
     stages = per_seed[0]["stages"]
+
+    def seconds(name: str) -> float | None:
+        if timings is None:
+            return None
+        try:
+            return sum(timings[(name, int(r["seed"]))] for r in per_seed) / len(per_seed)
+        except KeyError as err:
+            raise LmreproError(f"no wall time for training stage {name!r} seed {err} of method {method!r} "
+                               f"in {TIMING_DIR}") from err
+
+    per_stage = {s["name"]: {"trainable": s["trainable"], "seconds": seconds(s["name"])} for s in stages}
     return {
         "trainable": sum(s["trainable"] for s in stages),
         "total": per_seed[0]["total"],
-        "seconds": sum(sum(s["seconds"] for s in r["stages"]) for r in per_seed) / len(per_seed),
-        "stages": {s["name"]: {"trainable": s["trainable"],
-                               "seconds": sum(next(x["seconds"] for x in r["stages"] if x["name"] == s["name"])
-                                              for r in per_seed) / len(per_seed)} for s in stages},
+        "seconds": None if timings is None else sum(v["seconds"] for v in per_stage.values()),
+        "stages": per_stage,
     }
 
 
-def table(summary: dict, runs: dict, tasks: list[str]) -> str:
+def table(summary: dict, runs: dict, tasks: list[str], timings: Timings | None = None) -> str:
+    """Method x task scores and costs; a Time column only when ``timings`` are given."""
     methods = [m for m in METHODS if m in summary]
-    head = ["Method", *[f"{t} ({headline_name(t)})" for t in tasks], "Macro avg", "Trainable", "Total", "Time (s)"]
+    head = ["Method", *[f"{t} ({headline_name(t)})" for t in tasks], "Macro avg", "Trainable", "Total"]
+    head += ["Time (s)"] if timings is not None else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in methods:
-        c = cost(runs, m)
+        c = cost(runs, m, timings)
         cells = [LABELS[m], *[_pct(summary[m][t]) for t in tasks], f"**{_pct(summary[m]['macro'])}**",
-                 _params(c["trainable"]), _params(c["total"]), _secs(c["seconds"])]
+                 _params(c["trainable"]), _params(c["total"])]
+        cells += [_secs(c["seconds"])] if timings is not None else []
         lines.append("| " + " | ".join(cells) + " |")
     if "msrp" in tasks:
         parts = ", ".join(f"{LABELS[m]} F1 {_pct(summary[m]['msrp_f1'])} / acc {_pct(summary[m]['msrp_acc'])}"
@@ -79,7 +122,7 @@ def _vs(summary: dict, a: str, b: str) -> str:
         f"within seed noise of {LABELS[b]} ({d:+.1f}, noise {noise:.1f})"
 
 
-def claims(summary: dict, runs: dict) -> list[str]:
+def claims(summary: dict, runs: dict, timings: Timings | None = None) -> list[str]:
     """One sentence per claim of papers.md section 2, each ending with a verdict."""
     out = []
     if "mta" not in summary:
@@ -101,7 +144,7 @@ def claims(summary: dict, runs: dict) -> list[str]:
             f"Verdict: **{verdict}** at our scale.")
 
     if "adapters" in summary:
-        c = cost(runs, "mta")
+        c = cost(runs, "mta", timings)
         s1, s2 = c["stages"].get("stage1"), c["stages"].get("stage2")
         d, n = diffs["adapters"]
         # a gain inside the seed noise is no evidence either way: inconclusive, not "partly supported"
@@ -109,8 +152,9 @@ def claims(summary: dict, runs: dict) -> list[str]:
         extra = f"; against training the same mixture in one joint stage it is {_vs(summary, 'mta', 'joint')}" \
             if "joint" in summary else ""
         cost_txt = (f"Stage 2 trains {_params(s2['trainable'])} parameters "
-                    f"({100 * s2['trainable'] / c['total']:.2f}% of the model) in {_secs(s2['seconds'])} s "
-                    f"vs {_secs(s1['seconds'])} s for stage 1") if s1 and s2 else ""
+                    f"({100 * s2['trainable'] / c['total']:.2f}% of the model)") if s1 and s2 else ""
+        if s1 and s2 and timings is not None:
+            cost_txt += f" in {_secs(s2['seconds'])} s vs {_secs(s1['seconds'])} s for stage 1"
         out.append(
             f"*A cheap second stage that optimizes how the adapters collaborate helps*: MTA after stage 2 is "
             f"{_vs(summary, 'mta', 'adapters')} (stage 1 alone){extra}. {cost_txt}. Verdict: **{verdict}**.")
@@ -163,25 +207,29 @@ def render(root: Path) -> str:
     scores = json.loads((root / SCORES).read_text())
     runs = json.loads((root / RUNS).read_text())
     summary, tasks, scale = scores["summary"], scores["tasks"], scores["scale"]
+    timings = read_timings([root / p for p in timing_files([m for m in METHODS if m in summary])])
     text = [
         "## ALTER: Mixture-of-Task-Adapters (MTA)",
         "",
         f"Scale (ours, not the paper's): backbone `{scale['backbone']}` ({scale['blocks']} adapted top "
         f"block(s), bottleneck {scale['bottleneck']}, {scale['n_shared']} shared adapter(s), gate temperature "
         f"{scale['temperature']}); {len(tasks)} tasks, {scale['n_train']} training and {scale['n_test']} test "
-        f"examples per task (seeded subsample of each task's train/test split), max_len {scale['max_len']}, "
+        f"examples per task (seeded subsample of each task's train/test split; "
+        f"{scale.get('n_valid', 'no')} validation examples per task give per-epoch curves in MLflow, nothing is "
+        f"selected on them), max_len {scale['max_len']}, "
         f"seeds {scale['seeds']}. The paper uses T5-base-sized models and the full data sets; papers.md gives "
         f"no per-task numbers from the paper to place beside ours, so the claims are checked by the ranking "
         f"of methods on identical data and seeds. Scores are ×100: accuracy, MCC for CoLA, mean of F1 and "
         f"accuracy for MSRP, 3-way accuracy for SICK; mean ± sample std over seeds. Trainable = parameters "
         f"updated by the method (MTA and AdapterFusion include their stage-1 adapters); Total = parameters "
-        f"needed to serve all tasks; Time = training wall time per seed (machine-dependent).",
+        f"needed to serve all tasks; Time = training wall time per seed (machine-dependent, from "
+        f"{TIMING_DIR.as_posix()}/, the only MTA outputs that differ between identical runs).",
         "",
-        table(summary, runs, tasks),
+        table(summary, runs, tasks, timings),
         "",
         "Claims:",
         "",
-        *[f"- {c}" for c in claims(summary, runs)],
+        *[f"- {c}" for c in claims(summary, runs, timings)],
         "",
         f"![per-task scores]({FIGURE.relative_to('reports').as_posix()})",
     ]

@@ -8,7 +8,7 @@ class Examples(pa.DataFrameModel):
     """The tokenized subsample: row i of this table is example i of the token store."""
 
     task: Series[str]
-    split: Series[str] = pa.Field(isin=["train", "test"])
+    split: Series[str] = pa.Field(isin=["train", "valid", "test"])
     text_a: Series[str]
     text_b: Series[str] = pa.Field(nullable=True)
     label: Series[int] = pa.Field(ge=0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -68,22 +69,32 @@ def _chunks(rows: np.ndarray, size: int) -> list[np.ndarray]:
     return [rows[i: i + size] for i in range(0, len(rows), size)]
 
 
+def single_task_epoch(rows: np.ndarray, cfg: TrainConfig) -> int:
+    """Steps in one pass over one task's rows."""
+    return math.ceil(len(rows) / cfg.batch_size)
+
+
 def single_task_schedule(task: str, rows: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) -> Schedule:
     """``epochs`` shuffled passes over one task (a fractional last pass is cut short)."""
-    per_epoch = math.ceil(len(rows) / cfg.batch_size)
-    total = max(1, round(cfg.epochs * per_epoch))
+    total = max(1, round(cfg.epochs * single_task_epoch(rows, cfg)))
     out: Schedule = []
     while len(out) < total:
         out.extend((task, b) for b in _chunks(rng.permutation(rows), cfg.batch_size))
     return out[:total]
 
 
+def balanced_epoch(rows_by_task: dict[str, np.ndarray], cfg: TrainConfig) -> int:
+    """Steps in one 'epoch' of task-balanced sampling: enough rounds (one batch of every
+    task each) to pass once over a task of mean size."""
+    mean_n = np.mean([len(r) for r in rows_by_task.values()])
+    return math.ceil(mean_n / cfg.batch_size) * len(rows_by_task)
+
+
 def balanced_schedule(rows_by_task: dict[str, np.ndarray], cfg: TrainConfig, rng: np.random.Generator) -> Schedule:
     """Task-balanced sampling: rounds that visit every task once in random order; each
     task cycles through its own shuffled rows, so small tasks are seen as often as large."""
     tasks = list(rows_by_task)
-    mean_n = np.mean([len(r) for r in rows_by_task.values()])
-    rounds = max(1, round(cfg.epochs * math.ceil(mean_n / cfg.batch_size)))
+    rounds = max(1, round(cfg.epochs * (balanced_epoch(rows_by_task, cfg) // len(tasks))))
     queues = {t: [] for t in tasks}
     out: Schedule = []
     for _ in range(rounds):
@@ -120,27 +131,50 @@ def names_with(model: nn.Module, *prefixes: str, contains: tuple[str, ...] = ())
 
 
 # ---- loop -------------------------------------------------------------------------------
+MetricLog = Callable[[dict[str, float], int], None]  # (metrics, step), e.g. StageContext.log_metrics
+
+
+@dataclass
+class Curves:
+    """What ``train`` reports while it runs: the loss of every step (``train/loss<suffix>``,
+    step = optimizer step) and, after every epoch, ``validate(model)`` (``valid/score<suffix>``,
+    step = epoch). Validation only watches: nothing is selected or stopped on it.
+    """
+
+    log: MetricLog | None = None
+    epoch_steps: int = 0  # steps per epoch; 0 = validate only at the end
+    validate: Callable[[nn.Module], float] | None = None
+    suffix: str = ""  # e.g. "/sst2" when one stage trains one model per task
+
+
 @dataclass
 class TrainLog:
     steps: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # training only; validation passes are not counted
     trainable: int = 0
     losses: list[float] = field(default_factory=list)  # mean loss per block of 20 steps
+    valid_scores: list[float] = field(default_factory=list)  # one per epoch
+
+
+def _train_mode(model: nn.Module) -> None:
+    model.train()
+    model.embeddings.eval()  # backbone dropout off, see module docstring
+    model.layers.eval()
 
 
 def train(model: nn.Module, inputs: Inputs, labels: np.ndarray, schedule: Schedule,
-          trainable: list[str], cfg: TrainConfig, progress=None, desc: str = "train") -> TrainLog:
+          trainable: list[str], cfg: TrainConfig, progress=None, desc: str = "train",
+          curves: Curves | None = None) -> TrainLog:
     """AdamW with linear decay over ``schedule``; only ``trainable`` parameters change."""
+    curves = curves or Curves()
     params = set_trainable(model, trainable)
     if not params:
         raise LmreproError(f"{desc}: nothing to train")
     optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: 1.0 - s / len(schedule))
-    model.train()
-    model.embeddings.eval()  # backbone dropout off, see module docstring
-    model.layers.eval()
+    _train_mode(model)
     log = TrainLog(trainable=sum(p.numel() for p in params))
-    start = time.perf_counter()
+    start, validating = time.perf_counter(), 0.0
     window: list[float] = []
     for task, rows in (progress(schedule, desc=desc) if progress else schedule):
         logits = inputs.logits(model, rows, task)  # [B, C]
@@ -150,14 +184,25 @@ def train(model: nn.Module, inputs: Inputs, labels: np.ndarray, schedule: Schedu
         nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         optim.step()
         sched.step()
-        window.append(float(loss.detach()))
+        step_loss = float(loss.detach())
+        window.append(step_loss)
         if len(window) == 20:
             log.losses.append(float(np.mean(window)))
             window = []
         log.steps += 1
+        if curves.log is not None:
+            curves.log({f"train/loss{curves.suffix}": step_loss}, log.steps)
+        epoch_end = curves.epoch_steps > 0 and log.steps % curves.epoch_steps == 0
+        if curves.validate is not None and (epoch_end or log.steps == len(schedule)):
+            t0 = time.perf_counter()
+            log.valid_scores.append(float(curves.validate(model)))
+            if curves.log is not None:
+                curves.log({f"valid/score{curves.suffix}": log.valid_scores[-1]}, len(log.valid_scores))
+            _train_mode(model)
+            validating += time.perf_counter() - t0
     if window:
         log.losses.append(float(np.mean(window)))
-    log.seconds = time.perf_counter() - start
+    log.seconds = time.perf_counter() - start - validating
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

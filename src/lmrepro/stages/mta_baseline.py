@@ -8,8 +8,8 @@ from lmrepro.errors import LmreproError
 from lmrepro.mta import methods
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
-from lmrepro.mta.pipeline import (features_for, load_adapters, load_inputs, predictions, run_record, stage_of,
-                                  write_predictions)
+from lmrepro.mta.pipeline import (Timing, features_for, load_adapters, load_inputs, log_training_inputs, predictions,
+                                  run_record, seed_log, stage_of, write_predictions)
 from lmrepro.mta.train import Inputs, TrainConfig
 from lmrepro.stage import Stage
 
@@ -22,6 +22,7 @@ stage.add_argument("--stage1", type=Path, default=None, help="models/mta/stage1 
 stage.add_argument("--stage1-runs", type=Path, default=None, help="(fusion only)")
 stage.add_argument("--preds", type=Path, required=True)
 stage.add_argument("--runs", type=Path, required=True)
+stage.add_argument("--timing", type=Path, required=True, help="reports/mta/timing/mta_baseline-<method>.json")
 
 
 @stage.main
@@ -29,34 +30,42 @@ def main(ctx) -> None:
     method = ctx.args.method
     mix = ctx.config(MixtureConfig, "mta.mixture")
     cfg = ctx.config(TrainConfig, f"mta.baselines.{method}")
+    timing = Timing(f"mta_baseline-{method}", ctx.threads, str(ctx.device))
+    if method == "fusion" and (ctx.args.stage1 is None or ctx.args.stage1_runs is None):
+        raise LmreproError("mta_baseline fusion needs --stage1 and --stage1-runs")
+    log_training_inputs(ctx, ctx.args.examples, ctx.args.tokens,
+                        *([ctx.args.features] if method not in ("single_ft", "multi_ft") else []),
+                        *([ctx.args.stage1] if method == "fusion" else []))
     loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens)
     full_ft = method in ("single_ft", "multi_ft")
     # Full fine-tuning trains the lower blocks, so it cannot use the cache.
     inputs = Inputs(loaded.encoded, None if full_ft else features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
-    if method == "fusion" and (ctx.args.stage1 is None or ctx.args.stage1_runs is None):
-        raise LmreproError("mta_baseline fusion needs --stage1 and --stage1-runs")
     stage1_runs = io.read_json(ctx.args.stage1_runs)["runs"] if method == "fusion" else []
     frames, records = [], []
     for seed in ctx.section("mta.seeds"):
+        log = seed_log(ctx, seed)
         if method == "single_ft":
-            result = methods.single_ft(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress)
+            result = methods.single_ft(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress, log)
         elif method == "multi_ft":
-            result = methods.multi_ft(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress)
+            result = methods.multi_ft(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress, log)
         elif method == "fusion":
             init = MtaClassifier(loaded.encoder, loaded.data.n_labels, mix, "mixture").to(ctx.device)
             load_adapters(init, ctx.args.stage1 / f"seed{seed}.safetensors")
             result = methods.joint_adapters("fusion", loaded.encoder, loaded.data, inputs, mix, cfg, seed,
-                                            ctx.progress, init=init)
+                                            ctx.progress, init=init, log=log)
         else:
             kind = {"shared": "shared", "joint": "mixture"}[method]
-            result = methods.joint_adapters(kind, loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress)
+            result = methods.joint_adapters(kind, loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress,
+                                            log=log)
         extra = [stage_of(stage1_runs, seed, "stage1")] if method == "fusion" else []
         frames.append(predictions(method, seed, result, loaded.data))
         records.append(run_record(seed, result, method, extra))
+        timing.add(seed, method, result.seconds)
         ctx.log.info("%s seed %d: trained %d params in %.1f s", method, seed, result.trainable, result.seconds)
         ctx.log_metrics({"trainable": result.trainable, "seconds": result.seconds}, step=seed)
     write_predictions(frames, ctx.args.preds)
     io.write_json({"method": method, "runs": records}, ctx.args.runs)
+    timing.write(ctx.args.timing)
 
 
 if __name__ == "__main__":

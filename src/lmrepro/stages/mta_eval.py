@@ -1,5 +1,8 @@
 """Stage mta_eval: score every method's predictions per task and seed, summarise over
-seeds, and write the deterministic metrics, the cost record, the table and the figure."""
+seeds, and write the deterministic metrics, the cost record, the table and the figure.
+
+No wall time enters any output here (they would differ between identical runs); the
+report reads the training stages' timing files itself (mta/report.py)."""
 
 from pathlib import Path
 
@@ -17,7 +20,7 @@ stage.add_argument("--preds", type=Path, nargs="+", required=True)
 stage.add_argument("--runs", type=Path, nargs="+", required=True)
 stage.add_argument("--scores", type=Path, required=True, help="reports/metrics/mta/scores.json (DVC metrics)")
 stage.add_argument("--per-seed", type=Path, required=True, help="per (method, seed, task) scores, Parquet")
-stage.add_argument("--runs-out", type=Path, required=True, help="reports/mta/runs.json (timings)")
+stage.add_argument("--runs-out", type=Path, required=True, help="reports/mta/runs.json (parameter counts, steps)")
 stage.add_argument("--table", type=Path, required=True)
 stage.add_argument("--figure", type=Path, required=True)
 
@@ -40,7 +43,7 @@ def main(ctx) -> None:
     data = ctx.section("mta.data")
     scale = {"backbone": ctx.section("mta.backbone"), "blocks": mix["blocks"], "bottleneck": mix["bottleneck"],
              "n_shared": mix["n_shared"], "temperature": mix["temperature"], "n_train": data["n_train"],
-             "n_test": data["n_test"], "max_len": data["max_len"], "seeds": seeds}
+             "n_test": data["n_test"], "n_valid": data["n_valid"], "max_len": data["max_len"], "seeds": seeds}
     io.write_json({"tasks": tasks, "scale": scale, "summary": summary}, ctx.args.scores)
     io.write_json(runs, ctx.args.runs_out)
     io.write_text("# MTA: method x task\n\n" + report.table(summary, runs, tasks) + "\n", ctx.args.table)

@@ -11,7 +11,7 @@ from lmrepro.mta.data import DataConfig, encode, n_labels, select_examples
 from lmrepro.mta.features import cache_key, compute_features
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
-from lmrepro.mta.pipeline import save_tokens
+from lmrepro.mta.pipeline import Timing, save_tokens
 from lmrepro.mta.schemas import Examples
 from lmrepro.stage import Stage
 
@@ -20,10 +20,12 @@ stage.add_argument("--tasks-table", type=Path, required=True, help="data/nlu/tas
 stage.add_argument("--examples", type=Path, required=True)
 stage.add_argument("--tokens", type=Path, required=True)
 stage.add_argument("--features", type=Path, required=True)
+stage.add_argument("--timing", type=Path, required=True, help="reports/mta/timing/mta_features.json (wall times)")
 
 
 @stage.main
 def main(ctx) -> None:
+    timing = Timing("mta_features", ctx.threads, str(ctx.device))
     spec = ctx.section("mta.backbone")
     cfg = ctx.config(DataConfig, "mta.data")
     blocks = int(ctx.section("mta.mixture.blocks"))
@@ -38,10 +40,10 @@ def main(ctx) -> None:
     start = time.perf_counter()
     feats = compute_features(probe, encoded, key, progress=ctx.progress)
     feats.save(ctx.args.features)
-    ctx.log.info("cached %d examples, %d tokens, key %s, in %.1f s", len(encoded), encoded.offsets[-1], key,
-                 time.perf_counter() - start)
-    ctx.log_metrics({"examples": len(encoded), "tokens": int(encoded.offsets[-1]),
-                     "cache_seconds": time.perf_counter() - start})
+    seconds = time.perf_counter() - start
+    ctx.log.info("cached %d examples, %d tokens, key %s, in %.1f s", len(encoded), encoded.offsets[-1], key, seconds)
+    ctx.log_metrics({"examples": len(encoded), "tokens": int(encoded.offsets[-1]), "cache_seconds": seconds})
+    timing.write(ctx.args.timing, cache_seconds=seconds)
 
 
 if __name__ == "__main__":

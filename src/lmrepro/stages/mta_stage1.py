@@ -6,8 +6,8 @@ from pathlib import Path
 from lmrepro import io
 from lmrepro.mta import methods
 from lmrepro.mta.mixture import MixtureConfig
-from lmrepro.mta.pipeline import (features_for, load_inputs, predictions, run_record, save_adapters,
-                                  write_predictions)
+from lmrepro.mta.pipeline import (Timing, features_for, load_inputs, log_training_inputs, predictions, run_record,
+                                  save_adapters, seed_log, write_predictions)
 from lmrepro.mta.train import Inputs, TrainConfig
 from lmrepro.stage import Stage
 
@@ -18,26 +18,32 @@ stage.add_argument("--features", type=Path, required=True)
 stage.add_argument("--out-dir", type=Path, required=True, help="models/mta/stage1: seed<S>.safetensors")
 stage.add_argument("--preds", type=Path, required=True)
 stage.add_argument("--runs", type=Path, required=True)
+stage.add_argument("--timing", type=Path, required=True, help="reports/mta/timing/mta_stage1.json (wall times)")
 
 
 @stage.main
 def main(ctx) -> None:
     mix = ctx.config(MixtureConfig, "mta.mixture")
     cfg = ctx.config(TrainConfig, "mta.stage1")
+    timing = Timing("mta_stage1", ctx.threads, str(ctx.device))
+    log_training_inputs(ctx, ctx.args.examples, ctx.args.tokens, ctx.args.features)
     loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens)
     inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
     frames, records = [], []
     with io.atomic_path(ctx.args.out_dir) as tmp:
         tmp.mkdir(parents=True)
         for seed in ctx.section("mta.seeds"):
-            result = methods.stage1(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress)
+            result = methods.stage1(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress,
+                                    seed_log(ctx, seed))
             save_adapters(result.model, tmp / f"seed{seed}.safetensors", seed)
             frames.append(predictions("adapters", seed, result, loaded.data))
             records.append(run_record(seed, result, "stage1"))
+            timing.add(seed, "stage1", result.seconds)
             ctx.log.info("seed %d: stage 1 trained %d params in %.1f s", seed, result.trainable, result.seconds)
             ctx.log_metrics({"trainable": result.trainable, "seconds": result.seconds}, step=seed)
     write_predictions(frames, ctx.args.preds)
     io.write_json({"method": "adapters", "runs": records}, ctx.args.runs)
+    timing.write(ctx.args.timing)
 
 
 if __name__ == "__main__":
