@@ -32,7 +32,9 @@ def smoke_repo(tmp_path_factory):
 def test_smoke_dag_runs_and_second_invocation_has_nothing_to_do(smoke_repo):
     root, run = smoke_repo
     results = (root / "reports" / "results.md").read_text()
-    assert "## Provenance" in results and "(no tracked run)" not in results
+    assert "[provenance.md](provenance.md)" in results and "[timing.md](timing.md)" in results
+    provenance = (root / "reports" / "provenance.md").read_text()
+    assert "## Provenance" in provenance and "(no tracked run)" not in provenance
     summary = (root / "reports" / "summary.md").read_text()
     papers = {line.split(" | ")[0].strip("| ") for line in summary.splitlines()[2:] if line.startswith("| ")}
     assert {"LightLM", "ALTER", "ProSG", "Edge"} <= papers, summary

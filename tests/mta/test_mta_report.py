@@ -67,13 +67,17 @@ def test_summary_and_verdicts(tmp_path):
         "scale": {"backbone": "b", "blocks": 1, "bottleneck": 8, "n_shared": 1, "temperature": 0.1,
                   "n_train": 10, "n_test": 200, "max_len": 16, "seeds": [0, 1, 2]}}))
     (tmp_path / "reports/mta/runs.json").write_text(json.dumps(runs))
-    with pytest.raises(LmreproError, match="timing file missing"):
-        report.render(tmp_path)  # the Time column needs the training stages' timing files
-    _write_timings(tmp_path, quality, 10.0)
-    text = report.render(tmp_path)
-    assert "| MTA (two-stage) |" in text and "cola (MCC)" in text and "| Time (s) |" in text
-    assert "in 2.5 s vs 10 s for stage 1" in text  # seconds come from the timing files
+    text = report.render(tmp_path)  # results.md: no wall time, so identical runs give identical text
+    assert "| MTA (two-stage) |" in text and "cola (MCC)" in text and "Time (s)" not in text
+    assert "Stage 2 trains 0.1k parameters" in text and " s for stage 1" not in text
     assert text.count("Verdict: **supported**") == 3  # clearly better than every baseline here
+    timing_files = report.timing_files(list(quality))
+    with pytest.raises(LmreproError, match="timing file missing"):
+        report.render_timing(tmp_path, timing_files)  # reports/timing.md needs the stages' timing files
+    _write_timings(tmp_path, quality, 10.0)
+    timing = report.render_timing(tmp_path, timing_files)
+    assert "| MTA (two-stage) | 1.1k | 12 | stage1 10, stage2 2.5 |" in timing  # seconds from the files
+    assert "| Single-task full FT | 1.0k | 10 | single_ft 10 |" in timing
     # the table mta_eval writes has no wall time, so identical runs give identical files
     assert "Time" not in report.table(summary, runs, TASKS)
 

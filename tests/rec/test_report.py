@@ -1,9 +1,14 @@
 """rec_summary collects the runs and draws the figure; report.render only formats (writes
-nothing) and quantifies the leak ablation."""
+nothing) and quantifies the leak ablation; wall times stay in the timing files and only
+render_timing (reports/timing.md) shows them."""
 
 import json
+from pathlib import Path
+
+import pytest
 
 from lmrepro import io
+from lmrepro.errors import LmreproError
 from lmrepro.rec import report
 from lmrepro.rec.summary import collect, hr10_vs_params
 
@@ -25,7 +30,7 @@ def _write_runs(root):
     for method, model, setting, hr in runs:
         stem = f"beauty-{method}-{model}-{setting}"
         io.write_json(_metrics(hr), mdir / f"train-{stem}.json")
-        io.write_json({"train_seconds": 3.0, "latency_ms_per_user": 1.5, "curve": []}, tdir / f"{stem}.json")
+        io.write_json({"train_seconds": 3.25, "latency_ms_per_user": 1.54, "curve": []}, tdir / f"{stem}.json")
         train.append(mdir / f"train-{stem}.json")
         timing.append(tdir / f"{stem}.json")
     io.write_json(_metrics(0.03, params=0), mdir / "peer-beauty-mostpop.json")
@@ -36,8 +41,9 @@ def _write_runs(root):
 
 def test_summary_figure_and_render_without_writes(tmp_path):
     train, timing, peers, index = _write_runs(tmp_path)
-    s = collect(index, train, timing, peers, [], ablations=["sci_leak"])
+    s = collect(index, train, peers, ablations=["sci_leak"])
     assert {r["role"] for r in s["runs"]} == {"main", "ablation"}
+    assert "seconds" not in json.dumps(s) and "latency" not in json.dumps(s)  # a result, not a timing
     s["scale"] = {"subset": {"max_users": 400, "seed": 0},
                   "train": {"epochs": 4, "batch_size": 64, "history": 5, "valid_users": 200, "num_beams": 20},
                   "model": {"lightlm": {"num_layers": 6, "num_decoder_layers": 6, "d_model": 64, "d_ff": 16, "match": "", "dropout": 0.0}},
@@ -53,6 +59,31 @@ def test_summary_figure_and_render_without_writes(tmp_path):
     assert "| beauty | sci | lightlm | sequential | 1,000 |" in md  # main table
     assert "sci_leak | lightlm" not in md.split("Leak and graph-weight")[0]  # ablations kept out of it
     assert "MostPop (ours)" in md and "TIGER paper" in md
+    assert "train s" not in md and "ms/user" not in md and "reports/timing.md" in md
+    rows = [line for line in md.split("Leak and graph-weight")[0].splitlines() if line.startswith("| beauty |")]
+    assert {line.count("|") for line in rows} == {12}  # 11 cells: no time columns left in any row
+
+
+def test_render_timing_formats_the_timing_files(tmp_path):
+    train, timing, _, _ = _write_runs(tmp_path)
+    io.write_json({"train_seconds": 12.6, "curve": []}, tmp_path / "reports/rec/timing/beauty-peer-sasrec.json")
+    paths = [p.relative_to(tmp_path) for p in [*timing, tmp_path / "reports/rec/timing/beauty-peer-sasrec.json"]]
+    md = report.render_timing(tmp_path, paths)
+    assert "| beauty | sci | lightlm | sequential | 3 | 1.5 |" in md
+    assert "| beauty | - | SASRec (ours) | sequential | 13 | - |" in md
+    assert md.index("beauty | random") < md.index("beauty | sci |")  # sorted by file name
+    assert report.render_timing(tmp_path, []) == ""
+
+
+@pytest.mark.parametrize("name,content,match", [
+    ("beauty-sci-lightlm-sequential.json", {"latency_ms_per_user": 1.0}, "need train_seconds"),
+    ("beauty-sci-lightlm.json", {"train_seconds": 1.0}, "expected <dataset>-<indexing>"),
+])
+def test_render_timing_names_the_bad_file(tmp_path, name, content, match):
+    io.write_json(content, tmp_path / "reports/rec/timing" / name)
+    with pytest.raises(LmreproError, match=match) as err:
+        report.render_timing(tmp_path, [Path("reports/rec/timing") / name])
+    assert name in str(err.value)
 
 
 def test_render_is_empty_without_a_summary(tmp_path):

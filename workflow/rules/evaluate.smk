@@ -23,6 +23,10 @@ rule evaluate:
             caption="../report/curves.rst",
             category="Results",
         ),
+        timing=report(
+            "reports/timing.md", caption="../report/timing.rst", category="Results"
+        ),
+        provenance="reports/provenance.md",
     log:
         "logs/evaluate/evaluate.log",
     threads: THREADS
@@ -31,4 +35,5 @@ rule evaluate:
     shell:
         "python -m lmrepro.stages.evaluate --metrics-files {input.metrics} --report-files {input.reports}"
         " --claim-files {input.claims} --out-claims {output.claims}"
-        " --out-json {output.json} --out-md {output.md} --out-summary {output.summary} --curves {output.curves} {params.cfg} --log {log}"
+        " --out-json {output.json} --out-md {output.md} --out-summary {output.summary} --curves {output.curves}"
+        " --out-timing {output.timing} --out-provenance {output.provenance} {params.cfg} --log {log}"

@@ -6,8 +6,10 @@ Inputs (under ``root``):
   reports/mta/runs.json             trainable/total parameters and steps per method (mta_eval)
   reports/mta/timing/<stage>.json   wall times of the training stages (each training stage)
 
-Only the rendered report carries wall times; reports/mta/table.md (from mta_eval) has no
-Time column, so it is identical between two runs of the same commit, params and threads.
+No result carries wall times: neither reports/mta/table.md (from mta_eval) nor this
+section of results.md has a Time column, so both are identical between two runs of the
+same commit, params and threads. render_timing formats the timing files for
+reports/timing.md (lmrepro.evaluate.timing).
 """
 
 from __future__ import annotations
@@ -207,7 +209,6 @@ def render(root: Path) -> str:
     scores = json.loads((root / SCORES).read_text())
     runs = json.loads((root / RUNS).read_text())
     summary, tasks, scale = scores["summary"], scores["tasks"], scores["scale"]
-    timings = read_timings([root / p for p in timing_files([m for m in METHODS if m in summary])])
     text = [
         "## ALTER: Mixture-of-Task-Adapters (MTA)",
         "",
@@ -222,15 +223,33 @@ def render(root: Path) -> str:
         f"of methods on identical data and seeds. Scores are ×100: accuracy, MCC for CoLA, mean of F1 and "
         f"accuracy for MSRP, 3-way accuracy for SICK; mean ± sample std over seeds. Trainable = parameters "
         f"updated by the method (MTA and AdapterFusion include their stage-1 adapters); Total = parameters "
-        f"needed to serve all tasks; Time = training wall time per seed (machine-dependent, from "
-        f"{TIMING_DIR.as_posix()}/, the only MTA outputs that differ between identical runs).",
+        f"needed to serve all tasks. Training wall times (machine-dependent, from "
+        f"{TIMING_DIR.as_posix()}/): reports/timing.md.",
         "",
-        table(summary, runs, tasks, timings),
+        table(summary, runs, tasks),
         "",
         "Claims:",
         "",
-        *[f"- {c}" for c in claims(summary, runs, timings)],
+        *[f"- {c}" for c in claims(summary, runs)],
         "",
         f"![per-task scores]({FIGURE.relative_to('reports').as_posix()})",
     ]
     return "\n".join(text) + "\n"
+
+
+def render_timing(root: Path, paths: list[Path]) -> str:
+    """Training wall seconds per method (mean over seeds, per training stage and in total;
+    MTA and AdapterFusion include their stage-1 adapters), for reports/timing.md."""
+    root = Path(root)
+    if not (root / SCORES).is_file() or not (root / RUNS).is_file():
+        return ""
+    summary = json.loads((root / SCORES).read_text())["summary"]
+    runs = json.loads((root / RUNS).read_text())
+    timings = read_timings([root / p for p in paths])
+    lines = ["| Method | Trainable | Time (s) | per training stage (s) |", "|---|---:|---:|---|"]
+    for m in (m for m in METHODS if m in summary):
+        c = cost(runs, m, timings)
+        stages = ", ".join(f"{name} {_secs(v['seconds'])}" for name, v in c["stages"].items())
+        lines.append(f"| {LABELS[m]} | {_params(c['trainable'])} | {_secs(c['seconds'])} | {stages} |")
+    return "Training wall time per seed (mean over seeds), threads and device as in each file.\n\n" + \
+        "\n".join(lines) + "\n"

@@ -1,8 +1,12 @@
 """The LightLM section of reports/results.md, formatted from the rec_summary stage's
 declared outputs (reports/rec/summary.json and the HR@10-vs-params figure): every
-indexing x model x setting with HR/NDCG@5/10/20 (test), parameters, time, next to the
+indexing x model x setting with HR/NDCG@5/10/20 (test) and parameters, next to the
 TIGER-table peers (papers.md); the leak and graph-weight ablations. The verdicts are
-the claims engine's (lmrepro.evaluate.claims). Writes nothing."""
+the claims engine's (lmrepro.evaluate.claims). Writes nothing.
+
+Wall times (training seconds, decoding ms per user) are not results: they come from
+reports/rec/timing/*.json and go to reports/timing.md (render_timing), so results.md
+is byte-identical between two runs of the same commit, params and threads."""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+from lmrepro.errors import LmreproError
 
 # TIGER paper, Table 1 (sequential setting, full data): Recall@5, NDCG@5, Recall@10, NDCG@10
 PEERS = {
@@ -46,8 +52,8 @@ def _scale(s: dict, runs: list[dict]) -> str:
         f"{sas['loss']} loss ({'full softmax, our choice for few CPU epochs' if sas['loss'] == 'ce' else 'one negative, as the paper'}), "
         f"{sas['epochs']} epochs, epoch selected on validation HR@20, full ranking. The TIGER-paper rows are "
         "on the FULL datasets: at this scale absolute numbers are not comparable (far fewer users and "
-        "interactions per item), only the orderings within our table are. 'train s' and 'ms/user' are wall "
-        "times on a shared CPU machine (1 thread per job, other jobs running): compare them within one run."
+        "interactions per item), only the orderings within our table are. Training and decoding wall times: "
+        "reports/timing.md."
     )
 
 
@@ -130,22 +136,52 @@ def render(root: Path) -> str:
         return ""
     lines = ["## LightLM: collaborative indexing, deep-and-narrow generative recommender", "",
              _scale(s["scale"], runs), "",
-             "| dataset | indexing | model | setting | params | " + " | ".join(COLS) + " | train s | ms/user |",
-             "|---|---|---|---|---:|" + "---:|" * len(COLS) + "---:|---:|"]
+             "| dataset | indexing | model | setting | params | " + " | ".join(COLS) + " |",
+             "|---|---|---|---|---:|" + "---:|" * len(COLS)]
     for r in sorted((r for r in runs if r["role"] == "main"),
                     key=lambda r: (r["dataset"], r["method"], r["model"], r["setting"])):
         lines.append(f"| {r['dataset']} | {r['method']} | {r['model']} | {r['setting']} | {r['metrics']['params']:,} | "
-                     f"{_vals(r['metrics'])} | {r['train_seconds']:.0f} | {r['latency_ms_per_user']:.1f} |")
+                     f"{_vals(r['metrics'])} |")
     for p in peers:
-        secs = f"{p['train_seconds']:.0f}" if p.get("train_seconds") is not None else "-"
         setting = "sequential" if p["peer"] == "sasrec" else "-"
         lines.append(f"| {p['dataset']} | - | {PEER_NAMES.get(p['peer'], p['peer'])} (ours) | {setting} | "
-                     f"{p['metrics']['params']:,} | {_vals(p['metrics'])} | {secs} | - |")
+                     f"{p['metrics']['params']:,} | {_vals(p['metrics'])} |")
     for dataset in sorted({r["dataset"] for r in runs}):
         for peer, (h5, n5, h10, n10) in PEERS[dataset].items():
             lines.append(f"| {dataset} | - | {peer} (TIGER paper, full data) | sequential | - | "
-                         f"{h5:.4f} | {n5:.4f} | {h10:.4f} | {n10:.4f} | - | - | - | - |")
+                         f"{h5:.4f} | {n5:.4f} | {h10:.4f} | {n10:.4f} | - | - |")
     lines += ["", *_ablation(runs), *_graph_stats(s["index"]), "Orderings:", "", *_descriptive(runs), ""]
     if (root / "reports" / "rec" / "hr10_vs_params.png").is_file():
         lines += ["![test HR@10 vs parameters](rec/hr10_vs_params.png)", ""]
     return "\n".join(lines)
+
+
+def render_timing(root: Path, paths: list[Path]) -> str:
+    """Training seconds and decoding ms/user of every rec run, from its timing file
+    (rec_train: reports/rec/timing/<dataset>-<indexing>-<model>-<setting>.json; the SASRec
+    peer: <dataset>-peer-sasrec.json). Wall times on a shared CPU machine: compare them
+    within one run only."""
+    rows = []
+    for path in sorted(paths, key=lambda p: p.name):
+        try:
+            t = json.loads((root / path).read_text())
+            secs = float(t["train_seconds"])
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            raise LmreproError(f"{path}: not a rec timing file (need train_seconds): {err}") from err
+        parts = path.stem.split("-")
+        if len(parts) == 3 and parts[1] == "peer":
+            dataset, method, model, setting = parts[0], "-", f"{PEER_NAMES.get(parts[2], parts[2])} (ours)", "sequential"
+        elif len(parts) == 4:
+            dataset, method, model, setting = parts
+        else:
+            raise LmreproError(f"{path}: expected <dataset>-<indexing>-<model>-<setting>.json "
+                               "or <dataset>-peer-<peer>.json")
+        ms = t.get("latency_ms_per_user")
+        rows.append(f"| {dataset} | {method} | {model} | {setting} | {secs:.0f} | "
+                    f"{'-' if ms is None else f'{float(ms):.1f}'} |")
+    if not rows:
+        return ""
+    return "\n".join([
+        "Training wall seconds (epoch loop, validation included) and decoding milliseconds per user "
+        "(constrained beam search over the valid and test lists), one thread per job.", "",
+        "| dataset | indexing | model | setting | train s | ms/user |", "|---|---|---|---|---:|---:|", *rows, ""])

@@ -1,7 +1,11 @@
-"""The rec track's summary: every run of the profile (from the stages' metrics and timing
-files) in one JSON with its role, plus the test HR@10-vs-parameters figure. Written by the
+"""The rec track's summary: every run of the profile (from the stages' metrics files) in
+one JSON with its role, plus the test HR@10-vs-parameters figure. Written by the
 rec_summary stage, so reports/results.md (report.py) only formats declared outputs and
-never picks up stale files of another profile."""
+never picks up stale files of another profile.
+
+No wall time goes in here: the summary is a result, byte-identical between two runs of
+the same commit, params and threads. Train and decoding times stay in
+reports/rec/timing/*.json, which the evaluate stage renders into reports/timing.md."""
 
 from __future__ import annotations
 
@@ -23,26 +27,17 @@ def _parts(path: Path, prefix: str, n: int) -> list[str]:
     return parts
 
 
-def collect(index: list[Path], train: list[Path], timing: list[Path], peers: list[Path],
-            peer_timing: list[Path], ablations: list[str]) -> dict:
+def collect(index: list[Path], train: list[Path], peers: list[Path], ablations: list[str]) -> dict:
     """Runs keyed by their files; role 'ablation' for indexings listed in rec.ablations."""
-    times = {p.stem: io.read_json(p) for p in [*timing, *peer_timing]}
     runs = []
     for path in train:
         dataset, method, model, setting = _parts(path, "train-", 4)
-        m = io.read_json(path)
-        t = times.get(f"{dataset}-{method}-{model}-{setting}")
-        if t is None:
-            raise LmreproError(f"{path}: no timing file for this run among the inputs")
         runs.append({"dataset": dataset, "method": method, "model": model, "setting": setting,
-                     "role": "ablation" if method in ablations else "main", "metrics": m,
-                     "train_seconds": t["train_seconds"], "latency_ms_per_user": t["latency_ms_per_user"]})
+                     "role": "ablation" if method in ablations else "main", "metrics": io.read_json(path)})
     peer_rows = []
     for path in peers:
         dataset, peer = _parts(path, "peer-", 2)
-        t = times.get(f"{dataset}-peer-{peer}", {})
-        peer_rows.append({"dataset": dataset, "peer": peer, "metrics": io.read_json(path),
-                          "train_seconds": t.get("train_seconds")})
+        peer_rows.append({"dataset": dataset, "peer": peer, "metrics": io.read_json(path)})
     idx = {}
     for path in index:
         dataset, method = _parts(path, "index-", 2)

@@ -1,5 +1,6 @@
 """Stage evaluate: decide every pre-registered claim and collect every metric into reports/
-(claims.json, metrics.json, results.md, summary.md)."""
+(claims.json, metrics.json, results.md, summary.md); wall times and MLflow run links go
+to their own pages (timing.md, provenance.md), so the rest is byte-identical across runs."""
 
 import os
 from pathlib import Path
@@ -10,6 +11,7 @@ from lmrepro.evaluate.claims import claims_json, evaluate_claims, render_summary
 from lmrepro.evaluate.collect import collect_metrics, render_results
 from lmrepro.evaluate.curves import curve_runs, plot_curves
 from lmrepro.evaluate.provenance import provenance_section
+from lmrepro.evaluate.timing import per_run_note, render_timing
 from lmrepro.stage import Stage
 
 stage = Stage(track="evaluate", name="evaluate")
@@ -21,6 +23,8 @@ stage.add_argument("--out-claims", type=Path, required=True, help="machine-reada
 stage.add_argument("--report-files", type=Path, nargs="*", default=[], help="other files the report sections read")
 stage.add_argument("--claim-files", type=Path, nargs="*", default=[], help="per-unit outcome tables the claims read")
 stage.add_argument("--curves", type=Path, required=True, help="PNG of the training curves (from MLflow)")
+stage.add_argument("--out-timing", type=Path, required=True, help="wall times from the timing files (per run)")
+stage.add_argument("--out-provenance", type=Path, required=True, help="the MLflow run behind each input (per run)")
 
 HEADER = """# lmrepro results
 
@@ -44,20 +48,24 @@ def main(ctx) -> None:
     io.write_json(claims_json(results, provenance, ctx.root), ctx.args.out_claims)
     merged = collect_metrics(ctx.args.metrics_files, ctx.root)
     io.write_json(merged, ctx.args.out_json)
-    header = (f"{HEADER}\n\nProfile **{provenance['profile']}**, params hash `{provenance['params_hash']}`, "
-              f"git commit `{commit[:12]}`{' (with uncommitted changes)' if dirty else ''}.")
-    body = render_results(ctx.root, header + "\n\n" + render_verdicts(results).strip())
+    stamp = (f"Profile **{provenance['profile']}**, params hash `{provenance['params_hash']}`, "
+             f"git commit `{commit[:12]}`{' (with uncommitted changes)' if dirty else ''}.")
+    body = render_results(ctx.root, f"{HEADER}\n\n{stamp}\n\n" + render_verdicts(results).strip())
     curves = curve_runs(ctx.root)
     plot_curves(curves, ctx.args.curves)
     body += f"\n## Training curves\n\n![training curves]({ctx.args.curves.relative_to('reports')})\n\n"
     body += f"{len(curves)} loss curve(s) of the runs behind these results, drawn from MLflow.\n\n"
-    body += provenance_section(ctx.root, [*ctx.args.metrics_files, *ctx.args.report_files, *ctx.args.claim_files])
+    body += per_run_note(ctx.args.out_md, ctx.args.out_timing, ctx.args.out_provenance)
     io.write_text(body, ctx.args.out_md)
+    io.write_text(render_timing(ctx.root, ctx.args.report_files, stamp), ctx.args.out_timing)
+    io.write_text(f"# lmrepro provenance\n\n{stamp}\n\n" + provenance_section(
+        ctx.root, [*ctx.args.metrics_files, *ctx.args.report_files, *ctx.args.claim_files]), ctx.args.out_provenance)
     io.write_text(render_summary(results, provenance), ctx.args.out_summary)
     counts = {v: sum(r.verdict == v for r in results) for v in ("supported", "contradicted", "inconclusive", "not tested")}
     ctx.log_metrics({"metrics_files": len(merged), "claims": len(results), **{f"claims_{k.replace(' ', '_')}": n for k, n in counts.items()}})
     ctx.log_artifact(ctx.args.out_md)
     ctx.log_artifact(ctx.args.out_claims)
+    ctx.log_artifact(ctx.args.out_timing)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from lmrepro.rec.summary import collect, hr10_vs_params
 from lmrepro.stage import Stage
 
 stage = Stage(track="rec", name="rec_summary")
-for _name in ("index", "train", "timing", "peers", "peer-timing"):
+for _name in ("index", "train", "peers"):
     stage.add_argument(f"--{_name}", type=Path, nargs="*", default=[])
 stage.add_argument("--out", type=Path, required=True)
 stage.add_argument("--figure", type=Path, required=True)
@@ -17,7 +17,7 @@ stage.add_argument("--figure", type=Path, required=True)
 @stage.main
 def main(ctx) -> None:
     a = ctx.args
-    summary = collect(a.index, a.train, a.timing, a.peers, a.peer_timing, ctx.section("rec.ablations"))
+    summary = collect(a.index, a.train, a.peers, ctx.section("rec.ablations"))
     summary["scale"] = {
         "subset": ctx.section("rec.subset"),
         "train": ctx.section("rec.train"),
