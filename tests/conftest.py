@@ -35,3 +35,15 @@ def tmp_root(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """The smoke DAG once per session in a copy of the repo: (root, snakemake result, snapshot
+    of its outputs taken right after the run, before any test changes a knob in it).
+    Shared by test_pipeline_smoke and test_reproducible, so the suite runs it once."""
+    from tests.pipeline_helpers import sh, smoke_copy, snapshot
+
+    root = smoke_copy(tmp_path_factory.mktemp("e2e") / "repo")
+    run = sh(["snakemake", "--cores", "2"], root)
+    return root, run, snapshot(root)

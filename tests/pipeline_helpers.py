@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import os
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -40,7 +43,9 @@ def smoke_copy(dest: Path) -> Path:
     params["data"]["manifest"] = str(SHARED_DATA / "MANIFEST.tsv")
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (root / "dvc.lock").unlink(missing_ok=True)
-    sh("git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm smoke", root)
+    # a fixed date: two copies of the same tree get the same commit, as two clones would
+    fixed = {"GIT_AUTHOR_DATE": "2026-01-01T00:00:00+0000", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+0000"}
+    sh("git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm smoke", root, env_extra=fixed)
     sh([sys.executable, "-m", "lmrepro.dvcgen", "write"], root)
     return root
 
@@ -67,3 +72,60 @@ def affected_stages(stages: dict, key: str) -> set[str]:
         hit |= new
         changed = bool(new)
     return hit
+
+
+# What a run produces (the rest is per-run state by design: logs/, mlflow.db, mlartifacts/,
+# .snakemake/, benchmarks/), and within it what differs between two runs by design: wall
+# times (reports/<track>/timing/*.json, reports/timing.md) and the links to this run's
+# MLflow runs (reports/provenance.md).
+OUTPUT_DIRS = ("data", "models", "reports")
+PER_RUN_PAGES = ("reports/timing.md", "reports/provenance.md")
+
+
+def is_per_run(rel: str) -> bool:
+    parts = rel.split("/")
+    return rel in PER_RUN_PAGES or (len(parts) == 4 and parts[0] == "reports" and parts[2] == "timing")
+
+
+@dataclass
+class Snapshot:
+    """sha256 of every output of a run; the text of small files, to show a diff."""
+
+    digests: dict[str, str] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+    per_run: list[str] = field(default_factory=list)
+
+
+def snapshot(root: Path) -> Snapshot:
+    snap = Snapshot()
+    for top in OUTPUT_DIRS:
+        for path in sorted((root / top).rglob("*")):
+            if not path.is_file():
+                continue
+            rel = path.relative_to(root).as_posix()
+            if is_per_run(rel):
+                snap.per_run.append(rel)
+                continue
+            data = path.read_bytes()
+            snap.digests[rel] = hashlib.sha256(data).hexdigest()
+            if len(data) < 200_000:
+                try:
+                    snap.texts[rel] = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    pass
+    return snap
+
+
+def differences(a: Snapshot, b: Snapshot, context: int = 2, max_lines: int = 12) -> list[str]:
+    """One line per file that is in one run only or differs, with the first lines of a
+    unified diff for text files."""
+    out = [f"{rel}: only in run {'1' if rel in a.digests else '2'}" for rel in sorted(a.digests.keys() ^ b.digests.keys())]
+    for rel in sorted(a.digests.keys() & b.digests.keys()):
+        if a.digests[rel] == b.digests[rel]:
+            continue
+        out.append(f"{rel}: content differs")
+        if rel in a.texts and rel in b.texts:
+            diff = list(difflib.unified_diff(a.texts[rel].splitlines(), b.texts[rel].splitlines(), "run 1", "run 2",
+                                             n=context, lineterm=""))[2:]
+            out += [f"    {line[:160]}" for line in diff[:max_lines]]
+    return out

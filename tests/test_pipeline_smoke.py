@@ -17,15 +17,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.pipeline_helpers import BIN, affected_stages, dvc_stages, sh, smoke_copy
+from tests.pipeline_helpers import BIN, affected_stages, dvc_stages, sh
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
 
 @pytest.fixture(scope="module")
-def smoke_repo(tmp_path_factory):
-    root = smoke_copy(tmp_path_factory.mktemp("e2e") / "repo")
-    run = sh(["snakemake", "--cores", "2"], root)
+def smoke_repo(smoke_run):
+    root, run, _ = smoke_run  # the session's smoke run (tests/conftest.py)
     return root, run
 
 
