@@ -42,8 +42,7 @@ def _run(module, argv: list[str]) -> None:
 
 @pytest.fixture(scope="module")
 def root(corpus, tmp_path_factory):
-    """A throwaway repo root (schemas, params, MLflow store) with the corpus and the
-    constructed set at smoke size."""
+    """A throwaway repo root (schemas, params, MLflow store) with the text corpus."""
     root = tmp_path_factory.mktemp("prosg-stages")
     shutil.copytree(REPO / "workflow" / "schemas" / "params", root / "workflow" / "schemas" / "params")
     shutil.copy(REPO / "params.yaml", root / "params.yaml")
@@ -51,8 +50,6 @@ def root(corpus, tmp_path_factory):
     os.environ["LMREPRO_ROOT"] = str(root)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     io.write_table(corpus, root / "corpus.parquet", TextCorpus)
-    _run(prosg_build_data, ["--corpus", root / "corpus.parquet", "--out", root / "examples.parquet",
-                            "--metrics", root / "data.json", "--cfg", _cfg("prosg.data")])
     yield root
     for k, v in old.items():
         if v is None:
@@ -89,17 +86,21 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def runs(root):
-    """The smoke pipeline twice, into a/ and b/ (each run evaluates its own models)."""
+    """The smoke pipeline (build, pretrain, train, eval) twice, into a/ and b/."""
     for name in ("a", "b"):
-        _train(root, root / "examples.parquet", root / name)
-        _eval(root / "examples.parquet", root / name, root / name)
+        out = root / name
+        _run(prosg_build_data, ["--corpus", root / "corpus.parquet", "--out", out / "examples.parquet",
+                                "--metrics", out / "data.json", "--cfg", _cfg("prosg.data")])
+        _train(root, out / "examples.parquet", out)
+        _eval(out / "examples.parquet", out, out)
     return root / "a", root / "b"
 
 
 def test_two_runs_are_byte_identical_except_timing(runs):
     a, b = runs
     files_a, files_b = _files(a), _files(b)
-    assert {"preds.parquet", "accuracy.parquet", "accuracy.png", "eval.json"} <= files_a.keys()
+    assert {"examples.parquet", "data.json", "preds.parquet", "accuracy.parquet", "accuracy.png", "eval.json"} \
+        <= files_a.keys()
     assert any(k.startswith("base/") for k in files_a) and any(k.startswith("generators/sg/") for k in files_a)
     assert files_a.keys() == files_b.keys()
     differ = [k for k in files_a if files_a[k] != files_b[k]]
@@ -108,7 +109,7 @@ def test_two_runs_are_byte_identical_except_timing(runs):
         seconds = io.read_json(a / "timing" / f"{stage}.json")["seconds"]
         assert min(seconds.values()) > 0 if isinstance(seconds, dict) else seconds > 0, stage
     # no wall-clock leaks into the result files: no key about seconds anywhere else
-    for name in ("eval.json", "pretrain.json", "train-main.json", "train-sg.json"):
+    for name in ("data.json", "eval.json", "pretrain.json", "train-main.json", "train-sg.json"):
         assert "second" not in (a / name).read_text(), name
 
 
@@ -116,7 +117,7 @@ def test_predictions_pair_every_method_with_every_test_item(root, runs):
     a, _ = runs
     preds = io.read_table(a / "preds.parquet", ProsgPredictions)
     acc = io.read_table(a / "accuracy.parquet", ProsgAccuracy)
-    examples = io.read_table(root / "examples.parquet", ProsgExamples)
+    examples = io.read_table(a / "examples.parquet", ProsgExamples)
     test = examples[examples["split"] == "test"]
     methods = set(acc["method"])
     assert set(preds["method"]) == methods
@@ -166,7 +167,7 @@ def test_training_stages_read_train_rows_only(root, runs, monkeypatch):
             return real(path, split)
 
         monkeypatch.setattr(module, "read_examples", recording)
-    poisoned = _poisoned(root / "examples.parquet", root / "poisoned.parquet")
+    poisoned = _poisoned(a / "examples.parquet", root / "poisoned.parquet")
     _train(root, poisoned, root / "poisoned")
     assert asked and set(asked) == {"train"}
     trained = {k: v for k, v in _files(root / "poisoned").items()}
