@@ -39,3 +39,17 @@ def test_render_states_interpretation_and_verdicts(tmp_path):
     _write(tmp_path, (0.5, 0.5), prosg_correct=20)
     text = render(tmp_path)
     assert "**supported**" not in text
+
+
+def test_costs_come_from_the_timing_files_only(tmp_path):
+    _write(tmp_path, (0.9, 0.2), prosg_correct=120)
+    assert "Cost (wall-clock" not in render(tmp_path) and "Training wall-clock" not in render(tmp_path)
+    timing = tmp_path / "reports" / "prosg" / "timing"
+    timing.mkdir(parents=True)
+    (timing / "eval_prosg.json").write_text(json.dumps(
+        {"relative_to_no_update": {"prosg": 1.5, "oracle": 3.25, "repeat": 1.75}}))
+    (timing / "pretrain_rnn.json").write_text(json.dumps(
+        {"seconds": 240.4, "steps_per_second": 3.33, "device": "cpu", "threads": 2}))
+    text = render(tmp_path)
+    assert "ProSG 1.50x, oracle 3.25x" in text and "prompt repeated 1.75x" in text
+    assert "pretrain_rnn 240 s (3.33 steps/s, cpu, 2 threads)" in text

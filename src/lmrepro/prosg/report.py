@@ -44,6 +44,18 @@ def _per_kind(root: Path, near: str, far: str) -> str:
     return " Per kind: " + "; ".join(parts) + "."
 
 
+def _training_seconds(timing_dir: Path) -> str:
+    """"pretrain_rnn 812 s (0.99 steps/s); train_prosg-main ..." from the stages' timing files."""
+    parts = []
+    for path in sorted(timing_dir.glob("*.json")):
+        if path.stem == "eval_prosg":
+            continue
+        t = json.loads(path.read_text())
+        parts.append(f"{path.stem} {t['seconds']:.0f} s ({t['steps_per_second']:.2f} steps/s, {t['device']}, "
+                     f"{t['threads']} threads)")
+    return "; ".join(parts)
+
+
 def render(root: Path) -> str:
     metrics_dir = root / "reports" / "metrics" / "prosg"
     eval_file = metrics_dir / "eval.json"
@@ -51,8 +63,9 @@ def render(root: Path) -> str:
         return ""
     m = json.loads(eval_file.read_text())
     pre = json.loads((metrics_dir / "pretrain.json").read_text()) if (metrics_dir / "pretrain.json").is_file() else {}
-    costs_file = root / "reports" / "prosg" / "costs.json"
-    costs = json.loads(costs_file.read_text()) if costs_file.is_file() else None
+    timing_dir = root / "reports" / "prosg" / "timing"  # wall-clock lives only here (results stay byte-stable)
+    eval_timing = timing_dir / "eval_prosg.json"
+    costs = json.loads(eval_timing.read_text()) if eval_timing.is_file() else None
     none = m["accuracy"]["none"]
     distances = sorted(none, key=int)
     near, far = distances[0], distances[-1]
@@ -120,6 +133,9 @@ def render(root: Path) -> str:
             "timings on a shared machine are noisy. Generation speed (tokens/s) is measured by "
             "`python -m lmrepro.prosg.bench`."
         )
+    training = _training_seconds(timing_dir)
+    if training:
+        lines.append(f"- **Training wall-clock** (from `reports/prosg/timing/`): {training}.")
     lines.append(
         "- **How to read the kinds.** Answer words (kv values, passkeys, format tags) come from one list of 240 "
         "frequent corpus words shared by the splits, so only the prompt says which one is right (a guess is right "
