@@ -1,6 +1,6 @@
 import json
 
-from lmrepro.prosg.report import _verdict, render
+from lmrepro.prosg.report import render
 
 
 def _write(root, none_acc, prosg_correct, prosg_far=None):
@@ -22,23 +22,17 @@ def _write(root, none_acc, prosg_correct, prosg_far=None):
     (root / "reports" / "metrics" / "prosg" / "eval.json").write_text(json.dumps(m))
 
 
-def test_verdicts():
-    assert _verdict((0.6, 0.8), (0.1, 0.3)) == "supported"
-    assert _verdict((0.1, 0.3), (0.6, 0.8)) == "contradicted"
-    assert _verdict((0.2, 0.5), (0.3, 0.6)).startswith("inconclusive")
-
-
-def test_render_states_interpretation_and_verdicts(tmp_path):
+def test_render_states_interpretation_and_numbers_without_verdicts(tmp_path):
     assert render(tmp_path) == ""  # nothing evaluated yet: no section
     _write(tmp_path, (0.9, 0.2), prosg_correct=120, prosg_far=0.5)
     text = render(tmp_path)
     assert "our interpretation" in text
-    assert "forgets the prompt" in text and "**supported**" in text
+    assert "Base accuracy 0.90 [0.85, 0.95] at distance 0 vs 0.20 [0.15, 0.25] at 64" in text
     far = next(line for line in text.splitlines() if "end-to-end ProSG" in line)
-    assert "At the longest distance (64 words): 0.50 [0.45, 0.55] vs 0.20 [0.15, 0.25]: **supported**" in far
-    _write(tmp_path, (0.5, 0.5), prosg_correct=20)
-    text = render(tmp_path)
-    assert "**supported**" not in text
+    assert "At the longest distance (64 words): 0.50 [0.45, 0.55] vs 0.20 [0.15, 0.25]." in far
+    # verdicts belong to the claims engine (Verdicts section), never to this prose
+    for word in ("supported", "contradicted", "inconclusive"):
+        assert word not in text
 
 
 def test_costs_come_from_the_timing_files_only(tmp_path):

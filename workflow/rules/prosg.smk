@@ -142,3 +142,4 @@ REPORT_INPUTS.extend(
         rules.eval_prosg.output.timing,
     ]
 )
+CLAIM_INPUTS.append(rules.eval_prosg.output.predictions)
