@@ -52,7 +52,7 @@ def test_task_scores_use_the_papers_metrics():
     assert msrp["score"] == pytest.approx((msrp["f1"] + msrp["acc"]) / 2) and msrp["f1"] == pytest.approx(0.8)
 
 
-def test_summary_and_verdicts(tmp_path):
+def test_summary_and_report_without_verdicts(tmp_path):
     rng = np.random.default_rng(0)
     quality = {"mta": 0.9, "adapters": 0.7, "single_ft": 0.6, "joint": 0.65}
     preds = pd.concat([_preds(m, s, q, rng) for m, q in quality.items() for s in (0, 1, 2)])
@@ -70,7 +70,7 @@ def test_summary_and_verdicts(tmp_path):
     text = report.render(tmp_path)  # results.md: no wall time, so identical runs give identical text
     assert "| MTA (two-stage) |" in text and "cola (MCC)" in text and "Time (s)" not in text
     assert "Stage 2 trains 0.1k parameters" in text and " s for stage 1" not in text
-    assert text.count("Verdict: **supported**") == 3  # clearly better than every baseline here
+    assert "Verdict:" not in text and "supported" not in text  # verdicts come from the claims engine
     timing_files = report.timing_files(list(quality))
     with pytest.raises(LmreproError, match="timing file missing"):
         report.render_timing(tmp_path, timing_files)  # reports/timing.md needs the stages' timing files
@@ -91,14 +91,3 @@ def test_summary_refuses_missing_tasks():
 def test_render_names_missing_inputs(tmp_path):
     with pytest.raises(LmreproError, match="mta_eval"):
         report.render(tmp_path)
-
-
-def test_stage_two_gain_inside_seed_noise_is_inconclusive():
-    """A mean gain smaller than the seed noise is no evidence that stage 2 helps."""
-    rng = np.random.default_rng(1)
-    quality = {"mta": 0.70, "adapters": 0.70, "single_ft": 0.5}
-    preds = pd.concat([_preds(m, s, q, rng) for m, q in quality.items() for s in (0, 1, 2)])
-    summary = summarize(score(preds), TASKS)
-    runs = {m: _runs(m) for m in quality}
-    stage2 = next(c for c in report.claims(summary, runs) if "second stage" in c)
-    assert "Verdict: **inconclusive (difference within seed noise)**" in stage2

@@ -9,7 +9,7 @@ there is none (tests/test_reproducible.py). Only the timing files
 page and reports/provenance.md differ.
 
 A track formats its own timing files when its report module has
-``render_timing(root, paths) -> str`` (rec, mta); the others get a generic table of every
+``render_timing(root, paths) -> str`` (rec, mta, prosg); the others get a generic table of every
 scalar in each file.
 """
 
