@@ -19,15 +19,26 @@ from tests.conftest import REPO, SHARED_DATA  # noqa: F401 (re-exported)
 BIN = Path(sys.executable).parent
 
 
-def sh(cmd, cwd, check=True, timeout=3000, env_extra=None):
+def _env(cwd, env_extra=None) -> dict:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "LMREPRO_DATA_MIRROR": str(SHARED_DATA), "PYTHONPATH": str(cwd / "src")}
     for var in ("LMREPRO_ROOT", "MLFLOW_TRACKING_URI", "LMREPRO_INVOCATION_ID", "LMREPRO_ORCHESTRATOR"):
         env.pop(var, None)
     env.update(env_extra or {})
+    return env
+
+
+def sh(cmd, cwd, check=True, timeout=3000, env_extra=None):
+    env = _env(cwd, env_extra)
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, shell=isinstance(cmd, str), timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{cmd} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
     return result
+
+
+def spawn(cmd: list[str], cwd: Path, log: Path) -> subprocess.Popen:
+    """``cmd`` in the background (own process group, output to ``log``), with sh's environment."""
+    with open(log, "w") as out:
+        return subprocess.Popen(cmd, cwd=cwd, env=_env(cwd), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def copy_repo(dest: Path) -> Path:
