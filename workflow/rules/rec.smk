@@ -161,7 +161,7 @@ rule rec_summary:
     threads: THREADS
     params:
         cfg=cfg(
-            "rec.ablations", "rec.subset", "rec.train", "rec.model", "rec.peer.sasrec"
+            "rec.ablations", "rec.subset", "rec.train", "rec.model", "rec.peer.sasrec", "rec.eval"
         ),
     shell:
         "python -m lmrepro.stages.rec_summary --index {input.index} --train {input.train}"
