@@ -6,7 +6,7 @@ rule evaluate:
     input:
         metrics=EVALUATE_INPUTS,
         reports=REPORT_INPUTS,
-        code=code("stages/evaluate.py", "evaluate", *report_section_sources()),
+        code=code_of("stages.evaluate"),
     output:
         json="reports/metrics.json",
         md=report(
