@@ -16,7 +16,7 @@ export DVC_NO_ANALYTICS := 1
 CORES ?= all
 PORT ?= 5000
 
-.PHONY: install reproduce smoke test lint ui report bench gpu-check dvc.yaml dvc-check clean
+.PHONY: install reproduce smoke test test-fast lint ui report bench gpu-check dvc.yaml dvc-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ smoke: install
 
 test: install
 	python -m pytest -q
+
+# Unit tests only: no smoke DAG run (local or cluster executor).
+test-fast: install
+	python -m pytest -q -m "not e2e and not scaleout"
 
 lint: install
 	snakemake --lint
