@@ -112,3 +112,34 @@ class Robustness(pa.DataFrameModel):
     class Config:
         strict = True
         coerce = True
+
+
+class RobustnessPredictions(pa.DataFrameModel):
+    """One evaluated test row under one backbone perturbation point: the paired outcomes.
+
+    ``row`` is the example's position within its task's split in data/nlu/tasks.parquet;
+    every point of the sweep holds the same (task, row) set."""
+
+    condition: Series[str] = pa.Field(isin=["fp32", "int8", "int8_pruned", "int8_bit_errors"])
+    sparsity: Series[float] = pa.Field(ge=0, lt=1)
+    bit_error_rate: Series[float] = pa.Field(ge=0, le=1)
+    seed: Series[int]
+    task: Series[str]
+    row: Series[int] = pa.Field(ge=0)
+    pred: Series[int] = pa.Field(ge=0)
+    label: Series[int] = pa.Field(ge=0)
+    correct: Series[bool]
+
+    class Config:
+        strict = True
+        coerce = True
+        unique = ["condition", "sparsity", "bit_error_rate", "seed", "task", "row"]
+
+    @pa.dataframe_check(error="every perturbation point must cover the same (task, row) set")
+    def same_rows_everywhere(cls, df):  # noqa: N805
+        keys = df.groupby(["condition", "sparsity", "bit_error_rate", "seed"]).size()
+        return bool(keys.nunique() <= 1)
+
+    @pa.dataframe_check(error="correct must equal pred == label")
+    def correct_is_pred_eq_label(cls, df):  # noqa: N805
+        return df["correct"] == (df["pred"] == df["label"])
