@@ -386,7 +386,11 @@ def simulate(grid: pd.DataFrame, workload: pd.DataFrame, table: pd.DataFrame, cf
                        for k in uniq])
     out = grid.copy()
     out["backbone_tech"] = pd.Categorical.from_codes(tech_code, categories=names)
-    out["design_label"] = pd.Categorical(labels[inv.reshape(-1)])
+    inv = inv.reshape(-1)
+    if len(set(labels)) == len(labels):  # codes straight into the categories (no per-row strings)
+        out["design_label"] = pd.Categorical.from_codes(inv, categories=labels)
+    else:
+        out["design_label"] = pd.Categorical(labels[inv])
     out["read_uj"] = e_read
     out["mac_uj"] = e_mac
     out["leak_uj"] = e_leak
