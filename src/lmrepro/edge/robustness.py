@@ -47,7 +47,7 @@ class RobustnessConfig:
     bit_error_rates: tuple[float, ...] = (0.0, 1.5e-8, 1.5e-4, 1e-3, 6.3e-3, 1e-2)
     sparsities: tuple[float, ...] = (0.3, 0.5, 0.7)  # magnitude-pruning levels of the layer matrices
     seeds: tuple[int, ...] = (0, 1, 2)  # bit-error draws per rate
-    max_per_task: int = 200  # test rows per task, the same for every condition (CPU budget); 0 = all
+    max_per_task: int = 150  # test rows per task, the same for every condition (CPU budget); 0 = all
     sample_seed: int = 0  # which rows: a seeded uniform sample of each task's split
     split: str = "test"
 
