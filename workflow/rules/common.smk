@@ -28,7 +28,7 @@ except LmreproError as err:
 os.environ.setdefault("LMREPRO_INVOCATION_ID", uuid.uuid4().hex)
 os.environ.setdefault("LMREPRO_ORCHESTRATOR", "snakemake")
 # The whole config of this invocation (params.yaml + overlays), stated atop the reports.
-os.environ["LMREPRO_PARAMS_HASH"] = params_hash(config)
+os.environ.setdefault("LMREPRO_PARAMS_HASH", params_hash(config))
 for _var in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
     os.environ.setdefault(_var, "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -94,12 +94,14 @@ rule edge_robustness:
         code=code_of("stages.edge_robustness"),
     output:
         table="data/edge/robustness.parquet",
+        predictions="data/edge/robustness_predictions.parquet",
         metrics="reports/metrics/edge/robustness.json",
         figure=report(
             "reports/edge/accuracy_vs_ber.png",
             caption="../report/edge_ber.rst",
             category="Edge",
         ),
+        timing="reports/edge/timing/robustness.json",
     log:
         "logs/edge_robustness/edge_robustness.log",
     benchmark:
@@ -109,7 +111,8 @@ rule edge_robustness:
         cfg=cfg("edge.robustness", "edge.prune"),
     shell:
         "python -m lmrepro.stages.edge_robustness --bundle {input.bundle} --nlu {input.nlu}"
-        " --out {output.table} --metrics {output.metrics} --figure {output.figure} {params.cfg} --log {log}"
+        " --out {output.table} --predictions {output.predictions} --metrics {output.metrics}"
+        " --figure {output.figure} --timing {output.timing} {params.cfg} --log {log}"
 
 
 EVALUATE_INPUTS.extend(
@@ -122,4 +125,6 @@ REPORT_INPUTS.extend(
     [rules.edge_energy.output.fig_tasks, rules.edge_energy.output.fig_rate]
 )
 EVALUATE_INPUTS.append(rules.edge_robustness.output.metrics)
-REPORT_INPUTS.append(rules.edge_robustness.output.figure)
+REPORT_INPUTS.extend(
+    [rules.edge_robustness.output.figure, rules.edge_robustness.output.predictions]
+)
