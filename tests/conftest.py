@@ -42,8 +42,10 @@ def smoke_run(tmp_path_factory):
     """The smoke DAG once per session in a copy of the repo: (root, snakemake result, snapshot
     of its outputs taken right after the run, before any test changes a knob in it).
     Shared by test_pipeline_smoke and test_reproducible, so the suite runs it once."""
+    from tests.code_trace import trace_env
     from tests.pipeline_helpers import sh, smoke_copy, snapshot
 
     root = smoke_copy(tmp_path_factory.mktemp("e2e") / "repo")
-    run = sh(["snakemake", "--cores", "2"], root)
+    # every stage records the lmrepro files it loads (tests/code_trace.py)
+    run = sh(["snakemake", "--cores", "2"], root, env_extra=trace_env(root, root.parent / "imports"))
     return root, run, snapshot(root)

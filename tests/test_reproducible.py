@@ -16,6 +16,7 @@ import signal
 
 import pytest
 
+from tests.code_trace import trace_env
 from tests.pipeline_helpers import PER_RUN_PAGES, differences, sh, smoke_copy, snapshot, spawn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
@@ -24,7 +25,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 def test_two_runs_give_byte_identical_outputs_except_timings(request, tmp_path_factory):
     root = smoke_copy(tmp_path_factory.mktemp("reproducible") / "repo")
     log = root.parent / "snakemake.log"
-    second_run = spawn(["snakemake", "--cores", "2"], root, log)
+    # traced like the session run (tests/code_trace.py), so the two differ in nothing but time
+    second_run = spawn(["snakemake", "--cores", "2"], root, log, env_extra=trace_env(root, root.parent / "imports"))
     try:
         first_root, _, first = request.getfixturevalue("smoke_run")
         rc = second_run.wait(timeout=3000)

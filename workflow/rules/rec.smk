@@ -5,9 +5,7 @@ REC = config["rec"]
 rule rec_index:
     input:
         interactions="data/rec/{dataset}.parquet",
-        code=code(
-            "stages/rec_index.py", "rec/data.py", "rec/indexing", "rec/schemas.py"
-        ),
+        code=code_of("stages.rec_index"),
     output:
         table="data/rec/index/{dataset}/{method}.parquet",
         metrics="reports/metrics/rec/index-{dataset}-{method}.json",
@@ -26,21 +24,7 @@ rule rec_train:
     input:
         interactions="data/rec/{dataset}.parquet",
         index="data/rec/index/{dataset}/{method}.parquet",
-        code=code(
-            "stages/rec_train.py",
-            "rec/data.py",
-            "rec/examples.py",
-            "rec/metrics.py",
-            "rec/models/__init__.py",
-            "rec/models/t5.py",
-            "rec/schemas.py",
-            "rec/train.py",
-            "rec/trie.py",
-            "rec/beam_search.py",
-            "rec/t5_decoder.py",
-            "rec/vocab.py",
-            "rec/indexing/ids.py",
-        ),
+        code=code_of("stages.rec_train"),
     output:
         model=directory("models/rec/{dataset}/{method}-{model}-{setting}"),
         per_user="data/rec/eval/{dataset}/{method}-{model}-{setting}.parquet",
@@ -48,9 +32,11 @@ rule rec_train:
         timing="reports/rec/timing/{dataset}-{method}-{model}-{setting}.json",
     log:
         "logs/rec_train/{dataset}-{method}-{model}-{setting}.log",
+    benchmark:
+        "benchmarks/rec_train/{dataset}-{method}-{model}-{setting}.tsv"
     threads: THREADS
     params:
-        cfg=cfg("rec.subset", "rec.model", "rec.train"),
+        cfg=cfg("rec.subset", "rec.model", "rec.train", "rec.eval"),
     shell:
         "python -m lmrepro.stages.rec_train --dataset {wildcards.dataset} --method {wildcards.method}"
         " --model {wildcards.model} --setting {wildcards.setting} --interactions {input.interactions}"
@@ -61,22 +47,17 @@ rule rec_train:
 rule rec_peer_mostpop:
     input:
         interactions="data/rec/{dataset}.parquet",
-        code=code(
-            "stages/rec_peer.py",
-            "rec/data.py",
-            "rec/metrics.py",
-            "rec/models/sasrec.py",
-            "rec/mostpop.py",
-            "rec/schemas.py",
-        ),
+        code=code_of("stages.rec_peer"),
     output:
         per_user="data/rec/eval/{dataset}/peer-mostpop.parquet",
         metrics="reports/metrics/rec/peer-{dataset}-mostpop.json",
     log:
         "logs/rec_peer/{dataset}-mostpop.log",
+    benchmark:
+        "benchmarks/rec_peer/{dataset}-mostpop.tsv"
     threads: THREADS
     params:
-        cfg=cfg("rec.subset"),
+        cfg=cfg("rec.subset", "rec.eval"),
     shell:
         "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer mostpop"
         " --interactions {input.interactions} --per-user {output.per_user}"
@@ -86,14 +67,7 @@ rule rec_peer_mostpop:
 rule rec_peer_sasrec:
     input:
         interactions="data/rec/{dataset}.parquet",
-        code=code(
-            "stages/rec_peer.py",
-            "rec/data.py",
-            "rec/metrics.py",
-            "rec/models/sasrec.py",
-            "rec/mostpop.py",
-            "rec/schemas.py",
-        ),
+        code=code_of("stages.rec_peer"),
     output:
         model=directory("models/rec/{dataset}/peer-sasrec"),
         per_user="data/rec/eval/{dataset}/peer-sasrec.parquet",
@@ -101,9 +75,11 @@ rule rec_peer_sasrec:
         timing="reports/rec/timing/{dataset}-peer-sasrec.json",
     log:
         "logs/rec_peer/{dataset}-sasrec.log",
+    benchmark:
+        "benchmarks/rec_peer/{dataset}-sasrec.tsv"
     threads: THREADS
     params:
-        cfg=cfg("rec.subset", "rec.peer.sasrec"),
+        cfg=cfg("rec.subset", "rec.peer.sasrec", "rec.eval"),
     shell:
         "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer sasrec"
         " --interactions {input.interactions} --per-user {output.per_user}"
@@ -139,7 +115,7 @@ rule rec_summary:
             dataset=REC["datasets"],
             peer=REC["peers"],
         ),
-        code=code("stages/rec_summary.py", "rec/summary.py"),
+        code=code_of("stages.rec_summary"),
     output:
         summary="reports/rec/summary.json",
         figure=report(
@@ -152,7 +128,12 @@ rule rec_summary:
     threads: THREADS
     params:
         cfg=cfg(
-            "rec.ablations", "rec.subset", "rec.train", "rec.model", "rec.peer.sasrec"
+            "rec.ablations",
+            "rec.subset",
+            "rec.train",
+            "rec.model",
+            "rec.peer.sasrec",
+            "rec.eval",
         ),
     shell:
         "python -m lmrepro.stages.rec_summary --index {input.index} --train {input.train}"

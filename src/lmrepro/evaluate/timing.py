@@ -8,20 +8,20 @@ there is none (tests/test_reproducible.py). Only the timing files
 (reports/<track>/timing/*.json, declared outputs of the stages that measure them), this
 page and reports/provenance.md differ.
 
-A track formats its own timing files when its report module has
+A track formats its own timing files when its report section module (sections.py) has
 ``render_timing(root, paths) -> str`` (rec, mta, prosg); the others get a generic table of every
 scalar in each file.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from lmrepro.errors import LmreproError
+from lmrepro.evaluate.sections import SECTIONS
 
 TITLES = {"rec": "LightLM", "mta": "ALTER (MTA)", "prosg": "ProSG", "edge": "Edge memory simulation"}
 # a dict or list longer than this is summarised ("see the file") rather than spread over rows
@@ -69,10 +69,8 @@ def generic_table(root: Path, paths: list[Path]) -> str:
 
 
 def _track_section(root: Path, track: str, paths: list[Path]) -> str:
-    try:
-        module = importlib.import_module(f"lmrepro.{track}.report")
-    except ModuleNotFoundError:
-        module = None
+    # the report sections' modules (imported explicitly there, so codedeps sees them)
+    module = {m.__name__.split(".")[1]: m for m in SECTIONS}.get(track)
     render = getattr(module, "render_timing", None)
     body = render(root, paths) if render else generic_table(root, paths)
     listing = ", ".join(f"`{p.name}`" for p in paths)
