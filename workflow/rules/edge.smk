@@ -128,3 +128,5 @@ EVALUATE_INPUTS.append(rules.edge_robustness.output.metrics)
 REPORT_INPUTS.extend(
     [rules.edge_robustness.output.figure, rules.edge_robustness.output.predictions]
 )
+# wall times: reports/timing.md only
+REPORT_INPUTS.append(rules.edge_robustness.output.timing)
