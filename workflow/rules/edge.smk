@@ -128,3 +128,5 @@ EVALUATE_INPUTS.append(rules.edge_robustness.output.metrics)
 REPORT_INPUTS.extend(
     [rules.edge_robustness.output.figure, rules.edge_robustness.output.predictions]
 )
+# the pre-registered edge claims read the energy sweep and the per-row robustness outcomes
+CLAIM_INPUTS.extend([rules.edge_energy.output.table, rules.edge_robustness.output.predictions])
