@@ -129,4 +129,6 @@ REPORT_INPUTS.extend(
     [rules.edge_robustness.output.figure, rules.edge_robustness.output.predictions]
 )
 # the pre-registered edge claims read the energy sweep and the per-row robustness outcomes
-CLAIM_INPUTS.extend([rules.edge_energy.output.table, rules.edge_robustness.output.predictions])
+CLAIM_INPUTS.extend(
+    [rules.edge_energy.output.table, rules.edge_robustness.output.predictions]
+)
