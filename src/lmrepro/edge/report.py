@@ -59,10 +59,11 @@ def _workload(m: dict, ref_bottleneck: int | None) -> list[str]:
         *rows,
         f"| backbone total | {total:.2f} | {PAPER_TOTAL_M} |",
         "",
-        f"MACs per inference at sequence length 128, with two Houlsby adapters (m={ref_bottleneck}) applied in each of "
-        f"the 12 layer passes: {gmac:.2f} G (papers.md: ~{PAPER_GMAC} G for the backbone alone). "
-        f"Adapters per task at m={ref_bottleneck}: {part['params.adapters'] / 1e3:.1f}k params "
-        f"(2 x (2*768*m + 768 + m)), {100 * part['params.adapters'] / part['backbone_params']:.2f}% of the backbone.",
+        f"MACs per inference at sequence length {m['seq_len']}, with two Houlsby adapters (m={ref_bottleneck}) applied "
+        f"in each of the {m['num_hidden_layers']} layer passes: {gmac:.2f} G (papers.md: ~{PAPER_GMAC} G for the "
+        f"backbone alone). Adapters per task at m={ref_bottleneck}: {part['params.adapters'] / 1e3:.1f}k params "
+        f"(two per layer, each 2 x hidden x m weights + hidden + m biases, hidden = {m['hidden_size']}), "
+        f"{100 * part['params.adapters'] / part['backbone_params']:.2f}% of the backbone.",
         "",
     ]
 
@@ -224,8 +225,8 @@ def render(root: Path) -> str:
                 worst = min(v["mean"] for _, v in pts)
                 facts.append(f"- MLC RRAM {name} bit errors ({lo:g}-{hi:g}): worst macro score {worst:.4f}, "
                              f"{100 * (worst - q['mean']):+.2f} points vs error-free int8.")
-        facts.append("- Robustness verdicts: paired tests on the same test rows (non-inferiority, 1-point margin; "
-                     "workflow/claims/edge_robustness.yaml), in the Verdicts section.")
+        facts.append("- Robustness verdicts: paired tests on the same test rows (non-inferiority within the margin "
+                     "fixed in workflow/claims/edge_robustness.yaml), in the Verdicts section.")
     if facts:
         lines += ["Behind the claims:", "", *facts, ""]
     return "\n".join(lines)
