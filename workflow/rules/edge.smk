@@ -128,5 +128,9 @@ EVALUATE_INPUTS.append(rules.edge_robustness.output.metrics)
 REPORT_INPUTS.extend(
     [rules.edge_robustness.output.figure, rules.edge_robustness.output.predictions]
 )
+# the pre-registered edge claims read the energy sweep and the per-row robustness outcomes
+CLAIM_INPUTS.extend(
+    [rules.edge_energy.output.table, rules.edge_robustness.output.predictions]
+)
 # wall times: reports/timing.md only
 REPORT_INPUTS.append(rules.edge_robustness.output.timing)

@@ -187,5 +187,6 @@ def render_timing(root: Path, paths: list[Path]) -> str:
         return ""
     return "\n".join([
         "Training wall seconds (epoch loop, validation included) and decoding milliseconds per user "
-        "(constrained beam search over the valid and test lists), one thread per job.", "",
+        "(constrained beam search over the valid and test lists), on a shared CPU machine (other jobs running; "
+        "threads per job: runtime.threads).", "",
         "| dataset | indexing | model | setting | train s | ms/user |", "|---|---|---|---|---:|---:|", *rows, ""])
