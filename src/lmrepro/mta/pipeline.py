@@ -70,11 +70,16 @@ def features_for(loaded: Loaded, path: Path, blocks: int) -> FeatureCache:
     return load_features(path, cache_key(loaded.backbone_digest, loaded.encoded.digest(), first))
 
 
-def save_adapters(model: MtaClassifier, path: Path, seed: int) -> None:
+def save_adapters(model: MtaClassifier, path: Path) -> None:
+    """Stage-1 adapter/head weights and the task order they were trained for.
+
+    One metadata key only: safetensors serialises ``__metadata__`` from a Rust HashMap, so
+    two keys come out in a per-process random order and two identical runs would write
+    different bytes (the seed is in the file name)."""
     state = {n: p.detach().cpu().contiguous().clone() for n, p in model.named_parameters()
              if n in set(model.adapter_param_names())}
     with io.atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata={"seed": str(seed), "tasks": ",".join(model.task_names)})
+        save_file(state, str(tmp), metadata={"tasks": ",".join(model.task_names)})
 
 
 def load_adapters(model: MtaClassifier, path: Path) -> None:

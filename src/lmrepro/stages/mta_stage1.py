@@ -35,7 +35,7 @@ def main(ctx) -> None:
         for seed in ctx.section("mta.seeds"):
             result = methods.stage1(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress,
                                     seed_log(ctx, seed))
-            save_adapters(result.model, tmp / f"seed{seed}.safetensors", seed)
+            save_adapters(result.model, tmp / f"seed{seed}.safetensors")
             frames.append(predictions("adapters", seed, result, loaded.data))
             records.append(run_record(seed, result, "stage1"))
             timing.add(seed, "stage1", result.seconds)
