@@ -31,7 +31,7 @@ def test_page_has_a_section_per_track_and_a_generic_table(tmp_path):
     files = [tmp_path / "reports/rec/timing/beauty-sci-lightlm-direct.json", Path("reports/toy/timing/stage.json")]
     page = render_timing(tmp_path, files, STAMP)
     assert page.startswith("# lmrepro cost and timing\n") and STAMP in page
-    assert page.index("## LightLM") < page.index("## toy")
+    assert page.index("## LightLM") < page.index("## toy")  # results.md's order, then other tracks
     assert "| beauty | sci | lightlm | direct | 42 | 2.3 |" in page  # the rec track's own table
     assert "| stage.json | seconds | 12.35 |" in page and "| stage.json | device | cpu |" in page
     assert "| stage.json | relative_to_no_update.prosg | 1.5 |" in page

@@ -71,7 +71,7 @@ def test_render_timing_formats_the_timing_files(tmp_path):
     io.write_json({"train_seconds": 12.6, "curve": []}, tmp_path / "reports/rec/timing/beauty-peer-sasrec.json")
     paths = [p.relative_to(tmp_path) for p in [*timing, tmp_path / "reports/rec/timing/beauty-peer-sasrec.json"]]
     md = report.render_timing(tmp_path, paths)
-    assert "| beauty | sci | lightlm | sequential | 3 | 1.5 |" in md
+    assert "| beauty | sci | lightlm | sequential | 3.2 | 1.5 |" in md
     assert "| beauty | - | SASRec (ours) | sequential | 13 | - |" in md
     assert md.index("beauty | random") < md.index("beauty | sci |")  # sorted by file name
     assert report.render_timing(tmp_path, []) == ""

@@ -68,10 +68,12 @@ def generic_table(root: Path, paths: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# the report sections' modules by track (imported explicitly there, so codedeps sees them)
+_MODULES = {m.__name__.split(".")[1]: m for m in SECTIONS}
+
+
 def _track_section(root: Path, track: str, paths: list[Path]) -> str:
-    # the report sections' modules (imported explicitly there, so codedeps sees them)
-    module = {m.__name__.split(".")[1]: m for m in SECTIONS}.get(track)
-    render = getattr(module, "render_timing", None)
+    render = getattr(_MODULES.get(track), "render_timing", None)
     body = render(root, paths) if render else generic_table(root, paths)
     listing = ", ".join(f"`{p.name}`" for p in paths)
     return (f"## {TITLES.get(track, track)}\n\nFrom `reports/{track}/timing/` ({listing}).\n\n"
@@ -96,7 +98,9 @@ def render_timing(root: Path, files: list[Path], stamp: str) -> str:
     ]
     if not tracks:
         parts += ["No stage of this run wrote a timing file.", ""]
-    parts += [_track_section(root, track, paths) for track, paths in tracks.items()]
+    order = list(_MODULES)  # the order of results.md, then any other track
+    for track in sorted(tracks, key=lambda t: (order.index(t) if t in order else len(order), t)):
+        parts.append(_track_section(root, track, tracks[track]))
     return "\n".join(parts).rstrip() + "\n"
 
 

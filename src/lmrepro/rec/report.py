@@ -181,7 +181,7 @@ def render_timing(root: Path, paths: list[Path]) -> str:
             raise LmreproError(f"{path}: expected <dataset>-<indexing>-<model>-<setting>.json "
                                "or <dataset>-peer-<peer>.json")
         ms = t.get("latency_ms_per_user")
-        rows.append(f"| {dataset} | {method} | {model} | {setting} | {secs:.0f} | "
+        rows.append(f"| {dataset} | {method} | {model} | {setting} | {f'{secs:.0f}' if secs >= 10 else f'{secs:.1f}'} | "
                     f"{'-' if ms is None else f'{float(ms):.1f}'} |")
     if not rows:
         return ""
