@@ -1,4 +1,5 @@
-"""Shared fixtures: the real raw data, offline model hubs, and a temporary repo root."""
+"""Shared fixtures: the real raw data, offline model hubs, a temporary repo root, and the
+fault table's record_fault (tests/faults.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from tests.faults import pytest_runtest_makereport, pytest_sessionfinish, record_fault  # noqa: F401  (the fault table)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from tests.faults import first_line, lost_summary
 from tests.pipeline_helpers import changed_stages, clone_copy, lock_entries, sh
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -19,7 +20,7 @@ SMOKE = ["--configfile", "params.yaml", "workflow/profiles/smoke/params.yaml"]
 NLU = ["fetch-nlu", "build_nlu"]
 
 
-def test_readme_partial_run_exits_0_and_records_only_its_stages(tmp_path):
+def test_readme_partial_run_exits_0_and_records_only_its_stages(tmp_path, record_fault):
     root = clone_copy(tmp_path / "repo")
     before = lock_entries(root)
     run = sh(["snakemake", "--cores", "1", "data/nlu/tasks.parquet"], root)
@@ -29,9 +30,15 @@ def test_readme_partial_run_exits_0_and_records_only_its_stages(tmp_path):
     assert not changed_stages(root, NLU)
     # the committed rec summary has no inputs in a clone: still reported, never recorded
     assert "rec_summary" in changed_stages(root, ["rec_summary"])
+    foreign = sorted(n for n in before if before[n] != after.get(n) and n not in NLU)
+    record_fault("partial run in a fresh clone (dvc.lock)",
+                 "`snakemake --cores 1 data/nlu/tasks.parquet` (the README's one-target run)",
+                 f"exit {run.returncode}: {first_line(run.stdout + run.stderr, 'recorded 2 stage(s)')}",
+                 lost_summary(lost=[f"dvc.lock entry {n} overwritten" for n in foreign],
+                              checked=f"{len(before)} dvc.lock entries compared; only {', '.join(NLU)} may change"))
 
 
-def test_default_run_after_smoke_never_records_smoke_outputs(tmp_path):
+def test_default_run_after_smoke_never_records_smoke_outputs(tmp_path, record_fault):
     root = clone_copy(tmp_path / "repo")
     before = lock_entries(root)
     smoke_targets = ["data/nlu/tasks.parquet", "reports/metrics/rec/index-beauty-random.json"]
@@ -49,6 +56,14 @@ def test_default_run_after_smoke_never_records_smoke_outputs(tmp_path):
     smoke_made = ["fetch-rec", "build_rec-beauty", "rec_index-beauty-random"]
     assert all(after[n] == before[n] for n in smoke_made)
     assert "rec_index-beauty-random" in changed_stages(root, smoke_made)
+    vouched = [n for n in smoke_made if after[n] != before[n]]
+    record_fault("smoke-profile outputs on disk before a default run (dvc.lock)",
+                 "a smoke run of two targets, then a default-params run of build_nlu",
+                 f"smoke run: {first_line(smoke.stdout + smoke.stderr, 'dvc.lock left as it was')}; default run: "
+                 f"{first_line(log, 'recorded 1 stage(s)')}",
+                 lost_summary(lost=[f"dvc.lock vouches for smoke output {n}" for n in vouched],
+                              checked=f"dvc.lock entries of {len(smoke_made)} smoke-made stages unchanged; "
+                              "dvc reports rec_index-beauty-random as changed"))
 
 
 def test_commit_refuses_unknown_stages_and_missing_outputs(tmp_path):

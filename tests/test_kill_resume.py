@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.faults import first_line, lost_summary
 from tests.pipeline_helpers import BIN, SHARED_DATA, changed_stages, sh, smoke_copy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -86,7 +87,7 @@ def kill_at_random_job(root: Path, rng: random.Random) -> int:
     return victim
 
 
-def test_killed_run_goes_on_with_make_reproduce(tmp_path):
+def test_killed_run_goes_on_with_make_reproduce(tmp_path, record_fault):
     ref = smoke_copy(tmp_path / "ref")
     root = tmp_path / "killed"
     shutil.copytree(ref, root, symlinks=True)
@@ -114,3 +115,11 @@ def test_killed_run_goes_on_with_make_reproduce(tmp_path):
     assert not changed_stages(root, STAGES)
     assert not [p for d in ("data", "models", "reports") for p in (root / d).rglob(".*.*-*") if "bak-" in p.name or "tmp-" in p.name]
     sh([sys.executable, "-m", "lmrepro.unlock"], root)  # nothing to do now, says nothing
+    same = [k for k in metrics(ref) if metrics(root).get(k) == metrics(ref)[k]]
+    record_fault("SIGKILL of the whole run mid-stage, then resume",
+                 f"SIGKILL to snakemake's process group once job {victim} of {len(STAGES)} had started and a stage's "
+                 f"MLflow run was open (seed {SEED}); then `make reproduce` again",
+                 f"`make reproduce` exit {again.returncode}: {first_line(out, 'removed a stale Snakemake lock')}",
+                 lost_summary(lost=sorted(set(metrics(ref)) - set(same)),
+                              checked=f"{len(same)}/{len(metrics(ref))} metrics files equal to an uninterrupted run's; "
+                              f"{len(reaped)} killed MLflow run marked KILLED, none left RUNNING"))

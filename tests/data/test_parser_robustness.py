@@ -23,6 +23,7 @@ from lmrepro.data import nlu, rec
 from lmrepro.data.corpus import CorpusConfig, build_corpus
 from lmrepro.edge import tech
 from lmrepro.errors import LmreproError
+from tests.faults import first_line
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -149,7 +150,8 @@ def damaged(draw, fmt: Format) -> tuple[str, bytes]:
 FAIL = {"empty", "binary", "corrupt", "wrong_encoding", "wrong_delimiter"}
 
 
-def _check(fmt: Format, kind: str, data: bytes, path: Path, expected) -> None:
+def _check(fmt: Format, kind: str, data: bytes, path: Path, expected) -> str | None:
+    """Assert the outcome is right for this kind; returns the error message, or None if it parsed."""
     path.write_bytes(data)
     must_parse = kind == "crlf" or (kind == "bom" and fmt.encoding == "utf-8")
     try:
@@ -160,13 +162,14 @@ def _check(fmt: Format, kind: str, data: bytes, path: Path, expected) -> None:
         assert not must_parse, f"{kind} variant of a valid {fmt.name} file rejected: {msg}"
         if kind in FAIL - {"empty"} | {"bom"}:
             assert re.match(re.escape(str(path)) + r":\d+: ", msg), f"{kind}: no line in: {msg}"
-        return
+        return msg
     assert kind not in FAIL, f"{kind} variant of {fmt.name} accepted silently: {got!r}"[:2000]
     assert not (kind == "bom" and fmt.encoding != "utf-8"), "BOM in a latin-1 file accepted"
     if must_parse:
         assert got == expected, f"{kind} variant parsed to different content"
     else:
         assert fmt.is_prefix(got, expected), f"truncated {fmt.name} file parsed to content that is not a prefix"
+    return None
 
 
 FORMATS = [
@@ -203,8 +206,43 @@ def test_damaged_input_parses_cleanly_or_fails_naming_file_and_line(formats, wor
     _check(fmt, kind, damaged_bytes, path, expected)
 
 
-def test_every_damage_kind_is_exercised_for_every_format(formats, workdir):
+# the fault table's words for each pinned damage kind: (fault, how it is injected)
+DAMAGE = {
+    "truncated": ("raw file truncated mid-line", "cut 3 bytes into its last line"),
+    "empty": ("empty raw file", "0-byte file"),
+    "binary": ("binary bytes in a raw file", "NUL and control bytes inserted mid-file"),
+    "corrupt": ("corrupt bytes in a raw file", "one invalid byte mid-file (0xff; 0x01 in the latin-1 file)"),
+    "wrong_encoding": ("raw file in the wrong encoding", "re-saved as UTF-16"),
+    "bom": ("byte-order mark on a raw file", "UTF-8 BOM prepended"),
+    "crlf": ("CRLF line ends in a raw file", "every LF replaced by CRLF"),
+    "wrong_delimiter": ("malformed raw file (wrong field separator)", "separator replaced, e.g. tab by comma"),
+}
+
+
+def _record(record_fault, kind: str, results: list[tuple[str, str | None]]) -> None:
+    """One fault-table row per damage kind, from each format's observed outcome."""
+    rejected = [name for name, msg in results if msg is not None]
+    parsed = [name for name, msg in results if msg is None]
+    saw = f"{len(rejected)}/{len(results)} readers raised LmreproError naming the file"
+    example = next((msg for _, msg in results if msg is not None), None)
+    if example is not None:
+        saw += f", e.g. `{first_line(example)}`"
+    if parsed:
+        saw += f"; {len(parsed)} parsed it ({', '.join(parsed)})"
+    if not parsed:
+        lost = "no (nothing parsed, so no silently wrong table)"
+    elif kind in ("crlf", "bom"):
+        lost = f"no (content of {', '.join(parsed)} compared equal to the undamaged file's)"
+    else:
+        lost = f"only the cut line (content of {', '.join(parsed)} checked to be a prefix of the undamaged file's)"
+    fault, how = DAMAGE[kind]
+    record_fault(fault, f"{how}, in each of the {len(results)} raw formats ({', '.join(n for n, _ in results)}); "
+                 "read by the stage's parser", saw, lost)
+
+
+def test_every_damage_kind_is_exercised_for_every_format(formats, workdir, record_fault):
     """The property test draws at random; this pins each kind once per format (deterministic)."""
+    outcomes: dict[str, list[tuple[str, str | None]]] = {}
     for fmt in formats.values():
         path = workdir / fmt.filename
         path.write_bytes(fmt.sample)
@@ -223,7 +261,9 @@ def test_every_damage_kind_is_exercised_for_every_format(formats, workdir):
         if fmt.delimiter:
             variants["wrong_delimiter"] = s.replace(*fmt.delimiter)
         for kind, blob in variants.items():
-            _check(fmt, kind, blob, path, expected)
+            outcomes.setdefault(kind, []).append((fmt.name, _check(fmt, kind, blob, path, expected)))
+    for kind, results in outcomes.items():
+        _record(record_fault, kind, results)
 
 
 def test_known_failures_from_the_issue(tmp_path):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.faults import first_line, lost_summary
+
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME = {"seed": 0, "threads": 1, "device": "cpu", "amp": False}
 
@@ -19,7 +21,7 @@ def _run(module: str, args: list[str], cfg: dict, tmp_path: Path) -> subprocess.
                           env=env, capture_output=True, text=True, timeout=300)
 
 
-def test_build_nlu_with_a_re_delimited_cola_file_exits_2_naming_file_and_line(shared_data, tmp_path):
+def test_build_nlu_with_a_re_delimited_cola_file_exits_2_naming_file_and_line(shared_data, tmp_path, record_fault):
     raw = tmp_path / "raw" / "nlu"
     for task in ("sst2", "cola"):
         shutil.copytree(shared_data / "nlu" / task, raw / task)
@@ -36,9 +38,14 @@ def test_build_nlu_with_a_re_delimited_cola_file_exits_2_naming_file_and_line(sh
     assert "Traceback" not in out.stderr
     assert not any(p.exists() for p in outs)
     assert not list(tmp_path.glob(".*.tmp-*"))  # no temporary file of an atomic write either
+    left = [p for p in outs if p.exists()] + list(tmp_path.glob(".*.tmp-*"))
+    record_fault("malformed NLU raw file (wrong delimiter)",
+                 "line 3 of CoLA's in_domain_dev.tsv saved with commas; `python -m lmrepro.stages.build_nlu`",
+                 f"exit {out.returncode}: {first_line(out.stderr, str(bad))}",
+                 lost_summary(partial=left, checked=f"{len(outs)} outputs and atomic-write temporaries checked"))
 
 
-def test_build_rec_with_a_truncated_file_exits_2_naming_file_and_line(shared_data, tmp_path):
+def test_build_rec_with_a_truncated_file_exits_2_naming_file_and_line(shared_data, tmp_path, record_fault):
     raw = tmp_path / "raw" / "rec"
     raw.mkdir(parents=True)
     data = (shared_data / "rec" / "Beauty.txt").read_bytes()
@@ -53,3 +60,8 @@ def test_build_rec_with_a_truncated_file_exits_2_naming_file_and_line(shared_dat
     assert "Traceback" not in out.stderr
     assert not any(p.exists() for p in outs)
     assert not list(tmp_path.glob(".*.tmp-*"))
+    left = [p for p in outs if p.exists()] + list(tmp_path.glob(".*.tmp-*"))
+    record_fault("malformed rec raw file (truncated mid-line)",
+                 "Beauty.txt cut inside a line; `python -m lmrepro.stages.build_rec`",
+                 f"exit {out.returncode}: {first_line(out.stderr, str(raw / 'Beauty.txt'))}",
+                 lost_summary(partial=left, checked=f"{len(outs)} outputs and atomic-write temporaries checked"))

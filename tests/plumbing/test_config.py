@@ -5,6 +5,7 @@ import pytest
 from lmrepro import config
 from lmrepro.errors import LmreproError
 from tests.conftest import REPO
+from tests.faults import first_line
 
 
 def test_committed_params_and_profiles_are_valid():
@@ -73,12 +74,16 @@ def test_from_dict_builds_nested_dataclasses_and_names_bad_keys():
         config.from_dict(Outer, {"inner": {"k": 2}}, where="x")
 
 
-def test_cli_validate_exit_codes(tmp_path, capsys):
+def test_cli_validate_exit_codes(tmp_path, capsys, record_fault):
     assert config.main(["validate", "--params", str(REPO / "params.yaml")]) == 0
     bad = tmp_path / "params.yaml"
     bad.write_text("runtime: {seed: -1, threads: 1}\n")
-    assert config.main(["validate", "--params", str(bad)]) == 2
-    assert "runtime.seed" in capsys.readouterr().err
+    code = config.main(["validate", "--params", str(bad)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "runtime.seed" in err
+    record_fault("invalid parameter value", "params.yaml with runtime.seed: -1; `python -m lmrepro.config validate`",
+                 f"exit {code}: {first_line(err, 'runtime.seed')}", "no (rejected before any stage ran)")
 
 
 def test_device_resolution_and_cpu_autocast_is_a_no_op():
@@ -106,7 +111,7 @@ def test_non_finite_numbers_are_rejected_with_the_key(tmp_path, text):
         config.validate_params(params, REPO)
 
 
-def test_non_finite_number_in_an_overlay_and_in_a_list_is_named(tmp_path):
+def test_non_finite_number_in_an_overlay_and_in_a_list_is_named(tmp_path, record_fault):
     overlay = _yaml(tmp_path, "mta:\n  stage1:\n    epochs: .inf\n")
     params = config.load_params(REPO / "params.yaml", overlay)
     params["edge"]["energy"]["sweep"]["rate_hz"] = [1.0, float("nan")]
@@ -114,6 +119,10 @@ def test_non_finite_number_in_an_overlay_and_in_a_list_is_named(tmp_path):
         config.validate_params(params, REPO)
     assert "mta.stage1.epochs: inf is not a finite number" in str(err.value)
     assert "edge.energy.sweep.rate_hz.1: nan is not a finite number" in str(err.value)
+    record_fault("non-finite parameter (inf/nan)",
+                 "a profile overlay with mta.stage1.epochs: .inf, and nan in the list edge.energy.sweep.rate_hz",
+                 f"LmreproError naming both keys: {first_line(str(err.value), 'mta.stage1.epochs')}",
+                 "no (rejected before any stage ran)")
 
 
 def test_stage_cfg_sections_reject_non_finite_numbers():

@@ -5,6 +5,7 @@ from pandera.typing import Series
 
 from lmrepro import io
 from lmrepro.errors import LmreproError
+from tests.faults import first_line, lost_summary
 
 
 class Scores(pa.DataFrameModel):
@@ -38,12 +39,14 @@ def test_strict_schema_rejects_unknown_column(tmp_path):
         io.write_table(pd.DataFrame({"name": ["a"], "score": [0.5], "extra": [1]}), tmp_path / "t.parquet", Scores)
 
 
-def test_truncated_parquet_is_a_clear_error(tmp_path):
+def test_truncated_parquet_is_a_clear_error(tmp_path, record_fault):
     path = tmp_path / "t.parquet"
     io.write_table(pd.DataFrame({"name": ["a"] * 100, "score": [0.5] * 100}), path, Scores)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(LmreproError, match="corrupt or truncated"):
+    with pytest.raises(LmreproError, match="corrupt or truncated") as err:
         io.read_table(path, Scores)
+    record_fault("truncated intermediate table (parquet)", "a 100-row parquet output cut to half its bytes, then read",
+                 f"LmreproError: {first_line(str(err.value))}", "no rows returned (the read raised)")
 
 
 def test_read_validates_content(tmp_path):
@@ -58,21 +61,26 @@ def test_missing_file_is_named(tmp_path):
         io.read_table(tmp_path / "nope.parquet", Scores)
 
 
-def test_failed_writer_keeps_previous_file(tmp_path):
+def test_failed_writer_keeps_previous_file(tmp_path, record_fault):
     path = tmp_path / "out.txt"
     io.write_text("good", path)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError) as err:
         with io.atomic_path(path) as tmp:
             tmp.write_text("half")
             raise RuntimeError("crash mid-write")
     assert path.read_text() == "good"
     assert list(tmp_path.iterdir()) == [path]
+    record_fault("writer fails mid-write", "exception inside io.atomic_path after half the new content was written",
+                 f"the writer's own error: {type(err.value).__name__}: {err.value}",
+                 lost_summary(lost=[] if path.read_text() == "good" else [path],
+                              partial=[p for p in tmp_path.iterdir() if p != path],
+                              checked="previous out.txt content compared; folder listed"))
 
 
-def test_journal_rolls_back_every_output_of_a_failed_stage(tmp_path):
+def test_journal_rolls_back_every_output_of_a_failed_stage(tmp_path, record_fault):
     kept, new = tmp_path / "kept.json", tmp_path / "new.json"
     io.write_json({"v": 1}, kept)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError) as err:
         with io.OutputJournal():
             io.write_json({"v": 2}, kept)
             io.write_json({"v": 2}, new)
@@ -81,6 +89,12 @@ def test_journal_rolls_back_every_output_of_a_failed_stage(tmp_path):
     assert io.read_json(kept) == {"v": 1}
     assert not new.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.json"]
+    record_fault("stage fails after writing some outputs",
+                 "exception inside io.OutputJournal after replacing one output and creating another",
+                 f"the stage's own error: {type(err.value).__name__}: {err.value}",
+                 lost_summary(lost=[] if io.read_json(kept) == {"v": 1} else [kept],
+                              partial=[p for p in tmp_path.iterdir() if p != kept],
+                              checked="replaced output rolled back to its previous content; new one removed"))
 
 
 def test_journal_commit_removes_backups(tmp_path):
@@ -124,7 +138,7 @@ with io.OutputJournal():
 """
 
 
-def test_sigkill_between_journal_renames_leaves_a_backup_the_next_start_removes(tmp_path):
+def test_sigkill_between_journal_renames_leaves_a_backup_the_next_start_removes(tmp_path, record_fault):
     import os
     import subprocess
     import sys
@@ -145,6 +159,14 @@ def test_sigkill_between_journal_renames_leaves_a_backup_the_next_start_removes(
     removed = io.clean_stale_files(tmp_path)
     assert sorted(p.name for p in removed) == leftovers
     assert sorted(p.name for p in out.parent.iterdir()) == sorted([".keep", live.name])
+    record_fault("writer SIGKILLed between the journal's two renames",
+                 "os.replace patched to SIGKILL the writer after the old output became the .bak",
+                 f"exit {proc.returncode} (killed); the next stage start removed {len(removed)} stale files "
+                 f"({', '.join(n.split('-')[0] + '-*' for n in leftovers)})",
+                 lost_summary(lost=[] if out.exists() else [f"the previous {out.name} (the removed .bak held it; "
+                                                            "the output is missing, so the stage reruns)"],
+                              partial=[p for p in out.parent.iterdir() if io.is_stale_scratch(p.name)],
+                              checked="a live writer's scratch file and an unrelated dotfile kept"))
 
 
 def test_leftovers_of_the_previous_naming_are_stale_and_other_hosts_are_left_alone():

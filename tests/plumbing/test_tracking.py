@@ -4,6 +4,7 @@ import multiprocessing as mp
 import os
 
 from lmrepro import tracking
+from tests.faults import first_line, lost_summary
 
 
 def _job(root: str, index: int, queue) -> None:
@@ -17,7 +18,7 @@ def _job(root: str, index: int, queue) -> None:
     queue.put(run.run_id)
 
 
-def test_parallel_jobs_lose_no_run_and_no_metric(tmp_root):
+def test_parallel_jobs_lose_no_run_and_no_metric(tmp_root, record_fault):
     tracking.init(tmp_root)  # as the Snakefile's onstart does, before jobs fork
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -33,6 +34,11 @@ def test_parallel_jobs_lose_no_run_and_no_metric(tmp_root):
         run = client.get_run(run_id)
         assert run.info.status == "FINISHED"
         assert len(client.get_metric_history(run_id, "loss")) == 300
+    logged = sum(len(client.get_metric_history(run_id, "loss")) for run_id in run_ids)
+    record_fault("parallel jobs writing one SQLite tracking store", f"{len(procs)} processes log 300 steps each at once",
+                 f"all {len(procs)} jobs exited {sorted({p.exitcode for p in procs})}; runs FINISHED",
+                 lost_summary(lost=[f"{len(procs) * 300 - logged} metric points"] if logged != len(procs) * 300 else [],
+                              checked=f"{logged} of {len(procs) * 300} loss points read back"))
 
 
 def test_experiment_per_track_with_explicit_artifact_location(tmp_root):
@@ -103,7 +109,7 @@ def _stress_job(root: str, index: int, barrier, queue) -> None:
     queue.put(results)
 
 
-def test_concurrent_jobs_logging_the_same_records_all_finish(tmp_root):
+def test_concurrent_jobs_logging_the_same_records_all_finish(tmp_root, record_fault):
     """8 processes x 20 rounds log the same dataset/params/metrics to one sqlite store at
     once (a barrier starts each round together); every run ends FINISHED with every record
     and no tracking warning."""
@@ -126,6 +132,14 @@ def test_concurrent_jobs_logging_the_same_records_all_finish(tmp_root):
         assert run.data.params["rec.model"] == "lightlm"
         assert run.data.metrics == {"final/hr_at_10": 0.5, "loss": 1.0}
         assert [d.dataset.digest for d in run.inputs.dataset_inputs] == [f"digest-round-{int(run.data.params['round']):02d}"]
+    statuses = [client.get_run(run_id).info.status for run_id, _, _ in results]
+    record_fault("UNIQUE-constraint race in the tracking store",
+                 f"{STRESS_PROCESSES} processes x {STRESS_ROUNDS} rounds log the same dataset, params and metrics to one "
+                 "SQLite store, each round started together by a barrier",
+                 f"{statuses.count('FINISHED')}/{len(results)} runs FINISHED, "
+                 f"{sum(len(w) for _, _, w in results)} tracking warnings",
+                 lost_summary(lost=[f"{len(statuses) - statuses.count('FINISHED')} runs"] if set(statuses) != {"FINISHED"} else [],
+                              checked="every run's params, metrics and dataset link read back"))
 
 
 class _BrokenClient:
@@ -136,7 +150,7 @@ class _BrokenClient:
         return fail
 
 
-def test_a_failing_store_warns_and_never_raises(tmp_root, monkeypatch, caplog):
+def test_a_failing_store_warns_and_never_raises(tmp_root, monkeypatch, caplog, record_fault):
     """Tracking cannot fail a stage: every call warns, none raises, the run is marked degraded."""
     monkeypatch.setattr(tracking, "client", lambda root=None: _BrokenClient())
     run = tracking.StageRun("data", "broken", "broken", tmp_root)
@@ -148,6 +162,11 @@ def test_a_failing_store_warns_and_never_raises(tmp_root, monkeypatch, caplog):
         run.end("FINISHED")
     assert run.degraded and run.run_id is None
     assert "start failed" in caplog.text and "disk I/O error" in caplog.text
+    warned = [r for r in caplog.records if r.levelname == "WARNING"]
+    record_fault("tracking store failing", "every MLflow client call raises 'disk I/O error'",
+                 f"{len(warned)} warning(s), no exception; first: {first_line(warned[0].getMessage())}",
+                 lost_summary(lost=["the stage's MLflow run record (stage outputs unaffected)"] if run.run_id is None else [],
+                              checked=f"degraded={run.degraded}, run_id={run.run_id}"))
 
 
 def test_a_non_transient_error_is_not_retried():
@@ -164,7 +183,7 @@ def test_a_non_transient_error_is_not_retried():
     assert calls == [1]
 
 
-def test_a_unique_constraint_race_is_retried():
+def test_a_unique_constraint_race_is_retried(record_fault):
     calls = []
 
     def racy():
@@ -174,3 +193,7 @@ def test_a_unique_constraint_race_is_retried():
         return "linked"
 
     assert tracking.retry(racy) == "linked" and len(calls) == 2
+    record_fault("UNIQUE-constraint race in the tracking store",
+                 "a store call that fails once with sqlite3.IntegrityError 'UNIQUE constraint failed'",
+                 f"nothing: tracking.retry called it {len(calls)} times and returned its result",
+                 lost_summary(checked="the retried call's result returned"))

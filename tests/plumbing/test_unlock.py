@@ -8,6 +8,7 @@ import pytest
 from lmrepro import unlock
 from lmrepro.errors import LmreproError
 from lmrepro.unlock import Proc
+from tests.faults import first_line, lost_summary
 
 
 @pytest.fixture
@@ -27,10 +28,13 @@ def test_no_lock_nothing_to_say(tmp_path):
     assert unlock.unlock(tmp_path, procs=[]) is None
 
 
-def test_stale_lock_is_removed_with_one_line(locked):
+def test_stale_lock_is_removed_with_one_line(locked, record_fault):
+    before = unlock.lock_files(locked)
     message = unlock.unlock(locked, procs=[snakemake_in(locked.parent)])  # a run elsewhere does not count
     assert message.count("\n") == 0 and "stale Snakemake lock" in message
     assert unlock.lock_files(locked) == []
+    record_fault("stale Snakemake lock", f"{len(before)} lock files left by a killed run; no snakemake running here",
+                 f"one line: {message}", lost_summary(checked=f"{len(before)} lock files removed, nothing else"))
 
 
 @pytest.mark.parametrize("proc", [
@@ -44,17 +48,22 @@ def test_live_snakemake_here_keeps_the_lock(locked, proc):
     assert len(unlock.lock_files(locked)) == 2
 
 
-def test_orphaned_stage_of_the_killed_run_keeps_the_lock_and_is_named(locked):
+def test_orphaned_stage_of_the_killed_run_keeps_the_lock_and_is_named(locked, record_fault):
     """A real process, found through psutil: the killed run's job still writing here."""
     orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "lmrepro.stages.fetch"], cwd=locked)
     try:
-        with pytest.raises(LmreproError, match=rf"pid {orphan.pid}: .*lmrepro\.stages\.fetch"):
+        with pytest.raises(LmreproError, match=rf"pid {orphan.pid}: .*lmrepro\.stages\.fetch") as err:
             unlock.unlock(locked)
         assert len(unlock.lock_files(locked)) == 2
+        kept = len(unlock.lock_files(locked))
     finally:
         orphan.kill()
         orphan.wait()
     assert "stale" in unlock.unlock(locked)
+    record_fault("killed run's stage still alive at the restart",
+                 "a real orphan process running lmrepro.stages.fetch in the locked directory",
+                 f"LmreproError: {first_line(str(err.value)).replace(str(orphan.pid), '<pid>').replace(sys.executable, 'python')}",
+                 lost_summary(checked=f"lock kept while it ran ({kept} files); removed once it ended"))
 
 
 def test_cli_exit_codes(locked, capsys):
