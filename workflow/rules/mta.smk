@@ -162,7 +162,8 @@ rule mta_baseline:
 
 
 MTA_METHODS = ["adapters", "mta", "mta_neutral", *MTA_BASELINES]
-MTA_STAGE2_RUNS = ["mta", "mta_neutral"]  # mta/gates.py RUNS: the stage-2 runs that record gates
+# mta/gates.py RUNS: the stage-2 runs that record gates
+MTA_STAGE2_RUNS = ["mta", "mta_neutral"]
 
 
 rule mta_eval:
@@ -212,8 +213,12 @@ rule mta_eval:
 
 EVALUATE_INPUTS.append(rules.mta_eval.output.scores)
 REPORT_INPUTS.extend(
-    [rules.mta_eval.output.runs, rules.mta_eval.output.figure, rules.mta_eval.output.gates,
-     rules.mta_eval.output.gates_figure]
+    [
+        rules.mta_eval.output.runs,
+        rules.mta_eval.output.figure,
+        rules.mta_eval.output.gates,
+        rules.mta_eval.output.gates_figure,
+    ]
 )
 CLAIM_INPUTS.extend(rules.mta_eval.input.preds)
 # wall times live only in these files (mta/report.py reads them); every other MTA output is reproducible
