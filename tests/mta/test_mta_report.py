@@ -52,7 +52,7 @@ def test_task_scores_use_the_papers_metrics():
     assert msrp["score"] == pytest.approx((msrp["f1"] + msrp["acc"]) / 2) and msrp["f1"] == pytest.approx(0.8)
 
 
-def test_summary_and_verdicts(tmp_path):
+def test_summary_and_report_without_verdicts(tmp_path):
     rng = np.random.default_rng(0)
     quality = {"mta": 0.9, "adapters": 0.7, "single_ft": 0.6, "joint": 0.65}
     preds = pd.concat([_preds(m, s, q, rng) for m, q in quality.items() for s in (0, 1, 2)])
@@ -80,7 +80,7 @@ def test_summary_and_verdicts(tmp_path):
     text = report.render(tmp_path)
     assert "| MTA (two-stage) |" in text and "cola (MCC)" in text and "| Time (s) |" in text
     assert "in 2.5 s vs 10 s for stage 1" in text  # seconds come from the timing files
-    assert text.count("Verdict: **supported**") == 3  # clearly better than every baseline here
+    assert "Verdict:" not in text and "supported" not in text  # verdicts come from the claims engine
     change = next(line for line in text.splitlines() if line.startswith("| MTA (two-stage) | +"))
     assert change.endswith("| 0.940 → 0.900 | 0.060 |")  # own weight start -> end, largest change (shared)
     # the table mta_eval writes has no wall time, so identical runs give identical files
@@ -96,14 +96,3 @@ def test_summary_refuses_missing_tasks():
 def test_render_names_missing_inputs(tmp_path):
     with pytest.raises(LmreproError, match="mta_eval"):
         report.render(tmp_path)
-
-
-def test_stage_two_gain_inside_seed_noise_is_inconclusive():
-    """A mean gain smaller than the seed noise is no evidence that stage 2 helps."""
-    rng = np.random.default_rng(1)
-    quality = {"mta": 0.70, "adapters": 0.70, "single_ft": 0.5}
-    preds = pd.concat([_preds(m, s, q, rng) for m, q in quality.items() for s in (0, 1, 2)])
-    summary = summarize(score(preds), TASKS)
-    runs = {m: _runs(m) for m in quality}
-    stage2 = next(c for c in report.claims(summary, runs) if "second stage" in c)
-    assert "Verdict: **inconclusive (difference within seed noise)**" in stage2

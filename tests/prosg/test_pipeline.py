@@ -80,3 +80,19 @@ def test_wilson_interval():
     for n in (20, 60, 180):  # a perfect score's interval ends exactly at 1 (the figure's error bars need it)
         lo, hi = wilson(n, n)
         assert hi == 1.0 and lo < 1.0
+
+
+def test_decoded_gold_tokens_give_the_answer_string(encoder, examples):
+    """What eval_prosg stores as ``prediction``: the answer-position tokens decoded and cut
+    at the end token. Fed the gold tokens it must give back every kind's exact answer
+    (format answers hold a space and a digit); a missing end token shows as extra text."""
+    from lmrepro.prosg.evaluate import decode_prediction
+
+    rows = examples[examples.split == "test"]
+    batch = encoder.batch(rows)
+    for labels, answer in zip(batch.labels, rows["answer"]):
+        gold = labels[labels != -100].tolist()
+        assert gold[-1] == encoder.end
+        assert decode_prediction(encoder, gold) == answer
+        wrong_end = gold[:-1] + [encoder.encode(" the")[0]]
+        assert decode_prediction(encoder, wrong_end) != answer

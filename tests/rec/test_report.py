@@ -41,7 +41,8 @@ def test_summary_figure_and_render_without_writes(tmp_path):
     s["scale"] = {"subset": {"max_users": 400, "seed": 0},
                   "train": {"epochs": 4, "batch_size": 64, "history": 5, "valid_users": 200, "num_beams": 20},
                   "model": {"lightlm": {"num_layers": 6, "num_decoder_layers": 6, "d_model": 64, "d_ff": 16, "match": "", "dropout": 0.0}},
-                  "sasrec": {"blocks": 2, "hidden": 64, "max_len": 20, "dropout": 0.2, "loss": "ce", "epochs": 40}}
+                  "sasrec": {"blocks": 2, "hidden": 64, "max_len": 20, "dropout": 0.2, "loss": "ce", "epochs": 40},
+                  "eval": {"exclude_history": False}}
     (tmp_path / "reports" / "rec" / "summary.json").write_text(json.dumps(s))
     hr10_vs_params(s, tmp_path / "reports" / "rec" / "hr10_vs_params.png")
     before = sorted(p for p in tmp_path.rglob("*"))
@@ -49,6 +50,7 @@ def test_summary_figure_and_render_without_writes(tmp_path):
     assert sorted(p for p in tmp_path.rglob("*")) == before  # render writes nothing
     assert "test HR@10 0.0200 -> 0.0500 (+150%)" in md
     assert "| beauty | lightlm | sequential | sci_leak |" in md and "+0.0300" in md
+    assert "seen ones included (rec.eval.exclude_history: false" in md
     assert "a seeded sample of 400 users" in md and "![test HR@10 vs parameters]" in md
     assert "| beauty | sci | lightlm | sequential | 1,000 |" in md  # main table
     assert "sci_leak | lightlm" not in md.split("Leak and graph-weight")[0]  # ablations kept out of it

@@ -19,7 +19,7 @@ USERS = 30
 
 
 def _cfg(*keys: str, **runtime) -> str:
-    params = {k: config.get_key(SMOKE, k) for k in (*keys, "runtime")}
+    params = {k: config.get_key(SMOKE, k) for k in (*keys, "rec.eval", "runtime")}
     params["rec.subset"] = {"max_users": 0, "seed": 0}  # the fixture is already tiny
     params["runtime"] = {**params["runtime"], "threads": 1, **runtime}
     return json.dumps(params)

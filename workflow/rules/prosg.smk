@@ -8,6 +8,7 @@ PROSG_LM = [
     "prosg/sequences.py",
     "prosg/tokenizer.py",
     "prosg/schemas.py",
+    "prosg/splits.py",
 ]
 PROSG_SG = [*PROSG_LM, "prosg/synthetic_gradient.py"]
 
@@ -51,6 +52,7 @@ rule pretrain_rnn:
     output:
         model=directory("models/prosg/base"),
         metrics="reports/metrics/prosg/pretrain.json",
+        timing="reports/prosg/timing/pretrain_rnn.json",
     log:
         "logs/pretrain_rnn/pretrain_rnn.log",
     benchmark:
@@ -60,7 +62,7 @@ rule pretrain_rnn:
         cfg=cfg("prosg.tokenizer", "prosg.model", "prosg.pretrain"),
     shell:
         "python -m lmrepro.stages.prosg_pretrain_rnn --examples {input.examples} --corpus {input.corpus}"
-        " --out {output.model} --metrics {output.metrics} {params.cfg} --log {log}"
+        " --out {output.model} --metrics {output.metrics} --timing {output.timing} {params.cfg} --log {log}"
 
 
 rule train_prosg:
@@ -71,6 +73,7 @@ rule train_prosg:
     output:
         generator=directory("models/prosg/generators/{variant}"),
         metrics="reports/metrics/prosg/train-{variant}.json",
+        timing="reports/prosg/timing/train_prosg-{variant}.json",
     log:
         "logs/train_prosg/{variant}.log",
     benchmark:
@@ -80,7 +83,8 @@ rule train_prosg:
         cfg=cfg("prosg.update", "prosg.train", "prosg.variants.{variant}"),
     shell:
         "python -m lmrepro.stages.prosg_train --variant {wildcards.variant} --examples {input.examples}"
-        " --base {input.base} --out {output.generator} --metrics {output.metrics} {params.cfg} --log {log}"
+        " --base {input.base} --out {output.generator} --metrics {output.metrics} --timing {output.timing}"
+        " {params.cfg} --log {log}"
 
 
 rule eval_prosg:
@@ -93,6 +97,7 @@ rule eval_prosg:
         ),
     output:
         table="data/prosg/eval/accuracy.parquet",
+        predictions="data/prosg/preds.parquet",
         figure=report(
             "reports/prosg/accuracy_vs_distance.png",
             caption="../report/prosg.rst",
@@ -103,7 +108,7 @@ rule eval_prosg:
             caption="../report/prosg_table.rst",
             category="ProSG",
         ),
-        costs="reports/prosg/costs.json",
+        timing="reports/prosg/timing/eval_prosg.json",
         metrics="reports/metrics/prosg/eval.json",
     log:
         "logs/eval_prosg/eval_prosg.log",
@@ -115,7 +120,8 @@ rule eval_prosg:
     shell:
         "python -m lmrepro.stages.prosg_eval --examples {input.examples} --base {input.base}"
         " --generators {input.generators} --table {output.table} --figure {output.figure}"
-        " --markdown {output.markdown} --costs {output.costs} --metrics {output.metrics} {params.cfg} --log {log}"
+        " --markdown {output.markdown} --predictions {output.predictions} --timing {output.timing}"
+        " --metrics {output.metrics} {params.cfg} --log {log}"
 
 
 EVALUATE_INPUTS.extend(
@@ -130,6 +136,10 @@ REPORT_INPUTS.extend(
     [
         rules.eval_prosg.output.markdown,
         rules.eval_prosg.output.figure,
-        rules.eval_prosg.output.costs,
+        rules.eval_prosg.output.predictions,  # paired per-item outcomes for the claims
+        rules.pretrain_rnn.output.timing,
+        *expand(rules.train_prosg.output.timing, variant=PROSG_VARIANTS),
+        rules.eval_prosg.output.timing,
     ]
 )
+CLAIM_INPUTS.append(rules.eval_prosg.output.predictions)

@@ -35,6 +35,7 @@ rule rec_train:
             "rec/models/t5.py",
             "rec/schemas.py",
             "rec/train.py",
+            "rec/selection.py",
             "rec/trie.py",
             "rec/beam_search.py",
             "rec/t5_decoder.py",
@@ -50,7 +51,7 @@ rule rec_train:
         "logs/rec_train/{dataset}-{method}-{model}-{setting}.log",
     threads: THREADS
     params:
-        cfg=cfg("rec.subset", "rec.model", "rec.train"),
+        cfg=cfg("rec.subset", "rec.model", "rec.train", "rec.eval"),
     shell:
         "python -m lmrepro.stages.rec_train --dataset {wildcards.dataset} --method {wildcards.method}"
         " --model {wildcards.model} --setting {wildcards.setting} --interactions {input.interactions}"
@@ -66,7 +67,8 @@ rule rec_peer_mostpop:
             "rec/data.py",
             "rec/metrics.py",
             "rec/models/sasrec.py",
-            "rec/mostpop.py",
+            "rec/models/mostpop.py",
+            "rec/selection.py",
             "rec/schemas.py",
         ),
     output:
@@ -76,7 +78,7 @@ rule rec_peer_mostpop:
         "logs/rec_peer/{dataset}-mostpop.log",
     threads: THREADS
     params:
-        cfg=cfg("rec.subset"),
+        cfg=cfg("rec.subset", "rec.eval"),
     shell:
         "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer mostpop"
         " --interactions {input.interactions} --per-user {output.per_user}"
@@ -91,7 +93,8 @@ rule rec_peer_sasrec:
             "rec/data.py",
             "rec/metrics.py",
             "rec/models/sasrec.py",
-            "rec/mostpop.py",
+            "rec/models/mostpop.py",
+            "rec/selection.py",
             "rec/schemas.py",
         ),
     output:
@@ -103,7 +106,7 @@ rule rec_peer_sasrec:
         "logs/rec_peer/{dataset}-sasrec.log",
     threads: THREADS
     params:
-        cfg=cfg("rec.subset", "rec.peer.sasrec"),
+        cfg=cfg("rec.subset", "rec.peer.sasrec", "rec.eval"),
     shell:
         "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer sasrec"
         " --interactions {input.interactions} --per-user {output.per_user}"
@@ -158,7 +161,7 @@ rule rec_summary:
     threads: THREADS
     params:
         cfg=cfg(
-            "rec.ablations", "rec.subset", "rec.train", "rec.model", "rec.peer.sasrec"
+            "rec.ablations", "rec.subset", "rec.train", "rec.model", "rec.peer.sasrec", "rec.eval"
         ),
     shell:
         "python -m lmrepro.stages.rec_summary --index {input.index} --train {input.train}"

@@ -17,12 +17,14 @@ from lmrepro.claims.engine import ClaimResult
 from lmrepro.claims.loading import Loader
 from lmrepro.errors import LmreproError
 from lmrepro.mta import outcomes as mta_outcomes
+from lmrepro.prosg import outcomes as prosg_outcomes
 from lmrepro.rec import outcomes as rec_outcomes
 
 # registry `source` -> the track's loader factory (root -> loader)
 LOADERS: dict[str, Callable[[Path], Loader]] = {
     "rec": rec_outcomes.loader,
     "mta": mta_outcomes.loader,
+    "prosg": prosg_outcomes.loader,
 }
 
 

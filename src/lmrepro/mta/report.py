@@ -1,5 +1,7 @@
 """The MTA section of reports/results.md: method x task table, cost columns, figure,
-and one sentence per paper claim with a verdict computed from the numbers.
+and the costs behind the paper's claims. The verdicts come from paired tests on the
+per-example predictions (workflow/claims/alter.yaml, lmrepro.evaluate.claims), not from
+this module.
 
 Inputs (under ``root``):
   reports/metrics/mta/scores.json   deterministic scores (summary per method) + the scale (mta_eval)
@@ -14,7 +16,6 @@ Time column, so it is identical between two runs of the same commit, params and 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from lmrepro import io
@@ -116,66 +117,31 @@ def table(summary: dict, runs: dict, tasks: list[str], timings: Timings | None =
     return "\n".join(lines)
 
 
-def _compare(summary: dict, a: str, b: str) -> tuple[float, float]:
-    """(difference of macro means a - b, noise = pooled std over seeds), in points."""
-    ma, mb = summary[a]["macro"], summary[b]["macro"]
-    return 100 * (ma["mean"] - mb["mean"]), 100 * math.sqrt((ma["std"] ** 2 + mb["std"] ** 2) / 2)
-
-
-def _vs(summary: dict, a: str, b: str) -> str:
-    d, noise = _compare(summary, a, b)
-    word = "above" if d > noise else "below" if d < -noise else "within seed noise of"
-    return f"{abs(d):.1f} points {word} {NAMES[b]}" if word != "within seed noise of" else \
-        f"within seed noise of {NAMES[b]} ({d:+.1f}, noise {noise:.1f})"
-
-
-def claims(summary: dict, runs: dict, timings: Timings | None = None) -> list[str]:
-    """One sentence per claim of papers.md section 2, each ending with a verdict."""
+def facts(summary: dict, runs: dict, timings: Timings | None = None) -> list[str]:
+    """The costs and differences behind the claims, as numbers (no verdicts)."""
     out = []
     if "mta" not in summary:
-        return ["MTA was not run, so no claim can be checked."]
-    baselines = [m for m in METHODS if m in summary and m != "mta"]
-    diffs = {b: _compare(summary, "mta", b) for b in baselines}
-    wins = [b for b, (d, n) in diffs.items() if d > n]
-    losses = [b for b, (d, n) in diffs.items() if d < -n]
-
+        return ["MTA was not run."]
+    others = [m for m in METHODS if m in summary and m != "mta"]
+    diffs = "; ".join(f"{LABELS[b]} {100 * (summary['mta']['macro']['mean'] - summary[b]['macro']['mean']):+.1f}"
+                      for b in others)
+    out.append(f"Macro score of MTA minus each other method (points, mean over seeds): {diffs}.")
     if "single_ft" in summary:
         c_mta, c_ft = cost(runs, "mta"), cost(runs, "single_ft")
-        d, n = diffs["single_ft"]
-        verdict = "supported" if d >= -n else "not supported"
-        out.append(
-            f"*Small LMs become good multi-task learners with MTA*: one MTA model for all tasks is "
-            f"{_vs(summary, 'mta', 'single_ft')} (one fully fine-tuned model per task), with "
-            f"{_params(c_mta['trainable'])} trained parameters instead of {_params(c_ft['trainable'])} and "
-            f"{_params(c_mta['total'])} parameters at inference instead of {_params(c_ft['total'])}. "
-            f"Verdict: **{verdict}** at our scale.")
-
+        out.append(f"One MTA model serves all tasks with {_params(c_mta['trainable'])} trained parameters instead of "
+                   f"{_params(c_ft['trainable'])} for one fully fine-tuned model per task, and "
+                   f"{_params(c_mta['total'])} parameters at inference instead of {_params(c_ft['total'])}.")
     if "adapters" in summary:
         c = cost(runs, "mta", timings)
         s1, s2 = c["stages"].get("stage1"), c["stages"].get("stage2")
-        d, n = diffs["adapters"]
-        # a gain inside the seed noise is no evidence either way: inconclusive, not "partly supported"
-        verdict = "supported" if d > n else "not supported" if d < -n else "inconclusive (difference within seed noise)"
-        extra = f"; against training the same mixture in one joint stage it is {_vs(summary, 'mta', 'joint')}" \
-            if "joint" in summary else ""
-        cost_txt = (f"Stage 2 trains {_params(s2['trainable'])} parameters "
-                    f"({100 * s2['trainable'] / c['total']:.2f}% of the model)") if s1 and s2 else ""
-        if s1 and s2 and timings is not None:
-            cost_txt += f" in {_secs(s2['seconds'])} s vs {_secs(s1['seconds'])} s for stage 1"
-        out.append(
-            f"*A cheap second stage that optimizes how the adapters collaborate helps*: MTA after stage 2 is "
-            f"{_vs(summary, 'mta', 'adapters')} (stage 1 alone){extra}. {cost_txt}. Verdict: **{verdict}**.")
-
-    if summary["mta"]["seeds"] < 2:
-        out.append("Only one seed was run, so 'within seed noise' means an exact tie and the verdicts below "
-                   "carry no uncertainty estimate.")
-    verdict = ("supported" if not losses and len(wins) == len(baselines)
-               else "partly supported" if wins and not losses
-               else "mixed" if wins else "not supported")
-    listing = "; ".join(_vs(summary, "mta", b) for b in baselines)
-    out.append(f"*MTA beats the baselines on a mixture of NLP tasks* (macro average): MTA is {listing}. "
-               f"Verdict: **{verdict}** ({len(wins)} of {len(baselines)} baselines clearly beaten, "
-               f"{len(losses)} clearly better than MTA).")
+        if s1 and s2:
+            text = (f"Stage 2 trains {_params(s2['trainable'])} parameters "
+                    f"({100 * s2['trainable'] / c['total']:.2f}% of the model)")
+            if timings is not None:
+                text += f" in {_secs(s2['seconds'])} s vs {_secs(s1['seconds'])} s for stage 1"
+            out.append(text + ".")
+    out.append("Verdicts on the ALTER claims: see the Verdicts section (paired bootstrap over test examples and "
+               "seeds, arms fixed in workflow/claims/alter.yaml).")
     return out
 
 
@@ -286,9 +252,9 @@ def render(root: Path) -> str:
         "",
         table(summary, runs, tasks, timings),
         "",
-        "Claims:",
+        "Behind the claims:",
         "",
-        *[f"- {c}" for c in claims(summary, runs, timings)],
+        *[f"- {c}" for c in facts(summary, runs, timings)],
         "",
         f"![per-task scores]({FIGURE.relative_to('reports').as_posix()})",
         "",

@@ -1,6 +1,6 @@
 """Score methods on the test split: exact match per example, accuracy vs distance.
 
-Methods (each a function batch -> (logits, labels)):
+Methods (each a function (encoder, rows) -> :class:`Scored`):
 - ``none``: the base model as is (forgetting shows here).
 - ``repeat``: the prompt repeated right before the query (upper bound: no distance left).
 - ``oracle``: one true-gradient step on the prompt-reconstruction loss at test time
@@ -28,7 +28,17 @@ from lmrepro.prosg.synthetic_gradient import (
     random_update,
 )
 
-Method = Callable[[Encoder, pd.DataFrame], torch.Tensor]
+
+
+@dataclass
+class Scored:
+    """What a method gives for one batch: exact-match flags and the predicted tokens."""
+
+    correct: torch.Tensor  # (B,) bool
+    predicted: list[list[int]]  # per row, the argmax token at each answer position (teacher-forced)
+
+
+Method = Callable[[Encoder, pd.DataFrame], Scored]
 
 
 def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -51,10 +61,21 @@ def _device(model) -> torch.device:
 
 
 @torch.no_grad()
-def _score(model, batch: Batch, update: LowRankUpdate | None) -> torch.Tensor:
+def _score(model, batch: Batch, update: LowRankUpdate | None) -> Scored:
     with applied(model, update, start=batch.update_from):
         logits = model(input_ids=batch.ids, use_cache=False).logits  # (b, T, V)
-    return answer_correct(logits, batch.labels)
+    argmax = logits.argmax(-1).cpu()  # (b, T)
+    mask = (batch.labels != -100).cpu()  # (b, T)
+    predicted = [row[keep].tolist() for row, keep in zip(argmax, mask)]
+    return Scored(answer_correct(logits, batch.labels), predicted)
+
+
+def decode_prediction(encoder: Encoder, ids: list[int]) -> str:
+    """The predicted answer string: tokens up to (not including) the first end token,
+    decoded, without the space that joins the answer to the query."""
+    if encoder.end in ids:
+        ids = ids[: ids.index(encoder.end)]
+    return encoder.tok.decode(ids, skip_special_tokens=False).strip()
 
 
 def method_none(model) -> Method:
@@ -103,16 +124,20 @@ def method_random(model, generator: ProsgGenerator, seed: int) -> Method:
 
 def evaluate(methods: dict[str, Method], encoder: Encoder, examples: pd.DataFrame, batch_size: int,
              progress=lambda it, **kw: it) -> pd.DataFrame:
-    """Per-example correctness of every method: columns uid, kind, distance, method, correct."""
+    """Per-example outcome of every method: columns uid, kind, distance, method, correct
+    (bool), prediction (see :func:`decode_prediction`) and answer (the gold string)."""
     # batches of one distance keep padding small (lengths within a distance are similar)
     examples = examples.sort_values(["distance", "kind", "uid"]).reset_index(drop=True)
     out = []
     for name, fn in methods.items():
         for start in progress(range(0, len(examples), batch_size), desc=f"eval {name}"):
             rows = examples.iloc[start : start + batch_size]
-            correct = fn(encoder, rows).tolist()
+            scored = fn(encoder, rows)
             out.append(pd.DataFrame({"uid": rows["uid"].values, "kind": rows["kind"].values,
-                                     "distance": rows["distance"].values, "method": name, "correct": correct}))
+                                     "distance": rows["distance"].values, "method": name,
+                                     "correct": scored.correct.tolist(),
+                                     "prediction": [decode_prediction(encoder, ids) for ids in scored.predicted],
+                                     "answer": rows["answer"].values}))
     return pd.concat(out, ignore_index=True)
 
 

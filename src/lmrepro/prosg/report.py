@@ -1,7 +1,8 @@
-"""The ProSG section of reports/results.md: our numbers, a verdict per claim, the scale.
+"""The ProSG section of reports/results.md: our numbers (accuracy with 95% Wilson
+intervals per method and distance), the scale and what we interpret.
 
-Verdicts compare 95% Wilson intervals: "supported" when they separate in the claimed
-direction, "contradicted" when they separate the other way, otherwise "inconclusive".
+No verdicts here: the claims are decided by paired tests on the per-item predictions
+(workflow/claims/prosg.yaml, lmrepro.evaluate.claims), shown in the Verdicts section.
 """
 
 from __future__ import annotations
@@ -11,14 +12,6 @@ from pathlib import Path
 
 from lmrepro.prosg.evaluate import wilson
 from lmrepro.prosg.figures import LABELS
-
-
-def _verdict(better: tuple[float, float], worse: tuple[float, float]) -> str:
-    if better[0] > worse[1]:
-        return "supported"
-    if better[1] < worse[0]:
-        return "contradicted"
-    return "inconclusive (intervals overlap)"
 
 
 def _pooled(m: dict, method: str) -> tuple[float, float, float]:
@@ -39,9 +32,20 @@ def _per_kind(root: Path, near: str, far: str) -> str:
     parts = []
     for kind in sorted(base.index.get_level_values(0).unique()):
         a, b = base.loc[(kind, int(near))], base.loc[(kind, int(far))]
-        parts.append(f"{kind} {a.accuracy:.2f} -> {b.accuracy:.2f} "
-                     f"({_verdict((a.ci_low, a.ci_high), (b.ci_low, b.ci_high)).split(' ')[0]})")
+        parts.append(f"{kind} {a.accuracy:.2f} -> {b.accuracy:.2f}")
     return " Per kind: " + "; ".join(parts) + "."
+
+
+def _training_seconds(timing_dir: Path) -> str:
+    """"pretrain_rnn 812 s (0.99 steps/s); train_prosg-main ..." from the stages' timing files."""
+    parts = []
+    for path in sorted(timing_dir.glob("*.json")):
+        if path.stem == "eval_prosg":
+            continue
+        t = json.loads(path.read_text())
+        parts.append(f"{path.stem} {t['seconds']:.0f} s ({t['steps_per_second']:.2f} steps/s, {t['device']}, "
+                     f"{t['threads']} threads)")
+    return "; ".join(parts)
 
 
 def render(root: Path) -> str:
@@ -51,8 +55,9 @@ def render(root: Path) -> str:
         return ""
     m = json.loads(eval_file.read_text())
     pre = json.loads((metrics_dir / "pretrain.json").read_text()) if (metrics_dir / "pretrain.json").is_file() else {}
-    costs_file = root / "reports" / "prosg" / "costs.json"
-    costs = json.loads(costs_file.read_text()) if costs_file.is_file() else None
+    timing_dir = root / "reports" / "prosg" / "timing"  # wall-clock lives only here (results stay byte-stable)
+    eval_timing = timing_dir / "eval_prosg.json"
+    costs = json.loads(eval_timing.read_text()) if eval_timing.is_file() else None
     none = m["accuracy"]["none"]
     distances = sorted(none, key=int)
     near, far = distances[0], distances[-1]
@@ -76,10 +81,11 @@ def render(root: Path) -> str:
     table = root / "reports" / "prosg" / "accuracy.md"
     if table.is_file():
         lines += [table.read_text(), ""]
-    forget = _verdict(tuple(ci["none"][near]), tuple(ci["none"][far]))
+    lines.append("The numbers behind the ProSG claims (their paired tests and verdicts: Verdicts section):")
+    lines.append("")
     lines.append(
-        f"- **Claim: an RNN-like LM forgets the prompt as the distance grows.** Base accuracy {none[near]:.2f} at "
-        f"distance {near} vs {none[far]:.2f} at {far} (all kinds pooled): **{forget}**."
+        f"- **Forgetting.** Base accuracy {none[near]:.2f} [{ci['none'][near][0]:.2f}, {ci['none'][near][1]:.2f}] at "
+        f"distance {near} vs {none[far]:.2f} [{ci['none'][far][0]:.2f}, {ci['none'][far][1]:.2f}] at {far} (all kinds pooled)."
         + _per_kind(root, near, far)
     )
     for method, what in (("prosg", "end-to-end ProSG"), ("prosg_sg", "ProSG trained by gradient regression")):
@@ -87,25 +93,23 @@ def render(root: Path) -> str:
         base, blo, bhi = _pooled(m, "none")
         far_acc, far_ci = m["accuracy"][method][far], tuple(ci[method][far])
         lines.append(
-            f"- **Claim: a synthetic-gradient update makes it remember ({what}).** With filler (distance > 0, pooled): "
-            f"{acc:.2f} [{lo:.2f}, {hi:.2f}] vs no update {base:.2f} [{blo:.2f}, {bhi:.2f}]: "
-            f"**{_verdict((lo, hi), (blo, bhi))}**. At the longest distance ({far} words): {far_acc:.2f} "
-            f"[{far_ci[0]:.2f}, {far_ci[1]:.2f}] vs {none[far]:.2f} [{ci['none'][far][0]:.2f}, {ci['none'][far][1]:.2f}]: "
-            f"**{_verdict(far_ci, tuple(ci['none'][far]))}**."
+            f"- **Remembering, {what}.** With filler (distance > 0, pooled): "
+            f"{acc:.2f} [{lo:.2f}, {hi:.2f}] vs no update {base:.2f} [{blo:.2f}, {bhi:.2f}]. At the longest distance "
+            f"({far} words): {far_acc:.2f} [{far_ci[0]:.2f}, {far_ci[1]:.2f}] vs {none[far]:.2f} "
+            f"[{ci['none'][far][0]:.2f}, {ci['none'][far][1]:.2f}]."
         )
     acc, lo, hi = _pooled(m, "prosg")
     racc, rlo, rhi = _pooled(m, "random")
     lines.append(
-        f"- **Control: the gain is the prompt's, not any update's.** End-to-end ProSG {acc:.2f} vs a random update of "
-        f"the same rank and norm {racc:.2f}: **{_verdict((lo, hi), (rlo, rhi))}**."
+        f"- **Control.** End-to-end ProSG {acc:.2f} [{lo:.2f}, {hi:.2f}] vs a random update of the same rank and norm "
+        f"{racc:.2f} [{rlo:.2f}, {rhi:.2f}] (with filler, pooled)."
     )
     oacc, olo, ohi = _pooled(m, "oracle")
     base, blo, bhi = _pooled(m, "none")
     lines.append(
-        f"- **Mechanism: hard-coding the prompt into the weights by a gradient step helps recall** (the true "
-        f"gradient of the prompt's reconstruction loss, i.e. what a perfect synthetic gradient would produce; step "
-        f"size {m['oracle_lr']:g} picked on valid). With filler: {oacc:.2f} [{olo:.2f}, {ohi:.2f}] vs no update "
-        f"{base:.2f} [{blo:.2f}, {bhi:.2f}]: **{_verdict((olo, ohi), (blo, bhi))}**."
+        f"- **Mechanism** (the true gradient of the prompt's reconstruction loss, i.e. what a perfect synthetic "
+        f"gradient would produce; step size {m['oracle_lr']:g} picked on valid). With filler: {oacc:.2f} "
+        f"[{olo:.2f}, {ohi:.2f}] vs no update {base:.2f} [{blo:.2f}, {bhi:.2f}]."
     )
     uacc, ulo, uhi = _pooled(m, "repeat")
     lines.append(
@@ -120,14 +124,27 @@ def render(root: Path) -> str:
             "timings on a shared machine are noisy. Generation speed (tokens/s) is measured by "
             "`python -m lmrepro.prosg.bench`."
         )
-    lines.append(
-        "- **How to read the kinds.** Answer words (kv values, passkeys, format tags) come from one list of 240 "
-        "frequent corpus words shared by the splits, so only the prompt says which one is right (a guess is right "
-        "about 1 time in 80); kv names are new at test time. With answer pools split by split, a model this size "
-        "learnt to emit the training passkeys instead of copying and scored 0.00 on passkey and format even at "
-        "distance 0 (measured while building this track), so nothing could be forgotten. kv prompts hold two facts: "
-        "a model that keeps both values but not which name has which scores about 0.5, which is what ours does at "
-        "distance 0, so kv measures binding more than memory."
-    )
+    training = _training_seconds(timing_dir)
+    if training:
+        lines.append(f"- **Training wall-clock** (from `reports/prosg/timing/`): {training}.")
+    lines.append(_kinds_note(root))
     lines.append("")
     return "\n".join(lines)
+
+
+def _kinds_note(root: Path) -> str:
+    """What the three kinds measure; the answer-pool size is read from the predictions."""
+    preds = root / "data" / "prosg" / "preds.parquet"
+    pool = ""
+    if preds.is_file():
+        import pandas as pd
+
+        answers = pd.read_parquet(preds, columns=["kind", "answer"]).drop_duplicates()
+        pool = " (the test items use " + ", ".join(
+            f"{n} distinct {k} answers" for k, n in answers.groupby("kind")["answer"].nunique().items()) + ")"
+    return (
+        "- **How to read the kinds.** Answer words (kv values, passkeys, format tags) come from one pool of frequent "
+        f"corpus words shared by the splits{pool}, so only the prompt says which one is right; kv names are new at "
+        "test time. kv prompts hold two facts: a model that keeps both values but not which name has which is right "
+        "half the time, so kv measures binding more than memory."
+    )

@@ -48,3 +48,35 @@ class ProsgAccuracy(pa.DataFrameModel):
     class Config:
         strict = True
         coerce = True
+
+
+class ProsgPredictions(pa.DataFrameModel):
+    """One scored test item per (method, uid, seed): the paired outcomes every claim is
+    computed from (McNemar, paired bootstrap), not only the aggregated accuracy.
+
+    ``prediction`` is the greedy answer under teacher forcing (the argmax token at each
+    answer position given the gold prefix, decoded and cut at the end token): it equals
+    the free-running greedy output whenever ``correct`` is 1, and agrees with it up to the
+    first wrong token otherwise. ``seed`` is the runtime seed that trained the base LM and
+    the generators scored here.
+    """
+
+    method: Series[str] = pa.Field(str_length={"min_value": 1})
+    uid: Series[str] = pa.Field(str_length={"min_value": 1})
+    kind: Series[str] = pa.Field(isin=KINDS)
+    distance: Series[int] = pa.Field(ge=0)
+    seed: Series[int] = pa.Field(ge=0)
+    prediction: Series[str]
+    answer: Series[str] = pa.Field(str_length={"min_value": 1})
+    correct: Series[int] = pa.Field(isin=[0, 1])
+
+    class Config:
+        strict = True
+        coerce = True
+        unique = ["method", "uid", "seed"]
+
+    @pa.dataframe_check
+    def correct_means_exact_answer(cls, df) -> bool:  # noqa: N805 - pandera API
+        """A row scored correct predicts exactly the gold answer (same tokens, same string)."""
+        hit = df["correct"] == 1
+        return bool((df.loc[hit, "prediction"] == df.loc[hit, "answer"]).all())

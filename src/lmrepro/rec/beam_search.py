@@ -19,6 +19,7 @@ Letters: B users, K beams, V vocabulary, S input length, D model width."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from lmrepro.rec.t5_decoder import T5BeamDecoder
@@ -32,12 +33,23 @@ NEG = -1.0e9  # HF's "impossible" score offset
 @torch.no_grad()
 def constrained_beam_search(
     model, input_ids: torch.Tensor, attention_mask: torch.Tensor, trie: Trie, num_beams: int,
-    amp: bool = False,
+    amp: bool = False, exclude: list | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """input_ids, attention_mask: [B, S] (any device: moved to the model's) -> (items [B, K]
     trie item indices, -1 if fewer than K exist; scores [B, K] summed log-probabilities),
-    best first, both on the CPU. amp: bf16 autocast of the decoder on CUDA (no-op on CPU)."""
+    best first, both on the CPU. amp: bf16 autocast of the decoder on CUDA (no-op on CPU).
+    exclude: [B] arrays of item indices the user may not get (rec.eval.exclude_history):
+    their closing EOS is forbidden, so the beams go to the next-best allowed items and the
+    list still holds K items when the catalogue has them; None forbids nothing."""
     b, k, v = input_ids.size(0), num_beams, trie.vocab_size
+    banned_keys = None
+    if exclude is not None:
+        if len(exclude) != b:
+            raise ValueError(f"exclude: {len(exclude)} users for a batch of {b}")
+        # key user * n_items + item of every forbidden (user, item) pair, for torch.isin
+        banned_keys = torch.cat([torch.as_tensor(np.asarray(e, dtype=np.int64)) + u * trie.n_items
+                                 for u, e in enumerate(exclude)] + [torch.zeros(0, dtype=torch.int64)])
+        row_user = torch.arange(b * k) // k  # [B*K] user of every beam row
     device = next(model.parameters()).device
     # Step 0 runs on B rows (all K beams of a user are still identical); the encoder's
     # cross-attention keys/values stay at one copy per user for the whole search.
@@ -60,6 +72,10 @@ def constrained_beam_search(
         if step == 0:
             logp = logp.repeat_interleave(k, 0)  # [B*K, V]
         logp = logp + trie.mask(nodes.clamp(min=0))
+        if banned_keys is not None and len(banned_keys):
+            eos_item = trie.item_of[trie.step(nodes.clamp(min=0), torch.full_like(nodes, EOS)).clamp(min=0)]
+            forbid = (eos_item >= 0) & torch.isin(row_user * trie.n_items + eos_item, banned_keys)
+            logp[forbid, EOS] = float("-inf")
         cand = (logp.view(b, k, v) + run_scores[:, :, None]).view(b, k * v)
         top_s, top_i = cand.topk(2 * k, dim=1)  # [B, 2K]
         src = torch.arange(b)[:, None] * k + top_i // v  # flat source beam [B, 2K]
@@ -68,6 +84,8 @@ def constrained_beam_search(
         is_eos = tok == EOS
         # finished hypotheses: EOS among the first K ranks, while improvement is possible
         done = is_eos & first_k[None, :]
+        if banned_keys is not None:  # a forbidden item's -inf EOS never finishes a hypothesis
+            done = done & torch.isfinite(top_s)
         f_s = top_s + (~done) * NEG + (~open_) * NEG
         f_item = trie.item_of[child.clamp(min=0)] * done + (-1) * (~done)
         all_s = torch.cat([fin_scores, f_s], 1)

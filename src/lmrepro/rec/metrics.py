@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 
 CUTOFFS = (5, 10, 20)
 
@@ -30,3 +31,16 @@ def per_user_metrics(users: np.ndarray, ranks: np.ndarray, cutoffs=CUTOFFS) -> p
 def summarize(per_user: pd.DataFrame) -> dict[str, float]:
     cols = [c for c in per_user.columns if c.startswith(("hr@", "ndcg@"))]
     return {c: float(per_user[c].mean()) for c in cols}
+
+
+def mask_seen(scores: torch.Tensor, seen: list[np.ndarray] | None) -> torch.Tensor:
+    """scores: [B, I] item scores of B users; seen: [B] item indices each user already has
+    (rec.eval.exclude_history) -> the scores with those items at -inf, so a top-k skips them;
+    None -> the scores unchanged (full catalogue: the TIGER/P5 protocol)."""
+    if seen is None:
+        return scores
+    rows = np.repeat(np.arange(len(seen)), [len(s) for s in seen])
+    cols = np.concatenate([np.asarray(s, dtype=np.int64) for s in seen] + [np.zeros(0, np.int64)])
+    out = scores.clone()
+    out[torch.from_numpy(rows).to(scores.device), torch.from_numpy(cols).to(scores.device)] = float("-inf")
+    return out

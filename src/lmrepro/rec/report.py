@@ -30,6 +30,9 @@ def _vals(m: dict) -> str:
 
 def _scale(s: dict, runs: list[dict]) -> str:
     sub, tr, sas = s["subset"], s["train"], s["sasrec"]
+    candidates = ("the items the user has not seen (rec.eval.exclude_history: true, as RecBole's full sort)"
+                  if s["eval"]["exclude_history"] else
+                  "all items of the sample, seen ones included (rec.eval.exclude_history: false, as TIGER/P5)")
     users = sorted({r["metrics"]["users"] for r in runs})
     sample = "all users" if sub["max_users"] == 0 else f"a seeded sample of {sub['max_users']} users (rec.subset)"
     geo = ", ".join(f"{k} {g['num_layers']}+{g['num_decoder_layers']} layers d_model {g['d_model']} "
@@ -41,7 +44,8 @@ def _scale(s: dict, runs: list[dict]) -> str:
         f"{tr['epochs']} epochs (official 10), "
         f"batch {tr['batch_size']}, history {tr['history']} items in the sequential setting (P5/TIGER use 20), "
         f"epoch selected on validation HR@20 of {tr['valid_users'] or 'all'} users. Metrics: test HR/NDCG "
-        f"over all items of the sample with {tr['num_beams']}-beam trie-constrained search. SASRec (ours): "
+        f"over {candidates} for every model, with {tr['num_beams']}-beam trie-constrained search "
+        "for the T5 models. SASRec (ours): "
         f"{sas['blocks']} blocks, hidden {sas['hidden']}, max_len {sas['max_len']}, dropout {sas['dropout']}, "
         f"{sas['loss']} loss ({'full softmax, our choice for few CPU epochs' if sas['loss'] == 'ce' else 'one negative, as the paper'}), "
         f"{sas['epochs']} epochs, epoch selected on validation HR@20, full ranking. The TIGER-paper rows are "

@@ -20,6 +20,7 @@ from transformers import get_linear_schedule_with_warmup
 from lmrepro.rec.beam_search import constrained_beam_search
 from lmrepro.rec.examples import pad_batch
 from lmrepro.rec.metrics import per_user_metrics, summarize, target_ranks
+from lmrepro.rec.selection import EpochSelector
 from lmrepro.rec.trie import Trie
 from lmrepro.runtime import autocast
 
@@ -40,20 +41,27 @@ class TrainConfig:
     valid_users: int = 0  # >0: select on a fixed seeded sample of validation users (speed)
 
 
-def rank_users(model, inputs: list[list[int]], trie: Trie, cfg: TrainConfig, amp: bool = False) -> np.ndarray:
+def rank_users(
+    model, inputs: list[list[int]], trie: Trie, cfg: TrainConfig, amp: bool = False,
+    exclude: list[np.ndarray] | None = None,
+) -> np.ndarray:
     """[B, K] top-K item indices for each input, by constrained beam search on the model's
-    device (amp: bf16 autocast on CUDA)."""
+    device (amp: bf16 autocast on CUDA). exclude: per input, item indices that may not be
+    returned (rec.eval.exclude_history: the user's seen items); None = full catalogue."""
     model.eval()
     out = []
     for s in range(0, len(inputs), cfg.eval_batch):
         ids, mask = pad_batch(inputs[s : s + cfg.eval_batch])
-        items, _ = constrained_beam_search(model, ids, mask, trie, cfg.num_beams, amp=amp)
+        banned = None if exclude is None else exclude[s : s + cfg.eval_batch]
+        items, _ = constrained_beam_search(model, ids, mask, trie, cfg.num_beams, amp=amp, exclude=banned)
         out.append(items.numpy())
     return np.concatenate(out) if out else np.zeros((0, cfg.num_beams), dtype=np.int64)
 
 
-def evaluate(model, inputs, targets: np.ndarray, users: np.ndarray, trie, cfg, amp: bool = False):
-    ranks = target_ranks(rank_users(model, inputs, trie, cfg, amp=amp), targets)
+def evaluate(model, inputs, targets: np.ndarray, users: np.ndarray, trie, cfg, amp: bool = False,
+             exclude: list[np.ndarray] | None = None):
+    """-> (per-user metrics, their means); exclude as in rank_users."""
+    ranks = target_ranks(rank_users(model, inputs, trie, cfg, amp=amp, exclude=exclude), targets)
     per_user = per_user_metrics(users, ranks)
     return per_user, summarize(per_user)
 
@@ -79,7 +87,7 @@ def train_seq2seq(
     steps_per_epoch = (len(examples) + cfg.batch_size - 1) // cfg.batch_size
     total = steps_per_epoch * cfg.epochs
     sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup * total), total)
-    best, best_hr, best_epoch, curve = None, -1.0, -1, []
+    sel = EpochSelector(validate, cfg.epochs, cfg.eval_every, log)
     t0, step = time.perf_counter(), 0
     for epoch in range(cfg.epochs):
         model.train()
@@ -99,12 +107,6 @@ def train_seq2seq(
             sched.step()
             loss_sum += loss.item()
             step += 1
-        row = {"epoch": epoch, "train_loss": loss_sum / max(steps_per_epoch, 1)}
-        if (epoch + 1) % cfg.eval_every == 0 or epoch == cfg.epochs - 1:
-            row.update({f"valid_{k}": v for k, v in validate(model).items()})
-            if row["valid_hr@20"] > best_hr:
-                best_hr, best_epoch = row["valid_hr@20"], epoch
-                best = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        curve.append(row)
-        log({k: v for k, v in row.items() if k != "epoch"}, epoch)
-    return best, {"best_epoch": best_epoch, "curve": curve, "train_seconds": time.perf_counter() - t0}
+        sel.end_epoch(model, epoch, loss_sum / max(steps_per_epoch, 1))
+    return sel.best_state, {"best_epoch": sel.best_epoch, "curve": sel.curve,
+                            "train_seconds": time.perf_counter() - t0}

@@ -1,4 +1,9 @@
-"""Stage eval_prosg: accuracy vs distance for ProSG and its baselines on the test split."""
+"""Stage eval_prosg: accuracy vs distance for ProSG and its baselines on the test split.
+
+Outputs split by what they may contain: the per-item predictions, the accuracy table,
+figure, Markdown and metrics are functions of (commit, params, threads) and so are
+byte-identical across runs; wall-clock times go to ``--timing`` alone.
+"""
 
 import time
 from pathlib import Path
@@ -20,7 +25,8 @@ from lmrepro.prosg.evaluate import (
     pick_oracle_lr,
 )
 from lmrepro.prosg.rwkv import freeze, load_model
-from lmrepro.prosg.schemas import ProsgAccuracy, ProsgExamples
+from lmrepro.prosg.schemas import ProsgAccuracy, ProsgPredictions
+from lmrepro.prosg.splits import read_examples
 from lmrepro.prosg.sequences import Encoder
 from lmrepro.prosg.synthetic_gradient import load_generator
 from lmrepro.prosg.tokenizer import load_tokenizer
@@ -34,7 +40,10 @@ stage.add_argument("--generators", type=Path, nargs="+", required=True,
 stage.add_argument("--table", type=Path, required=True, help="accuracy Parquet")
 stage.add_argument("--figure", type=Path, required=True)
 stage.add_argument("--markdown", type=Path, required=True)
-stage.add_argument("--costs", type=Path, required=True, help="timings JSON (not a DVC metric)")
+stage.add_argument("--predictions", type=Path, required=True,
+                   help="per-item Parquet: one row per method x test item (prediction, answer, correct)")
+stage.add_argument("--timing", type=Path, required=True,
+                   help="wall-clock JSON (the only output that differs between identical runs)")
 stage.add_argument("--metrics", type=Path, required=True)
 
 
@@ -43,18 +52,19 @@ def main(ctx) -> None:
     cfg = ctx.config(EvalConfig, "prosg.eval")
     model = freeze(load_model(ctx.args.base, device=ctx.device)[0])
     encoder = Encoder(load_tokenizer(ctx.args.base / "tokenizer.json"))
-    examples = io.read_table(ctx.args.examples, ProsgExamples)
+    valid = read_examples(ctx.args.examples, "valid")  # tunes the oracle's step size
+    test = read_examples(ctx.args.examples, "test")  # reported only
     ctx.log_input(ctx.args.examples, context="evaluation")
-    test = examples[examples["split"] == "test"].reset_index(drop=True)
-    valid = examples[examples["split"] == "valid"].reset_index(drop=True)
     generators = {folder.name: load_generator(folder, model, ctx.device) for folder in ctx.args.generators}
     for needed in ("main", "sg"):
         if needed not in generators:
             raise LmreproError(f"--generators: no folder named {needed!r} (prosg.variants.{needed})")
     main_gen = generators["main"]
 
+    started = time.perf_counter()
     best_lr, lr_scores = pick_oracle_lr(model, main_gen.names, encoder, valid, cfg.oracle_lrs, cfg.batch_size)
     ctx.log.info("oracle step size on valid: %s -> %s", lr_scores, best_lr)
+    pick_seconds = time.perf_counter() - started
     methods = {
         "none": method_none(model),
         "repeat": method_repeat(model),
@@ -76,7 +86,10 @@ def main(ctx) -> None:
         started = time.perf_counter()
         per_example.append(evaluate({name: fn}, encoder, test, cfg.batch_size, progress=ctx.progress))
         seconds[name] = time.perf_counter() - started
-    acc = io.write_table(accuracy_table(pd.concat(per_example, ignore_index=True)), ctx.args.table, ProsgAccuracy)
+    per_example = pd.concat(per_example, ignore_index=True)
+    io.write_table(per_example.assign(seed=ctx.seed, correct=per_example["correct"].astype(int))
+                   [list(ProsgPredictions.to_schema().columns)], ctx.args.predictions, ProsgPredictions)
+    acc = io.write_table(accuracy_table(per_example), ctx.args.table, ProsgAccuracy)
     figures.plot(acc, ctx.args.figure)
     sweep = [m for m in methods if m not in figures.MAIN]
     io.write_text(
@@ -99,8 +112,10 @@ def main(ctx) -> None:
     io.write_json(metrics, ctx.args.metrics)
     base = seconds["none"]
     io.write_json({"seconds": seconds, "relative_to_no_update": {m: s / base for m, s in seconds.items()},
-                   "examples": len(test), "note": "wall-clock on the machine that ran eval_prosg; not a DVC metric"},
-                  ctx.args.costs)
+                   "oracle_lr_search_seconds": pick_seconds, "valid_examples": len(valid),
+                   "examples": len(test), "threads": ctx.threads, "device": str(ctx.device),
+                   "note": "wall-clock on the machine that ran eval_prosg; not a DVC metric"},
+                  ctx.args.timing)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """Stage pretrain_rnn: tokenizer + RWKV base LM from scratch on corpus + task format."""
 
+import time
 from pathlib import Path
 
 from lmrepro import io
 from lmrepro.data.schemas import TextCorpus
 from lmrepro.prosg.pretrain import PretrainConfig, pretrain
 from lmrepro.prosg.rwkv import RwkvModelConfig, build_model, save_model
-from lmrepro.prosg.schemas import ProsgExamples
+from lmrepro.prosg.splits import read_examples
 from lmrepro.prosg.sequences import Encoder
 from lmrepro.prosg.tokenizer import TokenizerConfig, task_texts, train_tokenizer
 from lmrepro.stage import Stage
@@ -16,6 +17,8 @@ stage.add_argument("--examples", type=Path, required=True, help="data/prosg/exam
 stage.add_argument("--corpus", type=Path, required=True, help="data/text/corpus.parquet")
 stage.add_argument("--out", type=Path, required=True, help="model folder (safetensors, config, tokenizer)")
 stage.add_argument("--metrics", type=Path, required=True)
+stage.add_argument("--timing", type=Path, required=True,
+                   help="wall-clock JSON (the only output that differs between identical runs)")
 
 
 @stage.main
@@ -23,17 +26,18 @@ def main(ctx) -> None:
     tok_cfg = ctx.config(TokenizerConfig, "prosg.tokenizer")
     model_cfg = ctx.config(RwkvModelConfig, "prosg.model")
     cfg = ctx.config(PretrainConfig, "prosg.pretrain")
-    examples = io.read_table(ctx.args.examples, ProsgExamples)
+    train = read_examples(ctx.args.examples, "train")  # never valid or test rows
     corpus = io.read_table(ctx.args.corpus, TextCorpus)
     ctx.log_input(ctx.args.examples, context="training")
     ctx.log_input(ctx.args.corpus, context="training")
-    train = examples[examples["split"] == "train"].reset_index(drop=True)
     texts = corpus.loc[corpus["split"] == "train", "text"].tolist()
     tok = train_tokenizer(texts + task_texts(train), tok_cfg)
     encoder = Encoder(tok)
     model = build_model(model_cfg, tok.get_vocab_size())
+    started = time.perf_counter()
     curve = pretrain(model, encoder, train, texts, cfg, seed=ctx.seed, progress=ctx.progress, log=ctx.log.info,
                      device=ctx.device, amp=ctx.amp)
+    seconds = time.perf_counter() - started
     for rec in curve[:: max(1, len(curve) // 50)]:
         ctx.log_metrics({"loss_task": rec["loss_task"], "loss_text": rec["loss_text"]}, step=rec["step"])
     save_model(model, model_cfg, tok.get_vocab_size(), ctx.args.out, tokenizer=tok)
@@ -46,6 +50,10 @@ def main(ctx) -> None:
     }
     ctx.log_metrics(metrics)
     io.write_json(metrics, ctx.args.metrics)
+    io.write_json({"seconds": seconds, "steps": len(curve), "steps_per_second": len(curve) / seconds,
+                   "threads": ctx.threads, "device": str(ctx.device),
+                   "note": "wall-clock of the training loop on the machine that ran pretrain_rnn; not a DVC metric"},
+                  ctx.args.timing)
 
 
 if __name__ == "__main__":

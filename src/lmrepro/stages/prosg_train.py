@@ -1,5 +1,6 @@
 """Stage train_prosg: train one ProSG generator variant on the frozen base LM."""
 
+import time
 from pathlib import Path
 
 import torch
@@ -7,7 +8,7 @@ import torch
 from lmrepro import io
 from lmrepro.config import from_dict
 from lmrepro.prosg.rwkv import freeze, load_model
-from lmrepro.prosg.schemas import ProsgExamples
+from lmrepro.prosg.splits import read_examples
 from lmrepro.prosg.sequences import Encoder
 from lmrepro.prosg.synthetic_gradient import ProsgConfig, ProsgGenerator, save_generator
 from lmrepro.prosg.tokenizer import load_tokenizer
@@ -20,6 +21,8 @@ stage.add_argument("--examples", type=Path, required=True)
 stage.add_argument("--base", type=Path, required=True, help="pretrain_rnn's model folder")
 stage.add_argument("--out", type=Path, required=True)
 stage.add_argument("--metrics", type=Path, required=True)
+stage.add_argument("--timing", type=Path, required=True,
+                   help="wall-clock JSON (the only output that differs between identical runs)")
 
 UPDATE_KEYS = ("rank", "eta")  # variant keys that belong to the update, the rest to training
 
@@ -34,13 +37,14 @@ def main(ctx) -> None:
     model, _ = load_model(ctx.args.base, device=ctx.device)
     model = freeze(model)
     encoder = Encoder(load_tokenizer(ctx.args.base / "tokenizer.json"))
-    examples = io.read_table(ctx.args.examples, ProsgExamples)
+    train = read_examples(ctx.args.examples, "train")  # never valid or test rows
     ctx.log_input(ctx.args.examples, context="training")
-    train = examples[examples["split"] == "train"].reset_index(drop=True)
     torch.manual_seed(ctx.seed)
     generator = ProsgGenerator(model, update)
+    started = time.perf_counter()
     curve = train_generator(model, generator, encoder, train, train_cfg, seed=ctx.seed, progress=ctx.progress,
                             log=ctx.log.info, amp=ctx.amp)
+    seconds = time.perf_counter() - started
     for rec in curve[:: max(1, len(curve) // 50)]:
         ctx.log_metrics({k: v for k, v in rec.items() if k != "step"}, step=rec["step"])
     save_generator(generator, ctx.args.out)
@@ -50,6 +54,10 @@ def main(ctx) -> None:
     metrics["update_parameters_per_matrix"] = {n: update.rank * (o + i) for n, (o, i) in generator.shapes.items()}
     ctx.log_metrics({k: v for k, v in metrics.items() if not isinstance(v, dict)})
     io.write_json(metrics, ctx.args.metrics)
+    io.write_json({"seconds": seconds, "steps": len(curve), "steps_per_second": len(curve) / seconds,
+                   "threads": ctx.threads, "device": str(ctx.device),
+                   "note": "wall-clock of the training loop on the machine that ran train_prosg; not a DVC metric"},
+                  ctx.args.timing)
 
 
 if __name__ == "__main__":

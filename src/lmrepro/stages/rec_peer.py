@@ -1,12 +1,12 @@
 """Stage rec_peer: classic peers on the same split, subset and full-ranking metrics as the
 generative models: MostPop (no parameters) and SASRec (trained here, epoch selected on
-validation HR@20, the same rule as rec_train). SASRec runs on runtime.device (bf16 autocast
+validation HR@20, the same rule as rec_train) and the same candidates (rec.eval.exclude_history:
+the user's seen items are not ranked, or everything is). SASRec runs on runtime.device (bf16 autocast
 on CUDA with runtime.amp); MostPop is counting and needs no device."""
 
 import dataclasses
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from safetensors.torch import save_file
 
@@ -15,8 +15,8 @@ from lmrepro.data.schemas import RecInteractions
 from lmrepro.errors import LmreproError
 from lmrepro.rec.data import Catalog, heldout_items, interaction_matrix, subset_users, user_sequences
 from lmrepro.rec.metrics import CUTOFFS, per_user_metrics, summarize, target_ranks
+from lmrepro.rec.models.mostpop import mostpop_lists
 from lmrepro.rec.models.sasrec import SasRecConfig, sasrec_topk, train_sasrec
-from lmrepro.rec.mostpop import mostpop_topk
 from lmrepro.rec.schemas import UserMetrics
 from lmrepro.stage import Stage
 
@@ -33,15 +33,16 @@ stage.add_argument("--timing", type=Path, default=None, help="sasrec: training t
 stage.add_argument("--model-dir", type=Path, default=None, help="sasrec: safetensors + config.json")
 
 
-def _mostpop(df, cat, ctx):
-    """-> per split: [U, K] lists (everyone gets the items most bought so far)."""
+def _mostpop(df, cat, ctx, exclude: bool):
+    """-> per split: [U, K] lists (the items most bought so far, less the user's own if
+    `exclude`)."""
     lists = {}
     for split, seen in (("valid", ("train",)), ("test", ("train", "valid"))):
-        lists[split] = np.tile(mostpop_topk(interaction_matrix(df, cat, seen), K), (cat.n_users, 1))
+        lists[split] = mostpop_lists(interaction_matrix(df, cat, seen), K, exclude)
     return lists, {"params": 0}
 
 
-def _sasrec(df, cat, ctx):
+def _sasrec(df, cat, ctx, exclude: bool):
     a = ctx.args
     if a.model_dir is None or a.timing is None:
         raise LmreproError("rec_peer --peer sasrec needs --model-dir and --timing")
@@ -50,14 +51,15 @@ def _sasrec(df, cat, ctx):
     valid_t = heldout_items(df, cat, "valid")
 
     def validate(model):
-        ranks = target_ranks(sasrec_topk(model, train, K, amp=ctx.amp), valid_t)
+        ranks = target_ranks(sasrec_topk(model, train, K, amp=ctx.amp, exclude_history=exclude), valid_t)
         return summarize(per_user_metrics(cat.users, ranks))
 
     ctx.log.info("sasrec on device %s (amp %s)", ctx.device, ctx.amp)
     model, summary = train_sasrec(train, cat.n_items, validate, cfg, ctx.seed,
                                   log=lambda m, step: ctx.log_metrics(m, step), device=ctx.device, amp=ctx.amp)
-    lists = {"valid": sasrec_topk(model, train, K, amp=ctx.amp),
-             "test": sasrec_topk(model, user_sequences(df, cat, ("train", "valid")), K, amp=ctx.amp)}
+    seen_valid = user_sequences(df, cat, ("train", "valid"))
+    lists = {"valid": sasrec_topk(model, train, K, amp=ctx.amp, exclude_history=exclude),
+             "test": sasrec_topk(model, seen_valid, K, amp=ctx.amp, exclude_history=exclude)}
     n_params = sum(p.numel() for p in model.parameters())
     a.model_dir.mkdir(parents=True, exist_ok=True)
     with io.atomic_path(a.model_dir / "model.safetensors") as tmp:
@@ -75,8 +77,9 @@ def main(ctx) -> None:
     ctx.log_input(a.interactions, context="training")
     df = subset_users(io.read_table(a.interactions, RecInteractions), sub["max_users"], sub["seed"])
     cat = Catalog.from_interactions(df)
-    ctx.log.info("%s/%s: %d users, %d items", a.dataset, a.peer, cat.n_users, cat.n_items)
-    lists, metrics = (_mostpop if a.peer == "mostpop" else _sasrec)(df, cat, ctx)
+    exclude = bool(ctx.section("rec.eval.exclude_history"))
+    ctx.log.info("%s/%s: %d users, %d items, exclude_history %s", a.dataset, a.peer, cat.n_users, cat.n_items, exclude)
+    lists, metrics = (_mostpop if a.peer == "mostpop" else _sasrec)(df, cat, ctx, exclude)
     metrics["users"] = cat.n_users
     frames = []
     for split in ("valid", "test"):

@@ -23,6 +23,7 @@ def main(ctx) -> None:
         "train": ctx.section("rec.train"),
         "model": ctx.section("rec.model"),
         "sasrec": ctx.section("rec.peer.sasrec"),
+        "eval": ctx.section("rec.eval"),
     }
     io.write_json(summary, a.out)
     hr10_vs_params(summary, a.figure)

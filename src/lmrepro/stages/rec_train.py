@@ -1,6 +1,7 @@
 """Stage rec_train: train one generative recommender (dataset x indexing x model x
 setting), select the epoch on validation HR@20, then evaluate valid and test with
-trie-constrained beam search. Training and evaluation share one stage because the
+trie-constrained beam search (without the user's seen items under
+rec.eval.exclude_history). Training and evaluation share one stage because the
 evaluation needs the trie, vocabulary and selected weights already in memory; the model
 is still saved (safetensors + JSON config) for reuse. Runs on runtime.device (bf16 autocast
 on CUDA with runtime.amp); the saved weights are always CPU tensors."""
@@ -87,12 +88,15 @@ def main(ctx) -> None:
     valid_t = heldout_items(df, cat, "valid")
     test_t = heldout_items(df, cat, "test")
     sel_inputs = eval_inputs(sel_users, train_seqs, enc, a.setting, cfg.history)
+    exclude = bool(ctx.section("rec.eval.exclude_history"))
+    sel_seen = [train_seqs[u] for u in sel_users] if exclude else None
 
     def validate(m):
-        return evaluate(m, sel_inputs, valid_t[sel_users], cat.users[sel_users], trie, cfg, amp=ctx.amp)[1]
+        return evaluate(m, sel_inputs, valid_t[sel_users], cat.users[sel_users], trie, cfg, amp=ctx.amp,
+                        exclude=sel_seen)[1]
 
-    ctx.log.info("%d training examples, %d selection users, device %s (amp %s)",
-                 len(examples), len(sel_users), ctx.device, ctx.amp)
+    ctx.log.info("%d training examples, %d selection users, device %s (amp %s), exclude_history %s",
+                 len(examples), len(sel_users), ctx.device, ctx.amp, exclude)
     best, summary = train_seq2seq(
         model, examples, validate, cfg, ctx.seed, log=lambda m, step: ctx.log_metrics(m, step),
         progress=ctx.progress, device=ctx.device, amp=ctx.amp,
@@ -102,7 +106,8 @@ def main(ctx) -> None:
     t0 = time.perf_counter()
     for split, seqs, targets in (("valid", train_seqs, valid_t), ("test", seen_valid, test_t)):
         inputs = eval_inputs(all_users, seqs, enc, a.setting, cfg.history)
-        per_user, _ = evaluate(model, inputs, targets, cat.users, trie, cfg, amp=ctx.amp)
+        per_user, _ = evaluate(model, inputs, targets, cat.users, trie, cfg, amp=ctx.amp,
+                               exclude=seqs if exclude else None)
         frames.append(per_user.assign(split=split))
     latency_ms = (time.perf_counter() - t0) / (2 * cat.n_users) * 1000
     per_user = pd.concat(frames, ignore_index=True)

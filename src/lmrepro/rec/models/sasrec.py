@@ -11,6 +11,13 @@ Choices (stated in the report):
 - attention: causal, pads masked as keys (each position may always attend to itself, so
   no row of the attention matrix is empty and no NaN appears at left-padded positions).
 - scores: the last position's hidden state dotted with the (shared) item embeddings.
+- initialisation: as the reference implementations (RecBole's SASRec, BERT): every
+  embedding and linear/attention weight truncated normal with std 0.02 (cut at 2 std),
+  biases 0, LayerNorm weight 1 bias 0. PyTorch's default N(0, 1) embeddings, scaled by
+  sqrt(D) and reused as the output layer, made the untrained model predict the input item
+  with a logit near D (cross-entropy ~56 against ln(I) ~ 8 for a uniform guess), which
+  training never recovered from.
+- ranking: over every item, or without the user's seen items (rec.eval.exclude_history).
 - devices: the model is built on the CPU (the same seeded weights everywhere) and moved
   to `device`; batches follow it; `amp` autocasts forward passes and scores to bf16 on
   CUDA (the loss stays fp32; a no-op on CPU, so CPU results do not change).
@@ -28,9 +35,35 @@ import torch
 from torch import nn
 
 from lmrepro.errors import LmreproError
+from lmrepro.rec.metrics import mask_seen
+from lmrepro.rec.selection import EpochSelector
 from lmrepro.runtime import autocast
 
 LOSSES = ("ce", "bce")
+INIT_STD = 0.02  # RecBole's initializer_range / BERT's
+
+
+def _init_weights(module: nn.Module) -> None:
+    """Truncated normal (std INIT_STD, cut at 2 std) weights, zero biases, unit LayerNorms.
+    Applied with Module.apply; draws from torch's global generator (seeded by the caller)."""
+    def trunc(w: torch.Tensor) -> None:
+        nn.init.trunc_normal_(w, std=INIT_STD, a=-2 * INIT_STD, b=2 * INIT_STD)
+
+    if isinstance(module, nn.Embedding):
+        trunc(module.weight)
+        if module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
+    elif isinstance(module, nn.Linear):  # incl. attention's out_proj
+        trunc(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.MultiheadAttention):  # its packed q/k/v projection
+        trunc(module.in_proj_weight)
+        nn.init.zeros_(module.in_proj_bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
 
 
 @dataclass(frozen=True)
@@ -69,6 +102,7 @@ class SasRec(nn.Module):
         )
         self.blocks = nn.TransformerEncoder(layer, cfg.blocks, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.hidden)
+        self.apply(_init_weights)
 
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """seq: [B, L] item ids + 1, left-padded with 0 -> hidden states [B, L, D]."""
@@ -101,15 +135,21 @@ def _left_pad(seqs: list[np.ndarray], max_len: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def sasrec_topk(model: SasRec, seqs: list[np.ndarray], k: int, batch: int = 256, amp: bool = False) -> np.ndarray:
+def sasrec_topk(
+    model: SasRec, seqs: list[np.ndarray], k: int, batch: int = 256, amp: bool = False,
+    exclude_history: bool = False,
+) -> np.ndarray:
     """[U] seen-item sequences -> [U, k] item indices by score, best first (computed on the
-    model's device; amp: bf16 autocast on CUDA)."""
+    model's device; amp: bf16 autocast on CUDA). exclude_history: the seen items (the whole
+    sequence, not only the last max_len) are not ranked."""
     model.eval()
     device = model.item.weight.device
     out = []
     for s in range(0, len(seqs), batch):
+        part = seqs[s : s + batch]
         with autocast(device, amp):
-            sc = model.scores(_left_pad(seqs[s : s + batch], model.cfg.max_len).to(device))  # [b, I]
+            sc = model.scores(_left_pad(part, model.cfg.max_len).to(device))  # [b, I]
+        sc = mask_seen(sc.float(), part if exclude_history else None)
         out.append(sc.topk(min(k, sc.size(1)), dim=1).indices.cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, k), dtype=np.int64)
 
@@ -137,7 +177,7 @@ def train_sasrec(
     inp = _left_pad([s[:-1] for s in rows], cfg.max_len).to(device)  # [N, L]
     tgt = _left_pad([s[1:] for s in rows], cfg.max_len).to(device)  # [N, L] aligned with inp
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    best, best_hr, best_epoch, curve = None, -1.0, -1, []
+    sel = EpochSelector(validate, cfg.epochs, cfg.eval_every, log)
     t0 = time.perf_counter()
     for epoch in range(cfg.epochs):
         model.train()
@@ -165,13 +205,6 @@ def train_sasrec(
             opt.step()
             loss_sum += loss.item()
             n_batches += 1
-        row = {"epoch": epoch, "train_loss": loss_sum / n_batches}
-        if (epoch + 1) % cfg.eval_every == 0 or epoch == cfg.epochs - 1:
-            row.update({f"valid_{k}": v for k, v in validate(model).items()})
-            if row["valid_hr@20"] > best_hr:
-                best_hr, best_epoch = row["valid_hr@20"], epoch
-                best = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        curve.append(row)
-        log({k: v for k, v in row.items() if k != "epoch"}, epoch)
-    model.load_state_dict(best)
-    return model, {"best_epoch": best_epoch, "curve": curve, "train_seconds": time.perf_counter() - t0}
+        sel.end_epoch(model, epoch, loss_sum / n_batches)
+    model.load_state_dict(sel.best_state)
+    return model, {"best_epoch": sel.best_epoch, "curve": sel.curve, "train_seconds": time.perf_counter() - t0}
