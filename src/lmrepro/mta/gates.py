@@ -215,8 +215,10 @@ def render_figure(summary: dict[str, dict], path: Path) -> None:
             ax.set_xticks(range(len(entry["experts"])), entry["experts"], rotation=60, fontsize=7)
             ax.set_yticks(range(len(entry["tasks"])), entry["tasks"], fontsize=7)
             for (i, j), v in np.ndenumerate(m):
-                ax.text(j, i, f"{v:+.2f}" if c == 2 else f"{v:.2f}", ha="center", va="center", fontsize=5,
-                        color="black" if c == 2 or v > 0.5 else "white")
+                label = f"{v:+.2f}" if c == 2 else f"{v:.2f}"
+                dark = abs(v) > 0.6 * span if c == 2 else v < 0.5  # white text on the dark cells
+                ax.text(j, i, "0.00" if label in ("+0.00", "-0.00") else label, ha="center", va="center",
+                        fontsize=5, color="white" if dark else "black")
             ax.set_title(f"{RUNS[method].label}, block {block}\n{title}", fontsize=8)
             ax.set_xlabel("adapter", fontsize=7)
             if c == 0:
