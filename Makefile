@@ -16,7 +16,7 @@ export DVC_NO_ANALYTICS := 1
 CORES ?= all
 PORT ?= 5000
 
-.PHONY: install reproduce smoke test lint ui report bench gpu-check dvc.yaml dvc-check clean
+.PHONY: install reproduce smoke test test-fast lint ui report bench gpu-check dvc.yaml dvc-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,16 +31,29 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements.lock
 
 install: $(VENV)/.installed
 
+# After a killed run: remove its stale lock (one line says so; refused while a snakemake
+# or a stage process still works here) and rerun the jobs it left incomplete.
+RECOVER := python -m lmrepro.unlock
+SNAKEMAKE := snakemake --rerun-incomplete
+# Optional targets (files or rules) to limit a run, e.g. make reproduce TARGETS=data/nlu/tasks.parquet
+TARGETS ?=
+
 # A fresh clone carries our reports/ but no data/: Snakemake would see the committed
 # results as up to date and do nothing, so without data/ every job is forced.
 reproduce: install
-	snakemake --cores $(CORES) $(if $(wildcard data),,--forceall)
+	$(RECOVER)
+	$(SNAKEMAKE) --cores $(CORES) $(if $(wildcard data),,--forceall) $(TARGETS)
 
 smoke: install
-	snakemake --cores 2 --configfile params.yaml workflow/profiles/smoke/params.yaml
+	$(RECOVER)
+	$(SNAKEMAKE) --cores 2 --configfile params.yaml workflow/profiles/smoke/params.yaml $(TARGETS)
 
 test: install
 	python -m pytest -q
+
+# Unit tests only: no smoke DAG run (local or cluster executor).
+test-fast: install
+	python -m pytest -q -m "not e2e and not scaleout"
 
 lint: install
 	snakemake --lint
@@ -58,7 +71,8 @@ ui: install
 
 # The report needs every output it shows: bring the DAG up to date first (a no-op when it is).
 report: install
-	snakemake --cores $(CORES)
+	$(RECOVER)
+	$(SNAKEMAKE) --cores $(CORES)
 	snakemake --cores 1 --report report.html
 
 bench: install

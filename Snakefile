@@ -39,10 +39,14 @@ onstart:
     shell("python -m lmrepro.tracking init")
 
 
+# dvc.lock gets exactly the stages this invocation ran or verified (lmrepro.dvcgen),
+# never outputs that another profile or an older run left behind.
 onsuccess:
     shell("python -m lmrepro.tracking summary")
     if uses_default_params():
-        shell("python -m lmrepro.dvcgen commit")
+        from lmrepro.dvcgen import record_invocation
+
+        record_invocation(workflow, ROOT)
     else:
         print(
             "lmrepro: dvc.lock left as it was: this run used a profile overlay or --config, "

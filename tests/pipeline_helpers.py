@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,38 @@ def sh(cmd, cwd, check=True, timeout=3000, env_extra=None):
 def copy_repo(dest: Path) -> Path:
     """What a fresh clone plus local edits has, minus the committed results (see copy_sources)."""
     return copy_sources(REPO, dest)
+
+
+def clone_copy(dest: Path) -> Path:
+    """What a user has after `git clone`: the sources and the committed results under
+    reports/ (metrics JSON files are DVC-tracked, git-ignored, so absent), no data/, as a
+    git repository so DVC works. params.yaml stays the default one: its relative raw-data
+    paths (../shared/data) reach the real mirror through a link beside the copy."""
+    root = copy_repo(dest)
+    shared = dest.parent / "shared"
+    shared.mkdir(exist_ok=True)
+    if not (shared / "data").exists():
+        (shared / "data").symlink_to(SHARED_DATA.resolve(), target_is_directory=True)
+    tracked = subprocess.run(["git", "ls-files", "-z", "reports"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    for rel in filter(None, tracked.split("\0")):
+        if (REPO / rel).is_file():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, root / rel)
+    sh("git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm clone", root)
+    return root
+
+
+def lock_entries(root: Path) -> dict:
+    path = root / "dvc.lock"
+    return yaml.safe_load(path.read_text())["stages"] if path.is_file() else {}
+
+
+def changed_stages(root: Path, names) -> set[str]:
+    """Which of these stages `dvc status` reports as changed (not up to date)."""
+    import json
+
+    out = sh([sys.executable, "-m", "dvc", "status", "--json", *names], root).stdout
+    return set(json.loads(out or "{}"))
 
 
 def smoke_copy(dest: Path) -> Path:

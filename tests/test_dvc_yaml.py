@@ -41,12 +41,12 @@ def test_commit_keeps_output_mtimes_when_content_is_already_cached(tmp_path):
     for path in (out, folder / "b.txt"):
         path.write_text("same content")
         os.utime(path, ns=(10**18, 10**18))  # an earlier run
-    assert dvcgen.commit(tmp_path) == ["make"]
+    assert dvcgen.commit(tmp_path, ["make"]) == ["make"]
     for path in (out, folder / "b.txt"):  # the rerun: same bytes, new file, now
         path.unlink()
         path.write_text("same content")
     fresh = {p: p.stat().st_mtime_ns for p in (out, folder / "b.txt")}
-    dvcgen.commit(tmp_path)
+    dvcgen.commit(tmp_path, ["make"])
     assert {p: p.stat().st_mtime_ns for p in fresh} == fresh
     status = subprocess.run([sys.executable, "-m", "dvc", "status", "make"], cwd=tmp_path, capture_output=True,
                             text=True)

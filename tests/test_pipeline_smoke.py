@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.code_trace import declared_in_dvc_yaml, declared_in_snakefile, loaded_files, trace_env, undeclared
 from tests.pipeline_helpers import BIN, affected_stages, dvc_stages, sh, smoke_copy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
@@ -25,7 +26,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 @pytest.fixture(scope="module")
 def smoke_repo(tmp_path_factory):
     root = smoke_copy(tmp_path_factory.mktemp("e2e") / "repo")
-    run = sh(["snakemake", "--cores", "2"], root)
+    # every stage records the lmrepro files it loads (tests/code_trace.py)
+    run = sh(["snakemake", "--cores", "2"], root, env_extra=trace_env(root, root.parent / "imports"))
     return root, run
 
 
@@ -60,6 +62,44 @@ def test_mlflow_holds_one_finished_run_per_stage(smoke_repo):
     assert len(per_invocation) == 1, "one snakemake call = one invocation id"
     assert len([r for r in finished if "lmrepro.stage" in r.data.tags]) == len(stages)
     assert not client.search_runs(exps, filter_string="attributes.status = 'RUNNING'")
+
+
+def test_every_stage_loaded_only_code_its_rule_declares(smoke_repo):
+    """What each stage process really imported (lazy imports and loaded bundles included)
+    is among its code inputs, in the Snakefile DAG and in dvc.yaml alike."""
+    root, _ = smoke_repo
+    loaded = loaded_files(root.parent / "imports")
+    for where, declared in (("dvc.yaml", declared_in_dvc_yaml(root)), ("Snakefile", declared_in_snakefile(root))):
+        assert set(loaded) == set(declared), f"{where}: jobs not traced: {set(declared) ^ set(loaded)}"
+        assert not undeclared(loaded, declared), f"{where}: loaded but not declared: {undeclared(loaded, declared)}"
+
+
+MTA_RULES = {"mta_features", "mta_stage1", "mta_stage2", "mta_baseline", "mta_baseline_fusion", "mta_eval"}
+# edge_workload runs one module for both models; only --model ours loads the bundle, but
+# the import (inside a function) is there for both, so the albert job is a dependent too.
+EDGE_READERS = {"edge_workload_ours", "edge_workload_albert", "edge_robustness"}
+
+
+def test_editing_an_mta_model_file_reruns_exactly_its_dependents(smoke_repo):
+    """Edit src/lmrepro/mta/model.py: Snakemake plans the stages that load it and what is
+    downstream of them; DVC reports exactly the stages that load it; nothing else."""
+    root, _ = smoke_repo
+    path = root / "src" / "lmrepro" / "mta" / "model.py"
+    text, before = path.read_text(), path.stat()
+    path.write_text(text + "\n# edited by test_editing_an_mta_model_file_reruns_exactly_its_dependents\n")
+    try:
+        dry = sh(["snakemake", "-n", "--cores", "2"], root)
+        status = sh([sys.executable, "-m", "dvc", "status"], root)
+    finally:
+        path.write_text(text)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    planned = set(re.findall(r"^(?:local)?rule (\w+):", dry.stdout + dry.stderr, re.M)) - {"all"}
+    assert planned == MTA_RULES | EDGE_READERS | {"edge_energy", "evaluate"}, dry.stdout[-3000:]
+    stale = {line[:-1] for line in status.stdout.splitlines() if line.endswith(":") and not line[0].isspace()}
+    expected = {n for n in dvc_stages(root) if n.split("-")[0] in MTA_RULES | EDGE_READERS | {"evaluate"}}
+    assert stale == expected, status.stdout
+    again = sh(["snakemake", "-n", "--cores", "2"], root)
+    assert "Nothing to be done" in again.stdout + again.stderr, "restoring model.py must leave nothing to do"
 
 
 def test_changed_knob_reruns_exactly_the_dependent_stages(smoke_repo):

@@ -5,6 +5,12 @@ that fails must not destroy the good output of the previous run. Every write goe
 temporary sibling that replaces the target in one ``os.replace``. While a stage runs,
 :class:`OutputJournal` remembers what it replaced so that a failure restores the
 previous outputs and removes the new ones (all-or-nothing per stage).
+
+A process killed outright (SIGKILL, OOM) cannot clean up: its temporary and backup
+siblings carry the writer's host and pid in their names, so :func:`clean_stale_files`
+(run when the next stage starts) removes exactly those whose writer is gone. Finished
+outputs get the permissions the umask gives any new file, whatever the writer used
+(safetensors writes through a 0600 temporary file).
 """
 
 from __future__ import annotations
@@ -14,7 +20,10 @@ import contextvars
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
+import stat
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -29,6 +38,92 @@ from lmrepro.errors import LmreproError
 _JOURNAL: contextvars.ContextVar["OutputJournal | None"] = contextvars.ContextVar(
     "lmrepro_output_journal", default=None
 )
+
+
+# Host tag in temporary names: a pid means nothing on another machine of a shared disk.
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+# .<name>.(tmp|bak|old)-<host>-<pid>-<8 hex>[suffix]; older versions wrote no host (tmp)
+# or neither host nor pid (bak, old): those can only be leftovers of a previous version.
+_SCRATCH = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|bak|old)-(?:(?:(?P<host>[0-9a-f]{6})-)?(?P<pid>\d+)-)?[0-9a-f]{8}(?:\.[^/]*)?$")
+# Top-level folders that hold stage outputs (dvc.yaml outs live under these).
+OUTPUT_DIRS = ("data", "models", "reports")
+
+
+def _scratch_tag() -> str:
+    return f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale_scratch(name: str) -> bool:
+    """True for a temporary/backup name of ours whose writer is certainly gone."""
+    match = _SCRATCH.match(name)
+    if match is None:
+        return False
+    if match["pid"] is None or match["host"] is None:
+        return True  # written by a previous version of this module: no writer can remain
+    if match["host"] != _HOST:
+        return False  # another machine's process: cannot tell, leave it
+    pid = int(match["pid"])
+    return pid != os.getpid() and not _pid_alive(pid)
+
+
+def clean_stale_files(root: str | os.PathLike, dirs: tuple[str, ...] = OUTPUT_DIRS) -> list[Path]:
+    """Remove temporary and backup siblings left by killed writers; returns them.
+
+    Why: ``OutputJournal.replace`` renames the old output to ``.<name>.bak-...`` before
+    moving the new one in; a SIGKILL between the two renames (or during a write) leaves
+    that file behind, and nothing else ever removes it. Files of live processes (a
+    parallel job) are kept.
+    """
+    removed: list[Path] = []
+    for top in dirs:
+        base = Path(root) / top
+        if not base.is_dir():
+            continue
+        for folder, subdirs, files in os.walk(base):
+            for name in [*subdirs, *files]:
+                if name.startswith(".") and is_stale_scratch(name):
+                    path = Path(folder) / name
+                    _remove(path)
+                    removed.append(path)
+            subdirs[:] = [d for d in subdirs if not (Path(folder) / d) in removed]
+    return removed
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # no read-only query before Python 3.13 off Linux
+    os.umask(mask)
+    return mask
+
+
+def _honour_umask(path: Path) -> None:
+    """Give ``path`` (and a folder's contents) the modes a plain ``open``/``mkdir`` would."""
+    mask = _umask()
+    paths = [path, *path.rglob("*")] if path.is_dir() and not path.is_symlink() else [path]
+    for p in paths:
+        st = p.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        executable = stat.S_ISDIR(st.st_mode) or st.st_mode & 0o111
+        wanted = (0o777 if executable else 0o666) & ~mask
+        if stat.S_IMODE(st.st_mode) != wanted:
+            os.chmod(p, wanted)
 
 
 def _remove(path: Path) -> None:
@@ -59,7 +154,7 @@ class OutputJournal:
 
     def replace(self, tmp: Path, final: Path) -> None:
         if final not in self._backups and final not in self._written and final.exists():
-            backup = final.with_name(f".{final.name}.bak-{uuid.uuid4().hex[:8]}")
+            backup = final.with_name(f".{final.name}.bak-{_scratch_tag()}")
             os.replace(final, backup)
             self._backups[final] = backup
         elif final.exists():
@@ -90,7 +185,7 @@ def _replace(tmp: Path, final: Path) -> None:
         journal.replace(tmp, final)
         return
     if final.is_dir() and not final.is_symlink():
-        backup = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        backup = final.with_name(f".{final.name}.old-{_scratch_tag()}")
         os.replace(final, backup)
         os.replace(tmp, final)
         shutil.rmtree(backup, ignore_errors=True)
@@ -102,11 +197,12 @@ def _replace(tmp: Path, final: Path) -> None:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path (same folder, same suffix) that replaces ``path`` on success.
 
-    Works for files and folders: whatever the caller creates at the yielded path.
+    Works for files and folders: whatever the caller creates at the yielded path. Modes
+    are set from the umask before the replace (see :func:`_honour_umask`).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{final.suffix}")
+    tmp = final.with_name(f".{final.stem}.tmp-{_scratch_tag()}{final.suffix}")
     try:
         yield tmp
     except BaseException:
@@ -114,6 +210,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
     if not tmp.exists():
         raise LmreproError(f"{final}: the writer produced no output")
+    try:
+        _honour_umask(tmp)
+    except BaseException:
+        _remove(tmp)
+        raise
     _replace(tmp, final)
 
 

@@ -12,6 +12,7 @@ same way for Snakemake and DVC:
   orchestrator and pipeline invocation id; it ends FAILED or KILLED when the stage does;
 - outputs written through :mod:`lmrepro.io` are rolled back if the stage fails, so a
   failed stage leaves the previous good outputs untouched and no partial new ones;
+  temporary and backup files of writers that were killed outright are removed first;
 - a :class:`LmreproError` prints its message and exits 2; a bug exits 1 with a traceback.
 """
 
@@ -236,6 +237,8 @@ class Stage:
                 tracking.reap_stale_runs(root)
             except Exception as err:  # noqa: BLE001 - housekeeping; never fails the stage
                 log.warning("MLflow tracking: could not reap stale runs (%s: %s)", type(err).__name__, err)
+            for leftover in io.clean_stale_files(root):
+                log.info("removed %s (left by a killed writer)", leftover.relative_to(root))
             commit, dirty = tracking.git_state(root)
             run = tracking.StageRun(self.track, self.name, run_name, root)
             tags = {

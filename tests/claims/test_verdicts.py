@@ -57,7 +57,7 @@ def _synthetic(claim: registry.Claim, verdict: str):
     a_values = arm_a()
 
     def load(select, metric):
-        if select == claim.a.select:
+        if select == {**claim.a.select, **claim.region}:
             values = a_values
         elif claim.statistic == "region":
             values = base_energy
@@ -91,8 +91,8 @@ def test_a_claim_holds_only_against_every_comparator():
 
     def one_comparator_wins(select, metric):
         out = load(select, metric)
-        if select == multi.b[-1].select:  # the last comparator is as good as arm a
-            return Outcomes(load(multi.a.select, metric).values.copy(), out.units, out.strata)
+        if select == {**multi.b[-1].select, **multi.region}:  # the last comparator is as good as arm a
+            return Outcomes(load({**multi.a.select, **multi.region}, metric).values.copy(), out.units, out.strata)
         return out
 
     reg = registry.Registry(paper=multi.paper, source=multi.source, claims=(multi,), path=REPO)
@@ -113,7 +113,7 @@ def test_holm_makes_a_borderline_claim_inconclusive_in_a_larger_family():
     claim = dataclasses.replace(claim, min_effect=0.0)
 
     def load(select, metric):
-        return data["a"] if select == claim.a.select else data["b"]
+        return data["a"] if select == {**claim.a.select, **claim.region} else data["b"]
 
     alone = engine.evaluate_paper(registry.Registry("P", claim.source, (claim,), REPO), load, n_boot=2000)[0]
     family = engine.evaluate_paper(registry.Registry("P", claim.source, (claim,) * 1 + tuple(

@@ -6,7 +6,7 @@ from torch import nn
 
 from lmrepro.edge import compression as C
 from lmrepro.edge import robustness as R
-from lmrepro.edge.schemas import Robustness
+from lmrepro.edge.schemas import Robustness, RobustnessPredictions
 from lmrepro.errors import LmreproError
 
 
@@ -31,6 +31,7 @@ def tiny_setup():
     rng = np.random.default_rng(0)
     rows = [(t, " ".join(map(str, rng.integers(0, 40, 6)))) for t in ("a", "b") for _ in range(60)]
     df = pd.DataFrame(rows, columns=["task", "text_a"])
+    df["row"] = df.groupby("task").cumcount()
     exact = {n: p.detach().clone() for n, p in model.named_parameters() if not n.startswith(("embeddings", "layer."))}
 
     def predict(frame):
@@ -56,7 +57,7 @@ CFG = R.RobustnessConfig(bit_error_rates=(0.0, 1e-3, 0.05), sparsities=(0.5,), s
 def test_sweep_conditions_and_exact_adapters():
     model, backbone, predict, df = tiny_setup()
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    res = Robustness.validate(R.sweep(model, backbone, predict, df, CFG))
+    res = Robustness.validate(R.sweep(model, backbone, predict, df, CFG).accuracy)
     for n, p in model.named_parameters():  # restored afterwards
         assert torch.equal(p, before[n]), n
     fp32 = res[res.condition == "fp32"]
@@ -79,11 +80,41 @@ def test_sweep_conditions_and_exact_adapters():
 def test_sweep_is_deterministic():
     a = R.sweep(*tiny_setup(), CFG)
     b = R.sweep(*tiny_setup(), CFG)
-    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a.accuracy, b.accuracy)
+    pd.testing.assert_frame_equal(a.predictions, b.predictions)
+
+
+def test_predictions_are_paired_and_give_the_accuracy():
+    """Every point holds the same (task, row) set; the accuracy table is their mean."""
+    model, backbone, predict, df = tiny_setup()
+    res = R.sweep(model, backbone, predict, df, CFG)
+    pred = RobustnessPredictions.validate(res.predictions)
+    n_points = 2 + len(CFG.sparsities) + len(CFG.bit_error_rates) * len(CFG.seeds)
+    assert len(pred) == n_points * len(df)
+    rows = {k: sorted(zip(g.task, g.row)) for k, g in pred.groupby(R.POINT)}
+    assert len(rows) == n_points and all(v == sorted(zip(df.task, df.row)) for v in rows.values())
+    high = pred[(pred.bit_error_rate == 0.05) & (pred.seed == 1)]
+    want = high.groupby("task").correct.mean()
+    got = res.accuracy[(res.accuracy.bit_error_rate == 0.05) & (res.accuracy.seed == 1)].set_index("task").value
+    pd.testing.assert_series_equal(got.sort_index(), want.sort_index().astype(float), check_names=False)
+    assert (pred[pred.condition == "fp32"].correct).all()  # labels are the fp32 predictions
+    # forward passes are timed per point, except the rate-0 copies of int8 (no forward pass)
+    assert len(res.seconds) == n_points - len(CFG.seeds) and all(v >= 0 for v in res.seconds.values())
+
+
+def test_predictions_schema_rejects_unpaired_rows():
+    model, backbone, predict, df = tiny_setup()
+    pred = R.sweep(model, backbone, predict, df, CFG).predictions
+    unpaired = pred.drop(index=pred.index[-1])
+    with pytest.raises(Exception, match="same \\(task, row\\) set"):
+        RobustnessPredictions.validate(unpaired)
+    bad = pred.assign(correct=~pred.correct)
+    with pytest.raises(Exception, match="pred == label"):
+        RobustnessPredictions.validate(bad)
 
 
 def test_summary_means_over_seeds():
-    res = R.sweep(*tiny_setup(), CFG)
+    res = R.sweep(*tiny_setup(), CFG).accuracy
     s = R.summarize(res)
     row = s[(s.condition == "int8_bit_errors") & (s.bit_error_rate == 1e-3)].iloc[0]
     assert row.n_seeds == 2
@@ -101,7 +132,17 @@ def test_eval_frame_limits_and_checks():
     df = pd.DataFrame({"task": ["a"] * 5 + ["b"] * 5, "split": ["test"] * 10, "text_a": list("abcdefghij"),
                        "label": [0] * 10})
     cfg = R.RobustnessConfig(max_per_task=2)
-    assert R.eval_frame(df, ["a", "b"], cfg).task.value_counts().to_dict() == {"a": 2, "b": 2}
+    got = R.eval_frame(df, ["a", "b"], cfg)
+    assert got.task.value_counts().to_dict() == {"a": 2, "b": 2}
+    # row = position in the task's split: names the same example as the table does
+    for r in got.itertuples():
+        assert r.text_a == df[df.task == r.task].text_a.iloc[r.row]
+    pd.testing.assert_frame_equal(got, R.eval_frame(df, ["a", "b"], cfg))  # seeded
+    other = R.eval_frame(df, ["a", "b"], R.RobustnessConfig(max_per_task=2, sample_seed=5))
+    assert list(other.text_a) != list(got.text_a)
+    everything = R.eval_frame(df, ["a", "b"], R.RobustnessConfig(max_per_task=0))
+    assert list(everything.row) == [0, 1, 2, 3, 4] * 2
+    assert len(R.eval_frame(df, ["a"], R.RobustnessConfig(max_per_task=50))) == 5  # fewer rows than asked: all
     with pytest.raises(LmreproError, match="no 'test' rows"):
         R.eval_frame(df, ["a", "c"], cfg)
 

@@ -101,3 +101,81 @@ def test_atomic_directory_replace(tmp_path):
             (tmp / "f.txt").write_text(value)
     assert (folder / "f.txt").read_text() == "two"
     assert [p.name for p in tmp_path.iterdir()] == ["raw"]
+
+
+KILL_BETWEEN_RENAMES = """
+import os, signal, sys
+from pathlib import Path
+from lmrepro import io
+
+final = Path(sys.argv[1])
+real_replace = os.replace
+calls = []
+
+def replace_then_die(src, dst):
+    real_replace(src, dst)
+    calls.append(dst)
+    if len(calls) == 1:  # the old output is now the backup; the new one is not in place yet
+        os.kill(os.getpid(), signal.SIGKILL)
+
+os.replace = replace_then_die
+with io.OutputJournal():
+    io.write_text("new", final)
+"""
+
+
+def test_sigkill_between_journal_renames_leaves_a_backup_the_next_start_removes(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = tmp_path / "data" / "x" / "out.txt"
+    io.write_text("old", out)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run([sys.executable, "-c", KILL_BETWEEN_RENAMES, str(out)], env=env, capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    leftovers = sorted(p.name for p in out.parent.iterdir())  # the backup and the new file's temporary
+    assert not out.exists() and [n.split("-")[0] for n in leftovers] == [".out.tmp", ".out.txt.bak"], leftovers
+    # a live writer's scratch file (this process) and an unrelated dotfile are kept
+    live = out.parent / f".y.txt.tmp-{io._scratch_tag()}.txt"
+    live.write_text("being written")
+    (out.parent / ".keep").write_text("")
+    removed = io.clean_stale_files(tmp_path)
+    assert sorted(p.name for p in removed) == leftovers
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted([".keep", live.name])
+
+
+def test_leftovers_of_the_previous_naming_are_stale_and_other_hosts_are_left_alone():
+    assert io.is_stale_scratch(".tasks.parquet.bak-1a2b3c4d")  # before host/pid were recorded
+    assert io.is_stale_scratch(".tasks.tmp-4242-1a2b3c4d.parquet")
+    other = "ffffff" if io._HOST != "ffffff" else "000000"
+    assert not io.is_stale_scratch(f".tasks.parquet.bak-{other}-1-1a2b3c4d")
+    assert not io.is_stale_scratch("tasks.parquet.bak-1a2b3c4d")  # not one of ours
+    assert not io.is_stale_scratch(".bashrc")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_atomic_writes_honour_the_umask_even_for_0600_writers(tmp_path, umask):
+    import os
+    import stat
+
+    import torch
+    from safetensors.torch import save_file
+
+    old = os.umask(umask)
+    try:
+        with io.atomic_path(tmp_path / "model") as tmp:
+            tmp.mkdir()
+            save_file({"w": torch.zeros(2)}, str(tmp / "model.safetensors"))  # safetensors makes 0600 files
+            (tmp / "sub").mkdir(mode=0o700)
+        with io.atomic_path(tmp_path / "w.safetensors") as tmp:
+            save_file({"w": torch.zeros(2)}, str(tmp))
+        io.write_json({"a": 1}, tmp_path / "m.json")
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(tmp_path / "model") == mode(tmp_path / "model" / "sub") == 0o777 & ~umask
+    for f in ("model/model.safetensors", "w.safetensors", "m.json"):
+        assert mode(tmp_path / f) == 0o666 & ~umask, f

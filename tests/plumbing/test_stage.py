@@ -127,3 +127,17 @@ def test_dvc_mode_reads_params_file_and_validates_it_whole(tmp_root, rec_raw):
     (tmp_root / "params.yaml").write_text(params)
     result = run_stage(args, tmp_root)
     assert result.returncode == 2 and "runtime.bogus" in result.stderr
+
+
+def test_stage_start_removes_scratch_files_of_killed_writers(tmp_root):
+    out = tmp_root / "data" / "x" / "out.json"
+    out.parent.mkdir(parents=True)
+    stale = out.parent / ".tasks.parquet.bak-1a2b3c4d"  # a SIGKILL between the journal's renames
+    stale.write_text("old output")
+    live = tmp_root / "models" / f".m.tmp-{io._scratch_tag()}"  # this (live) process writing: kept
+    live.mkdir(parents=True)
+    args = [str(Path(__file__).with_name("sleepy_stage.py")), "--out", str(out), "--cfg", json.dumps(RUNTIME)]
+    result = run_stage(args, tmp_root)
+    assert result.returncode == 0, result.stderr
+    assert not stale.exists() and live.is_dir()
+    assert f"removed data/x/{stale.name}" in result.stderr

@@ -127,3 +127,41 @@ def test_auto_device_without_cuda_gives_the_cpu_results(tiny):
     assert io.read_json(a / "m.json") == io.read_json(b / "m.json")
     assert io.read_table(a / "pu.parquet", UserMetrics).equals(io.read_table(b / "pu.parquet", UserMetrics))
     assert io.sha256_file(a / "model" / "model.safetensors") == io.sha256_file(b / "model" / "model.safetensors")
+
+
+@pytest.fixture(scope="module")
+def tiny_swapped_test(tiny):
+    """The same table with the users' test items rotated among users: the same catalogue and
+    training/validation rows, different test rows."""
+    import numpy as np
+
+    root, inter, index = tiny
+    df = io.read_table(inter, RecInteractions)
+    test = df["split"] == "test"
+    items = df.loc[test, "item"].to_numpy()
+    assert len(np.unique(items)) > 1
+    df.loc[test, "item"] = np.roll(items, 1)
+    assert (df.loc[test, "item"].to_numpy() != items).any()
+    swapped = root / "beauty-swapped-test.parquet"
+    io.write_table(df, swapped, RecInteractions)
+    return root, swapped, index
+
+
+def _valid_only(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if not k.startswith("test_") and k not in ("seconds",)}
+
+
+@pytest.mark.parametrize("model", ["lightlm", "sasrec", "mostpop"])
+def test_training_and_selection_never_read_test_rows(tiny, tiny_swapped_test, model):
+    """Rotating the test items among users changes nothing the stage learns or selects:
+    identical weights and validation metrics; only the test metrics may move."""
+    if model == "lightlm":
+        a, b = _train(tiny, model, "sequential", "leak-a"), _train(tiny_swapped_test, model, "sequential", "leak-b")
+        files = ("m.json", "model/model.safetensors")
+    else:
+        a, b = _peer(tiny, model, f"leak-{model}-a"), _peer(tiny_swapped_test, model, f"leak-{model}-b")
+        files = ("m.json", "model/model.safetensors") if model == "sasrec" else ("m.json",)
+    if "model/model.safetensors" in files:
+        assert io.sha256_file(a / "model" / "model.safetensors") == io.sha256_file(b / "model" / "model.safetensors")
+    ma, mb = io.read_json(a / "m.json"), io.read_json(b / "m.json")
+    assert _valid_only(ma) == _valid_only(mb)

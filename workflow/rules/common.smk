@@ -9,9 +9,14 @@ from pathlib import Path
 ROOT = Path(workflow.basedir)
 sys.path.insert(0, str(ROOT / "src"))
 
-from lmrepro.config import get_key, load_params, params_hash, validate_params  # noqa: E402
+from lmrepro.codedeps import code_files  # noqa: E402
+from lmrepro.config import (
+    get_key,
+    load_params,
+    params_hash,
+    validate_params,
+)  # noqa: E402
 from lmrepro.errors import LmreproError  # noqa: E402
-from lmrepro.evaluate.sections import SECTIONS  # noqa: E402
 
 try:
     validate_params(config, ROOT, source="snakemake config (params.yaml + overlays)")
@@ -23,7 +28,7 @@ except LmreproError as err:
 os.environ.setdefault("LMREPRO_INVOCATION_ID", uuid.uuid4().hex)
 os.environ.setdefault("LMREPRO_ORCHESTRATOR", "snakemake")
 # The whole config of this invocation (params.yaml + overlays), stated atop the reports.
-os.environ["LMREPRO_PARAMS_HASH"] = params_hash(config)
+os.environ.setdefault("LMREPRO_PARAMS_HASH", params_hash(config))
 for _var in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):
     os.environ.setdefault(_var, "true")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -40,33 +45,20 @@ REPORT_INPUTS = []
 # Per-unit outcome tables (users, examples, items, rows) the pre-registered claims read.
 CLAIM_INPUTS = []
 
-# Plumbing every stage runs: editing it reruns everything, as it should.
-CORE_CODE = [
-    "__init__.py",
-    "errors.py",
-    "paths.py",
-    "io.py",
-    "config.py",
-    "runtime.py",
-    "tracking.py",
-    "stage.py",
-]
 
+def code_of(module):
+    """Code inputs of a rule: the package sources its stage module runs, sorted.
 
-def code(*parts):
-    """Package sources a rule runs (files or folders under src/lmrepro), plumbing included."""
-    files = []
-    for part in (*CORE_CODE, *parts):
-        path = ROOT / "src" / "lmrepro" / part
-        if path.is_dir():
-            files += sorted(
-                p for p in path.rglob("*.py") if "__pycache__" not in p.parts
-            )
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise WorkflowError(f"code(): src/lmrepro/{part} does not exist")
-    return [str(p.relative_to(ROOT)) for p in dict.fromkeys(files)]
+    Computed from the imports (lmrepro.codedeps: transitive, lazy imports and package
+    __init__ files included), never listed by hand, so editing any module a stage loads
+    reruns that stage and nothing that does not load it. ``module`` is relative to the
+    package: code_of("stages.rec_train").
+    """
+    try:
+        files = code_files(f"lmrepro.{module}", ROOT / "src")
+    except LmreproError as err:
+        raise WorkflowError(f"code_of({module!r}): {err}")
+    return [str(p.relative_to(ROOT)) for p in files]
 
 
 def _cfg_arg(keys):
@@ -94,10 +86,3 @@ def cfg(*keys):
 def uses_default_params():
     """True when the config is exactly params.yaml (no overlay, no --config)."""
     return load_params(ROOT / "params.yaml") == config
-
-
-def report_section_sources():
-    """Source files of the report sections that the evaluate stage renders."""
-    return [
-        f"{name.removeprefix('lmrepro.').replace('.', '/')}.py" for name in SECTIONS
-    ]

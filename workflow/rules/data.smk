@@ -3,7 +3,7 @@
 
 rule fetch:
     input:
-        code=code("stages/fetch.py", "data/manifest.py"),
+        code=code_of("stages.fetch"),
     output:
         directory("data/raw/{group}"),
     log:
@@ -18,7 +18,7 @@ rule fetch:
 rule build_rec:
     input:
         raw="data/raw/rec",
-        code=code("stages/build_rec.py", "data/rec.py", "data/rawtext.py", "data/schemas.py"),
+        code=code_of("stages.build_rec"),
     output:
         table="data/rec/{dataset}.parquet",
         metrics="reports/metrics/data/rec-{dataset}.json",
@@ -35,7 +35,7 @@ rule build_rec:
 rule build_nlu:
     input:
         raw="data/raw/nlu",
-        code=code("stages/build_nlu.py", "data/nlu.py", "data/rawtext.py", "data/schemas.py"),
+        code=code_of("stages.build_nlu"),
     output:
         table="data/nlu/tasks.parquet",
         counts=report(
@@ -57,7 +57,7 @@ rule build_nlu:
 rule build_corpus:
     input:
         raw="data/raw/text",
-        code=code("stages/build_corpus.py", "data/corpus.py", "data/rawtext.py", "data/schemas.py"),
+        code=code_of("stages.build_corpus"),
     output:
         table="data/text/corpus.parquet",
         metrics="reports/metrics/data/corpus.json",

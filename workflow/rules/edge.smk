@@ -10,7 +10,7 @@ EDGE_MODELS = ["albert-base-v2", "ours"]
 rule edge_tech:
     input:
         raw="data/raw/energy",
-        code=code("stages/edge_tech.py", "edge/tech.py", "data/rawtext.py", "edge/schemas.py"),
+        code=code_of("stages.edge_tech"),
     output:
         table="data/edge/tech.parquet",
         failed="data/edge/tech_failed.parquet",
@@ -27,7 +27,7 @@ rule edge_tech:
 
 rule edge_workload_albert:
     input:
-        code=code("stages/edge_workload.py", "edge/workload.py", "edge/schemas.py"),
+        code=code_of("stages.edge_workload"),
     output:
         table="data/edge/workload/albert-base-v2.parquet",
         metrics="reports/metrics/edge/workload-albert-base-v2.json",
@@ -44,7 +44,7 @@ rule edge_workload_albert:
 rule edge_workload_ours:
     input:
         bundle=EDGE_BUNDLE,
-        code=code("stages/edge_workload.py", "edge/workload.py", "edge/schemas.py"),
+        code=code_of("stages.edge_workload"),
     output:
         table="data/edge/workload/ours.parquet",
         metrics="reports/metrics/edge/workload-ours.json",
@@ -62,13 +62,7 @@ rule edge_energy:
     input:
         tech=rules.edge_tech.output.table,
         workloads=expand("data/edge/workload/{model}.parquet", model=EDGE_MODELS),
-        code=code(
-            "stages/edge_energy.py",
-            "edge/energy.py",
-            "edge/tech.py",
-            "edge/figures.py",
-            "edge/schemas.py",
-        ),
+        code=code_of("stages.edge_energy"),
     output:
         table="data/edge/energy.parquet",
         metrics="reports/metrics/edge/energy.json",
@@ -97,29 +91,28 @@ rule edge_robustness:
     input:
         bundle=EDGE_BUNDLE,
         nlu="data/nlu/tasks.parquet",
-        code=code(
-            "stages/edge_robustness.py",
-            "edge/robustness.py",
-            "edge/compression.py",
-            "edge/figures.py",
-            "edge/schemas.py",
-        ),
+        code=code_of("stages.edge_robustness"),
     output:
         table="data/edge/robustness.parquet",
+        predictions="data/edge/robustness_predictions.parquet",
         metrics="reports/metrics/edge/robustness.json",
         figure=report(
             "reports/edge/accuracy_vs_ber.png",
             caption="../report/edge_ber.rst",
             category="Edge",
         ),
+        timing="reports/edge/timing/robustness.json",
     log:
         "logs/edge_robustness/edge_robustness.log",
+    benchmark:
+        "benchmarks/edge_robustness/edge_robustness.tsv"
     threads: THREADS
     params:
         cfg=cfg("edge.robustness", "edge.prune"),
     shell:
         "python -m lmrepro.stages.edge_robustness --bundle {input.bundle} --nlu {input.nlu}"
-        " --out {output.table} --metrics {output.metrics} --figure {output.figure} {params.cfg} --log {log}"
+        " --out {output.table} --predictions {output.predictions} --metrics {output.metrics}"
+        " --figure {output.figure} --timing {output.timing} {params.cfg} --log {log}"
 
 
 EVALUATE_INPUTS.extend(
@@ -132,4 +125,10 @@ REPORT_INPUTS.extend(
     [rules.edge_energy.output.fig_tasks, rules.edge_energy.output.fig_rate]
 )
 EVALUATE_INPUTS.append(rules.edge_robustness.output.metrics)
-REPORT_INPUTS.append(rules.edge_robustness.output.figure)
+REPORT_INPUTS.extend(
+    [rules.edge_robustness.output.figure, rules.edge_robustness.output.predictions]
+)
+# the pre-registered edge claims read the energy sweep and the per-row robustness outcomes
+CLAIM_INPUTS.extend(
+    [rules.edge_energy.output.table, rules.edge_robustness.output.predictions]
+)

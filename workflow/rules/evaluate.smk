@@ -7,10 +7,13 @@ rule evaluate:
         metrics=EVALUATE_INPUTS,
         reports=REPORT_INPUTS,
         claims=CLAIM_INPUTS,
-        registry=sorted(str(p.relative_to(ROOT)) for p in (ROOT / "workflow" / "claims").glob("*.yaml")),
+        registry=sorted(
+            str(p.relative_to(ROOT))
+            for p in (ROOT / "workflow" / "claims").glob("*.yaml")
+        ),
         claims_schema="workflow/schemas/claims.schema.yaml",
         results_schema="workflow/schemas/claims_results.schema.yaml",
-        code=code("stages/evaluate.py", "evaluate", *report_section_sources()),
+        code=code_of("stages.evaluate"),
     output:
         json="reports/metrics.json",
         claims="reports/claims.json",

@@ -10,37 +10,19 @@ MTA_FEATURES = {
     "features": "data/mta/features.safetensors",
 }
 MTA_COMMON = ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds")
-# Modules the training stages import (not report/evaluate/bench: editing those reruns only mta_eval).
-MTA_TRAIN_CODE = [
-    f"mta/{m}.py"
-    for m in (
-        "__init__",
-        "adapter",
-        "mixture",
-        "fusion",
-        "backbone",
-        "model",
-        "data",
-        "metrics",
-        "features",
-        "train",
-        "methods",
-        "pipeline",
-        "schemas",
-        "export",
-    )
-]
 
 
 rule mta_features:
     input:
         table="data/nlu/tasks.parquet",
-        code=code("stages/mta_features.py", "data/schemas.py", *MTA_TRAIN_CODE),
+        code=code_of("stages.mta_features"),
     output:
         **MTA_FEATURES,
         timing="reports/mta/timing/mta_features.json",
     log:
         "logs/mta_features/mta_features.log",
+    benchmark:
+        "benchmarks/mta_features/mta_features.tsv"
     threads: THREADS
     params:
         cfg=cfg("mta.backbone", "mta.data", "mta.mixture.blocks"),
@@ -52,7 +34,7 @@ rule mta_features:
 rule mta_stage1:
     input:
         **MTA_FEATURES,
-        code=code("stages/mta_stage1.py", *MTA_TRAIN_CODE),
+        code=code_of("stages.mta_stage1"),
     output:
         models=directory("models/mta/stage1"),
         preds="data/mta/preds/adapters.parquet",
@@ -60,6 +42,8 @@ rule mta_stage1:
         timing="reports/mta/timing/mta_stage1.json",
     log:
         "logs/mta_stage1/mta_stage1.log",
+    benchmark:
+        "benchmarks/mta_stage1/mta_stage1.tsv"
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.stage1"),
@@ -74,7 +58,7 @@ rule mta_stage2:
         **MTA_FEATURES,
         stage1=rules.mta_stage1.output.models,
         stage1_runs=rules.mta_stage1.output.runs,
-        code=code("stages/mta_stage2.py", "mta/gates.py", *MTA_TRAIN_CODE),
+        code=code_of("stages.mta_stage2"),
     output:
         bundle=directory("models/mta/mta"),
         preds="data/mta/preds/mta.parquet",
@@ -83,6 +67,8 @@ rule mta_stage2:
         timing="reports/mta/timing/mta_stage2.json",
     log:
         "logs/mta_stage2/mta_stage2.log",
+    benchmark:
+        "benchmarks/mta_stage2/mta_stage2.tsv"
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.stage2"),
@@ -100,7 +86,7 @@ rule mta_stage2_neutral:
         **MTA_FEATURES,
         stage1=rules.mta_stage1.output.models,
         stage1_runs=rules.mta_stage1.output.runs,
-        code=code("stages/mta_stage2.py", "mta/gates.py", *MTA_TRAIN_CODE),
+        code=code_of("stages.mta_stage2"),
     output:
         preds="data/mta/preds/mta_neutral.parquet",
         runs="data/mta/runs/mta_neutral.json",
@@ -123,13 +109,15 @@ rule mta_baseline_fusion:
         **MTA_FEATURES,
         stage1=rules.mta_stage1.output.models,
         stage1_runs=rules.mta_stage1.output.runs,
-        code=code("stages/mta_baseline.py", *MTA_TRAIN_CODE),
+        code=code_of("stages.mta_baseline"),
     output:
         preds="data/mta/preds/fusion.parquet",
         runs="data/mta/runs/fusion.json",
         timing="reports/mta/timing/mta_baseline-fusion.json",
     log:
         "logs/mta_baseline/fusion.log",
+    benchmark:
+        "benchmarks/mta_baseline/fusion.tsv"
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.baselines.fusion"),
@@ -143,13 +131,15 @@ rule mta_baseline_fusion:
 rule mta_baseline:
     input:
         **MTA_FEATURES,
-        code=code("stages/mta_baseline.py", *MTA_TRAIN_CODE),
+        code=code_of("stages.mta_baseline"),
     output:
         preds="data/mta/preds/{mta_method}.parquet",
         runs="data/mta/runs/{mta_method}.json",
         timing="reports/mta/timing/mta_baseline-{mta_method}.json",
     log:
         "logs/mta_baseline/{mta_method}.log",
+    benchmark:
+        "benchmarks/mta_baseline/{mta_method}.tsv"
     wildcard_constraints:
         mta_method="single_ft|multi_ft|shared|joint",
     threads: THREADS
@@ -171,16 +161,7 @@ rule mta_eval:
         preds=expand("data/mta/preds/{m}.parquet", m=MTA_METHODS),
         runs=expand("data/mta/runs/{m}.json", m=MTA_METHODS),
         gates=expand("data/mta/gates/{m}.json", m=MTA_STAGE2_RUNS),
-        code=code(
-            "stages/mta_eval.py",
-            "mta/__init__.py",
-            "mta/gates.py",
-            "mta/evaluate.py",
-            "mta/report.py",
-            "mta/metrics.py",
-            "mta/schemas.py",
-            "mta/methods.py",
-        ),
+        code=code_of("stages.mta_eval"),
     output:
         scores="reports/metrics/mta/scores.json",
         per_seed="data/mta/scores.parquet",

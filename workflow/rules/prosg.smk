@@ -2,15 +2,6 @@
 # generators (one per variant), evaluation against baselines.
 
 PROSG_VARIANTS = list(config["prosg"]["variants"])
-# package sources per stage (report.py and bench.py are read by no stage)
-PROSG_LM = [
-    "prosg/rwkv.py",
-    "prosg/sequences.py",
-    "prosg/tokenizer.py",
-    "prosg/schemas.py",
-    "prosg/splits.py",
-]
-PROSG_SG = [*PROSG_LM, "prosg/synthetic_gradient.py"]
 
 
 wildcard_constraints:
@@ -20,12 +11,7 @@ wildcard_constraints:
 rule build_prosg_data:
     input:
         corpus="data/text/corpus.parquet",
-        code=code(
-            "stages/prosg_build_data.py",
-            "prosg/dataset.py",
-            "prosg/schemas.py",
-            "data/schemas.py",
-        ),
+        code=code_of("stages.prosg_build_data"),
     output:
         table="data/prosg/examples.parquet",
         metrics="reports/metrics/prosg/data.json",
@@ -43,12 +29,7 @@ rule pretrain_rnn:
     input:
         examples=rules.build_prosg_data.output.table,
         corpus="data/text/corpus.parquet",
-        code=code(
-            "stages/prosg_pretrain_rnn.py",
-            "prosg/pretrain.py",
-            *PROSG_LM,
-            "data/schemas.py",
-        ),
+        code=code_of("stages.prosg_pretrain_rnn"),
     output:
         model=directory("models/prosg/base"),
         metrics="reports/metrics/prosg/pretrain.json",
@@ -69,7 +50,7 @@ rule train_prosg:
     input:
         examples=rules.build_prosg_data.output.table,
         base=rules.pretrain_rnn.output.model,
-        code=code("stages/prosg_train.py", "prosg/train.py", *PROSG_SG),
+        code=code_of("stages.prosg_train"),
     output:
         generator=directory("models/prosg/generators/{variant}"),
         metrics="reports/metrics/prosg/train-{variant}.json",
@@ -92,9 +73,7 @@ rule eval_prosg:
         examples=rules.build_prosg_data.output.table,
         base=rules.pretrain_rnn.output.model,
         generators=expand(rules.train_prosg.output.generator, variant=PROSG_VARIANTS),
-        code=code(
-            "stages/prosg_eval.py", "prosg/evaluate.py", "prosg/figures.py", *PROSG_SG
-        ),
+        code=code_of("stages.prosg_eval"),
     output:
         table="data/prosg/eval/accuracy.parquet",
         predictions="data/prosg/preds.parquet",

@@ -5,9 +5,7 @@ REC = config["rec"]
 rule rec_index:
     input:
         interactions="data/rec/{dataset}.parquet",
-        code=code(
-            "stages/rec_index.py", "rec/data.py", "rec/indexing", "rec/schemas.py"
-        ),
+        code=code_of("stages.rec_index"),
     output:
         table="data/rec/index/{dataset}/{method}.parquet",
         metrics="reports/metrics/rec/index-{dataset}-{method}.json",
@@ -26,22 +24,7 @@ rule rec_train:
     input:
         interactions="data/rec/{dataset}.parquet",
         index="data/rec/index/{dataset}/{method}.parquet",
-        code=code(
-            "stages/rec_train.py",
-            "rec/data.py",
-            "rec/examples.py",
-            "rec/metrics.py",
-            "rec/models/__init__.py",
-            "rec/models/t5.py",
-            "rec/schemas.py",
-            "rec/train.py",
-            "rec/selection.py",
-            "rec/trie.py",
-            "rec/beam_search.py",
-            "rec/t5_decoder.py",
-            "rec/vocab.py",
-            "rec/indexing/ids.py",
-        ),
+        code=code_of("stages.rec_train"),
     output:
         model=directory("models/rec/{dataset}/{method}-{model}-{setting}"),
         per_user="data/rec/eval/{dataset}/{method}-{model}-{setting}.parquet",
@@ -49,6 +32,8 @@ rule rec_train:
         timing="reports/rec/timing/{dataset}-{method}-{model}-{setting}.json",
     log:
         "logs/rec_train/{dataset}-{method}-{model}-{setting}.log",
+    benchmark:
+        "benchmarks/rec_train/{dataset}-{method}-{model}-{setting}.tsv"
     threads: THREADS
     params:
         cfg=cfg("rec.subset", "rec.model", "rec.train", "rec.eval"),
@@ -62,20 +47,14 @@ rule rec_train:
 rule rec_peer_mostpop:
     input:
         interactions="data/rec/{dataset}.parquet",
-        code=code(
-            "stages/rec_peer.py",
-            "rec/data.py",
-            "rec/metrics.py",
-            "rec/models/sasrec.py",
-            "rec/models/mostpop.py",
-            "rec/selection.py",
-            "rec/schemas.py",
-        ),
+        code=code_of("stages.rec_peer"),
     output:
         per_user="data/rec/eval/{dataset}/peer-mostpop.parquet",
         metrics="reports/metrics/rec/peer-{dataset}-mostpop.json",
     log:
         "logs/rec_peer/{dataset}-mostpop.log",
+    benchmark:
+        "benchmarks/rec_peer/{dataset}-mostpop.tsv"
     threads: THREADS
     params:
         cfg=cfg("rec.subset", "rec.eval"),
@@ -88,15 +67,7 @@ rule rec_peer_mostpop:
 rule rec_peer_sasrec:
     input:
         interactions="data/rec/{dataset}.parquet",
-        code=code(
-            "stages/rec_peer.py",
-            "rec/data.py",
-            "rec/metrics.py",
-            "rec/models/sasrec.py",
-            "rec/models/mostpop.py",
-            "rec/selection.py",
-            "rec/schemas.py",
-        ),
+        code=code_of("stages.rec_peer"),
     output:
         model=directory("models/rec/{dataset}/peer-sasrec"),
         per_user="data/rec/eval/{dataset}/peer-sasrec.parquet",
@@ -104,6 +75,8 @@ rule rec_peer_sasrec:
         timing="reports/rec/timing/{dataset}-peer-sasrec.json",
     log:
         "logs/rec_peer/{dataset}-sasrec.log",
+    benchmark:
+        "benchmarks/rec_peer/{dataset}-sasrec.tsv"
     threads: THREADS
     params:
         cfg=cfg("rec.subset", "rec.peer.sasrec", "rec.eval"),
@@ -148,7 +121,7 @@ rule rec_summary:
             dataset=REC["datasets"],
             peer=[p for p in REC["peers"] if p == "sasrec"],
         ),
-        code=code("stages/rec_summary.py", "rec/summary.py"),
+        code=code_of("stages.rec_summary"),
     output:
         summary="reports/rec/summary.json",
         figure=report(
@@ -161,7 +134,12 @@ rule rec_summary:
     threads: THREADS
     params:
         cfg=cfg(
-            "rec.ablations", "rec.subset", "rec.train", "rec.model", "rec.peer.sasrec", "rec.eval"
+            "rec.ablations",
+            "rec.subset",
+            "rec.train",
+            "rec.model",
+            "rec.peer.sasrec",
+            "rec.eval",
         ),
     shell:
         "python -m lmrepro.stages.rec_summary --index {input.index} --train {input.train}"

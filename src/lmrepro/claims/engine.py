@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from lmrepro.claims import stats
+from lmrepro.claims.loading import LOSES
 from lmrepro.claims.registry import Arm, Claim, Registry
 
 # select dict, metric -> per-unit outcomes of that arm
@@ -83,9 +84,15 @@ def _region(claim: Claim, a: stats.Outcomes, b: stats.Outcomes, label: str) -> C
     stats._check_paired(a, b)
     va, vb = a.values.mean(axis=0), b.values.mean(axis=0)
     wins = float(np.mean(va < vb))
-    ratio = vb / np.where(va == 0, np.nan, va)
+    # a design that cannot serve a scenario (loaders give it LOSES, see claims.loading)
+    # loses it; ratios are over the scenarios both can serve
+    both = (va < LOSES) & (vb < LOSES)
+    ratio = np.where(both, vb, np.nan) / np.where(both & (va > 0), va, np.nan)
+    if not both.any():
+        ratio = np.array([np.nan])
     verdict = "supported" if wins == 1.0 else ("contradicted" if wins < 0.5 else "inconclusive")
-    return ComparisonResult(b=label, effect=wins, ci_low=float(np.nanmin(ratio)), ci_high=float(np.nanmax(ratio)), p=None,
+    lo, hi = (None, None) if np.isnan(ratio).all() else (float(np.nanmin(ratio)), float(np.nanmax(ratio)))
+    return ComparisonResult(b=label, effect=wins, ci_low=lo, ci_high=hi, p=None,
                             n=a.n_units, seeds=1, mean_a=float(va.mean()), mean_b=float(vb.mean()), verdict=verdict)
 
 
@@ -98,13 +105,13 @@ def _weakest(claim: Claim, comps: list[ComparisonResult]) -> ComparisonResult:
 def evaluate_paper(reg: Registry, loader: Loader, *, n_boot: int = 4000, seed: int = 0) -> list[ClaimResult]:
     raw: list[tuple[Claim, list[stats.Comparison] | None, list[ComparisonResult]]] = []
     for claim in reg.claims:
-        a = loader(claim.a.select, claim.metric)
+        a = loader({**claim.a.select, **claim.region}, claim.metric)
         if claim.statistic == "region":
-            comps = [_region(claim, a, loader(b.select, claim.metric), b.label) for b in claim.b]
+            comps = [_region(claim, a, loader({**b.select, **claim.region}, claim.metric), b.label) for b in claim.b]
             raw.append((claim, None, comps))
             continue
         tested = [
-            stats.compare(a, loader(b.select, claim.metric), claim.statistic, direction=claim.direction,
+            stats.compare(a, loader({**b.select, **claim.region}, claim.metric), claim.statistic, direction=claim.direction,
                           margin=claim.margin, alpha=claim.alpha, n_boot=n_boot, seed=seed)
             for b in claim.b
         ]

@@ -62,3 +62,7 @@ def read_outcomes(path: Path, schema) -> pd.DataFrame:
 
 
 Loader = Callable[[dict, str], Outcomes]
+
+# The value a region loader gives a design at a scenario it cannot serve (infeasible,
+# worn out): it loses that scenario to any design that can.
+LOSES = 1e30

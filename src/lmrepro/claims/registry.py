@@ -47,6 +47,7 @@ class Claim:
     min_effect: float
     margin: float = 0.0
     tuned: tuple[str, ...] = field(default_factory=tuple)  # choices made on data, and on which split
+    region: dict[str, Any] = field(default_factory=dict)  # selection keys added to every arm
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def load(path: Path, root: Path) -> Registry:
                 test=node["test"].strip(), metric=node["metric"], unit=node["unit"], a=_arm(node["a"]),
                 b=tuple(_arm(c) for c in comparators), direction=node["direction"], statistic=node["statistic"],
                 alpha=float(node["alpha"]), min_effect=float(node["min_effect"]), margin=float(node.get("margin", 0.0)),
-                tuned=tuple(node.get("tuned", [])),
+                tuned=tuple(node.get("tuned", [])), region=dict(node.get("region", {})),
             )
         )
     ids = [c.id for c in claims]

@@ -1,6 +1,6 @@
 """Accuracy of a trained backbone-plus-adapters model when its backbone is stored in eNVM.
 
-Conditions (one row per condition x seed x task):
+Conditions (every one evaluated on the SAME rows, so outcomes are paired row by row):
 
 - ``fp32``            the model as trained (reference).
 - ``int8``            backbone matrices (embeddings and layer weights) as per-row int8.
@@ -12,13 +12,21 @@ Only the backbone's stored matrices are perturbed: biases and LayerNorm vectors 
 the backbone), quantization scales, adapters, gates and heads stay exact (they live in
 SRAM). The model is restored to its trained weights afterwards.
 
+The sweep returns three things: the per-row predictions (one row per condition, rate,
+seed, task and test row: what paired tests need), the accuracy per (condition, point,
+seed, task) derived from them, and the wall seconds of each condition's forward passes.
+The seconds go to a separate timing file: every other output is a deterministic function
+of the commit, params and thread count.
+
 The model and its predict function come from the ALTER track's bundle
 (lmrepro.mta.export.load_bundle), or from any (module, backbone names, predict) triple.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+import zlib
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -28,17 +36,34 @@ import torch
 from lmrepro.edge import compression as C
 from lmrepro.errors import LmreproError
 
+POINT = ["condition", "sparsity", "bit_error_rate", "seed"]
+
 
 @dataclass(frozen=True)
 class RobustnessConfig:
-    """The grid of perturbations."""
+    """The grid of perturbations and the evaluation rows."""
 
     # 0 (reference), MLC RRAM 2 bits/cell ~1.5e-8, 3 bits/cell 1.5e-4..6.3e-3 (papers.md), and beyond
     bit_error_rates: tuple[float, ...] = (0.0, 1.5e-8, 1.5e-4, 1e-3, 6.3e-3, 1e-2)
     sparsities: tuple[float, ...] = (0.3, 0.5, 0.7)  # magnitude-pruning levels of the layer matrices
     seeds: tuple[int, ...] = (0, 1, 2)  # bit-error draws per rate
-    max_per_task: int = 100  # test rows per task (CPU budget); 0 = all
+    max_per_task: int = 150  # test rows per task, the same for every condition (CPU budget); 0 = all
+    sample_seed: int = 0  # which rows: a seeded uniform sample of each task's split
     split: str = "test"
+
+
+@dataclass
+class SweepResult:
+    """Per-row predictions, accuracy table and forward-pass seconds per condition point."""
+
+    predictions: pd.DataFrame  # schemas.RobustnessPredictions
+    accuracy: pd.DataFrame  # schemas.Robustness
+    seconds: dict[str, float] = field(default_factory=dict)  # point key -> wall seconds (timing file only)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # point key -> process CPU seconds (idem)
+
+
+def point_key(condition: str, sparsity: float, ber: float, seed: int) -> str:
+    return f"{condition}|s={sparsity:g}|ber={ber:g}|seed={seed}"
 
 
 def _backbone_matrices(model: torch.nn.Module, names: list[str]) -> dict[str, torch.nn.Parameter]:
@@ -49,21 +74,27 @@ def _backbone_matrices(model: torch.nn.Module, names: list[str]) -> dict[str, to
     return {n: params[n] for n in names if params[n].dim() == 2}
 
 
-def accuracy_by_task(pred: np.ndarray, df: pd.DataFrame) -> dict[str, float]:
-    correct = pd.Series(np.asarray(pred) == df["label"].to_numpy(), index=df.index)
-    return correct.groupby(df["task"].to_numpy()).mean().to_dict()
-
-
 def eval_frame(tasks_df: pd.DataFrame, tasks: list[str], cfg: RobustnessConfig) -> pd.DataFrame:
-    """The evaluation rows: the model's tasks, the configured split, a fixed random max_per_task each."""
-    df = tasks_df[(tasks_df["split"] == cfg.split) & tasks_df["task"].isin(tasks)]
+    """The evaluation rows: the model's tasks, the configured split, a seeded sample of
+    ``max_per_task`` rows per task (all rows when 0 or when the split is smaller).
+
+    Adds ``row``: the example's position within its task's split in the NLU table, so a row
+    names the same example in every condition and every run. Ordered by (task, row)."""
+    if cfg.max_per_task < 0:
+        raise LmreproError(f"edge.robustness.max_per_task must be >= 0, got {cfg.max_per_task}")
+    df = tasks_df[(tasks_df["split"] == cfg.split) & tasks_df["task"].isin(tasks)].copy()
     missing = sorted(set(tasks) - set(df["task"]))
     if missing:
         raise LmreproError(f"NLU table has no {cfg.split!r} rows for task(s) {missing}")
-    if cfg.max_per_task:  # a fixed random subset per task (files may be sorted by label)
-        df = df.sample(frac=1.0, random_state=0).groupby("task", sort=False).head(cfg.max_per_task)
-        df = df.sort_index()
-    return df.reset_index(drop=True)
+    df["row"] = df.groupby("task", sort=False).cumcount()
+    if cfg.max_per_task:  # a seeded uniform subset per task (files may be sorted by label)
+        parts = []
+        for task in sorted(set(df["task"])):  # per-task stream: a task's rows do not depend on the others
+            g = df[df["task"] == task]
+            rng = np.random.RandomState([cfg.sample_seed, zlib.crc32(task.encode())])
+            parts.append(g.sample(n=min(cfg.max_per_task, len(g)), random_state=rng))
+        df = pd.concat(parts)
+    return df.sort_values(["task", "row"], kind="stable").reset_index(drop=True)
 
 
 def sweep(
@@ -73,8 +104,11 @@ def sweep(
     df: pd.DataFrame,
     cfg: RobustnessConfig,
     progress: Callable = lambda it, **kw: it,
-) -> pd.DataFrame:
-    """Run every condition; returns the long table (schemas.Robustness)."""
+) -> SweepResult:
+    """Run every condition on the rows of ``df`` (columns task, row, label, inputs of predict)."""
+    for col in ("task", "row", "label"):
+        if col not in df.columns:
+            raise LmreproError(f"robustness sweep: evaluation frame lacks column {col!r} (use eval_frame)")
     mats = _backbone_matrices(model, backbone_names)
     if not mats:
         raise LmreproError("the backbone has no weight matrices to store")
@@ -82,21 +116,35 @@ def sweep(
     prunable = [n for n in mats if "embeddings" not in n]
     quant = {n: C.quantize_rows(originals[n].float().numpy()) for n in mats}
     n_stored = sum(q.size for q, _ in quant.values())
-    rows: list[dict] = []
+    labels = df["label"].to_numpy().astype(np.int64)
+    preds: list[pd.DataFrame] = []
+    stats: list[dict] = []
+    seconds: dict[str, float] = {}
+    cpu_seconds: dict[str, float] = {}
 
     def load(arrays: dict[str, np.ndarray]) -> None:
         with torch.no_grad():
             for n, a in arrays.items():
                 mats[n].copy_(torch.from_numpy(a).to(mats[n].dtype))
 
-    def record(condition, sparsity, ber, seed, flips, bits):
-        for task, acc in accuracy_by_task(predict(df), df).items():
-            rows.append(dict(condition=condition, sparsity=sparsity, bit_error_rate=ber, seed=seed, task=task,
-                             metric="accuracy", value=float(acc), flipped_bits=flips, stored_backbone_bits=bits))
+    def record(condition, sparsity, ber, seed, flips, bits, pred=None):
+        key = point_key(condition, sparsity, ber, seed)
+        if pred is None:
+            start, cpu = time.perf_counter(), time.process_time()
+            pred = np.asarray(predict(df), dtype=np.int64)
+            seconds[key] = time.perf_counter() - start
+            cpu_seconds[key] = time.process_time() - cpu
+        preds.append(pd.DataFrame({"condition": condition, "sparsity": sparsity, "bit_error_rate": ber,
+                                   "seed": seed, "task": df["task"].to_numpy(), "row": df["row"].to_numpy(),
+                                   "pred": pred, "label": labels, "correct": pred == labels}))
+        stats.append(dict(condition=condition, sparsity=sparsity, bit_error_rate=ber, seed=seed,
+                          flipped_bits=flips, stored_backbone_bits=bits))
+        return pred
 
     plan = [("fp32", 0.0, 0.0, 0), ("int8", 0.0, 0.0, 0)]
     plan += [("int8_pruned", s, 0.0, 0) for s in cfg.sparsities]
     plan += [("int8_bit_errors", 0.0, p, seed) for p in cfg.bit_error_rates for seed in cfg.seeds]
+    int8_pred = None
     try:
         for condition, s, ber, seed in progress(plan, desc="robustness", total=len(plan)):
             if condition == "fp32":
@@ -104,7 +152,7 @@ def sweep(
                 record(condition, s, ber, seed, 0, 0)
             elif condition == "int8":
                 load({n: C.dequantize_rows(q, sc) for n, (q, sc) in quant.items()})
-                record(condition, s, ber, seed, 0, n_stored * 8)
+                int8_pred = record(condition, s, ber, seed, 0, n_stored * 8)
             elif condition == "int8_pruned":
                 arrays, bits = {}, 0
                 for n, (q, sc) in quant.items():
@@ -119,8 +167,7 @@ def sweep(
                 load(arrays)
                 record(condition, s, ber, seed, 0, bits)
             elif ber == 0.0:  # no flips: exactly the int8 model, whatever the seed (saves forward passes)
-                int8_rows = [r for r in rows if r["condition"] == "int8"]
-                rows += [{**r, "condition": condition, "seed": seed} for r in int8_rows]
+                record(condition, s, ber, seed, 0, n_stored * 8, pred=int8_pred)
             else:
                 rng = np.random.default_rng([seed, int(round(ber * 1e12))])
                 arrays, flips = {}, 0
@@ -135,7 +182,17 @@ def sweep(
         with torch.no_grad():
             for n, t in originals.items():
                 mats[n].copy_(t)
-    return pd.DataFrame(rows)
+    predictions = pd.concat(preds, ignore_index=True)
+    return SweepResult(predictions, accuracy_table(predictions, pd.DataFrame(stats)), seconds, cpu_seconds)
+
+
+def accuracy_table(predictions: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy per (condition, sparsity, rate, seed, task) from the per-row outcomes, with
+    the point's flipped and stored bit counts (``stats``: one row per point)."""
+    acc = (predictions.groupby([*POINT, "task"], sort=False)["correct"].mean().rename("value").reset_index())
+    acc["value"] = acc["value"].astype(float)
+    acc.insert(5, "metric", "accuracy")
+    return acc.merge(stats, on=POINT, how="left", validate="many_to_one")
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:

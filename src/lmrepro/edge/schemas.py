@@ -68,7 +68,8 @@ class Workload(pa.DataFrameModel):
 
 
 class EnergyResults(pa.DataFrameModel):
-    """One scenario of the sweep per row; energies per inference in uJ."""
+    """One scenario of the sweep per row (design x model x adapter size x tasks x rate x
+    switch rate x sparsity); energies per inference in uJ."""
 
     model: Series[str]
     bottleneck: Series[int] = pa.Field(ge=0)
@@ -76,20 +77,25 @@ class EnergyResults(pa.DataFrameModel):
     rate_hz: Series[float] = pa.Field(gt=0)
     switch_rate: Series[float] = pa.Field(ge=0, le=1)
     sparsity: Series[float] = pa.Field(ge=0, lt=1)
-    design: Series[str] = pa.Field(isin=["all_sram", "dram_reload", "hetero"])
+    design: Series[str] = pa.Field(
+        isin=["all_sram", "dram_reload", "hetero", "dram_reload_sr", "gated_sram", "all_envm"])
     backbone_tech: Series[str]
+    offchip: Series[str] = pa.Field(isin=["none", "DRAM", "flash"])  # the off-chip store it refills from
     design_label: Series[str]
     read_uj: Series[float] = pa.Field(ge=0)
     mac_uj: Series[float] = pa.Field(ge=0)
     leak_uj: Series[float] = pa.Field(ge=0)
     reload_uj: Series[float] = pa.Field(ge=0)
+    standby_uj: Series[float] = pa.Field(ge=0)
     total_uj: Series[float] = pa.Field(gt=0)
     latency_ms: Series[float] = pa.Field(gt=0)
     duty_cycle: Series[float] = pa.Field(ge=0, le=1)
     feasible: Series[bool]
     sram_bytes: Series[float] = pa.Field(ge=0)
     envm_bytes: Series[float] = pa.Field(ge=0)
+    offchip_bytes: Series[float] = pa.Field(ge=0)
     area_mm2: Series[float] = pa.Field(gt=0)
+    lifetime_years: Series[float] = pa.Field(gt=0)  # eNVM wear-out at this switch rate; inf: never written
 
     class Config:
         strict = True
@@ -112,3 +118,34 @@ class Robustness(pa.DataFrameModel):
     class Config:
         strict = True
         coerce = True
+
+
+class RobustnessPredictions(pa.DataFrameModel):
+    """One evaluated test row under one backbone perturbation point: the paired outcomes.
+
+    ``row`` is the example's position within its task's split in data/nlu/tasks.parquet;
+    every point of the sweep holds the same (task, row) set."""
+
+    condition: Series[str] = pa.Field(isin=["fp32", "int8", "int8_pruned", "int8_bit_errors"])
+    sparsity: Series[float] = pa.Field(ge=0, lt=1)
+    bit_error_rate: Series[float] = pa.Field(ge=0, le=1)
+    seed: Series[int]
+    task: Series[str]
+    row: Series[int] = pa.Field(ge=0)
+    pred: Series[int] = pa.Field(ge=0)
+    label: Series[int] = pa.Field(ge=0)
+    correct: Series[bool]
+
+    class Config:
+        strict = True
+        coerce = True
+        unique = ["condition", "sparsity", "bit_error_rate", "seed", "task", "row"]
+
+    @pa.dataframe_check(error="every perturbation point must cover the same (task, row) set")
+    def same_rows_everywhere(cls, df):  # noqa: N805
+        keys = df.groupby(["condition", "sparsity", "bit_error_rate", "seed"]).size()
+        return bool(keys.nunique() <= 1)
+
+    @pa.dataframe_check(error="correct must equal pred == label")
+    def correct_is_pred_eq_label(cls, df):  # noqa: N805
+        return df["correct"] == (df["pred"] == df["label"])

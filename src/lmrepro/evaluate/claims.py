@@ -15,6 +15,7 @@ from typing import Callable
 from lmrepro.claims import engine, registry
 from lmrepro.claims.engine import ClaimResult
 from lmrepro.claims.loading import Loader
+from lmrepro.edge import outcomes as edge_outcomes
 from lmrepro.errors import LmreproError
 from lmrepro.mta import outcomes as mta_outcomes
 from lmrepro.prosg import outcomes as prosg_outcomes
@@ -25,6 +26,8 @@ LOADERS: dict[str, Callable[[Path], Loader]] = {
     "rec": rec_outcomes.loader,
     "mta": mta_outcomes.loader,
     "prosg": prosg_outcomes.loader,
+    "edge_energy": edge_outcomes.energy_loader,
+    "edge_robustness": edge_outcomes.robustness_loader,
 }
 
 
@@ -96,10 +99,16 @@ def _p(x: float | None) -> str:
     return f"{x:.3g}" if x >= 0.001 else "<0.001"
 
 
+def _ratio(lo: float | None, hi: float | None) -> str:
+    if lo is None or hi is None:
+        return "no scenario both designs can serve"
+    return f"energy ratio competitor/a {lo:.2f}-{hi:.2f} where both can serve"
+
+
 def _effect_line(r: ClaimResult) -> str:
     if r.statistic == "region":
         return (f"a wins in {r.effect:.0%} of {r.n} scenarios of the region against the weakest competitor "
-                f"(energy ratio competitor/a {r.ci_low:.2f}-{r.ci_high:.2f}; deterministic model, no sampling error)")
+                f"({_ratio(r.ci_low, r.ci_high)}; deterministic model, no sampling error)")
     what = "a - b" if r.direction != "noninferior" else f"a - b (margin -{r.margin:g})"
     line = (f"{what} = {r.effect:+.4f} [95% CI {r.ci_low:+.4f}, {r.ci_high:+.4f}], n = {r.n} {r.unit}s"
             + (f" x {r.seeds} seeds" if r.seeds > 1 else "") + f", p (Holm) = {_p(r.p)}")
@@ -126,7 +135,7 @@ def render_paper(results: list[ClaimResult | NotTested], paper: str) -> str:
             for c in r.comparisons:
                 if r.statistic == "region":
                     lines.append(f"  - vs {c.b}: a wins in {c.effect:.0%} of {c.n} scenarios "
-                                 f"(ratio {c.ci_low:.2f}-{c.ci_high:.2f}): {c.verdict}")
+                                 f"({_ratio(c.ci_low, c.ci_high)}): {c.verdict}")
                 else:
                     lines.append(f"  - vs {c.b}: {c.effect:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}], "
                                  f"a {c.mean_a:.4f} vs b {c.mean_b:.4f}, p = {_p(c.p)} (unadjusted): {c.verdict}")

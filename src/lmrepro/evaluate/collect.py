@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 
@@ -28,8 +27,7 @@ def collect_metrics(files: list[Path], root: Path) -> dict:
 
 def render_results(root: Path, header: str) -> str:
     parts = [header]
-    for name in SECTIONS:
-        module = importlib.import_module(name)
+    for module in SECTIONS:
         text = module.render(root).strip()
         if text:
             parts.append(text)

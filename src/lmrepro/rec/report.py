@@ -51,7 +51,7 @@ def _scale(s: dict, runs: list[dict]) -> str:
         f"{sas['epochs']} epochs, epoch selected on validation HR@20, full ranking. The TIGER-paper rows are "
         "on the FULL datasets: at this scale absolute numbers are not comparable (far fewer users and "
         "interactions per item), only the orderings within our table are. 'train s' and 'ms/user' are wall "
-        "times on a shared CPU machine (1 thread per job, other jobs running): compare them within one run."
+        "times on a shared CPU machine (other jobs running; threads per job: runtime.threads): compare them within one run."
     )
 
 

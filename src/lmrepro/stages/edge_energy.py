@@ -1,7 +1,13 @@
-"""Stage edge_energy: energy, latency and area of every design over the sweep grid."""
+"""Stage edge_energy: energy, latency and area of every design over the sweep grid.
+
+The results table (EnergyResults) holds, per design variant and sweep point (model,
+adapter size, task count, inference rate, switch rate, sparsity), the energy per inference
+and its parts; the metrics keep the reference-point breakdown, the savings of the
+heterogeneous design against the two original baselines, and all_envm's wear-out lifetime."""
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lmrepro import io
@@ -20,15 +26,15 @@ stage.add_argument("--metrics", type=Path, required=True)
 stage.add_argument("--fig-tasks", type=Path, required=True)
 stage.add_argument("--fig-rate", type=Path, required=True)
 
-PART_COLS = ["read_uj", "mac_uj", "leak_uj", "reload_uj", "total_uj", "latency_ms", "duty_cycle", "area_mm2",
-             "sram_bytes", "envm_bytes"]
+PART_COLS = ["read_uj", "mac_uj", "leak_uj", "reload_uj", "standby_uj", "total_uj", "latency_ms", "duty_cycle",
+             "area_mm2", "sram_bytes", "envm_bytes", "offchip_bytes"]
 
 
-def reference_rows(results: pd.DataFrame, ref: dict, sparsity: float = 0.0) -> pd.DataFrame:
-    """The breakdown point: reference tasks/rate/switch; ALBERT at the reference bottleneck,
-    every other model at its own (single) bottleneck."""
+def reference_rows(results: pd.DataFrame, ref: dict, sparsity: float = 0.0, any_switch: bool = False) -> pd.DataFrame:
+    """The breakdown point: reference tasks/rate/switch (every switch rate with any_switch);
+    ALBERT at the reference bottleneck, every other model at its own (single) bottleneck."""
     sel = results[(results.n_tasks == ref["n_tasks"]) & (results.rate_hz == ref["rate_hz"])
-                  & (results.switch_rate == ref["switch_rate"]) & (results.sparsity == sparsity)]
+                  & (any_switch | (results.switch_rate == ref["switch_rate"])) & (results.sparsity == sparsity)]
     keep = (sel.model != "albert-base-v2") | (sel.bottleneck == ref["bottleneck"])
     return sel[keep]
 
@@ -50,7 +56,8 @@ def main(ctx) -> None:
     if len(albert) and ref["bottleneck"] not in set(albert.bottleneck):
         raise LmreproError(f"edge.energy.reference.bottleneck={ref['bottleneck']} is not in edge.workload.bottlenecks")
     grids = [
-        E.make_grid([m], sorted(wl.bottleneck.unique()), E.DESIGNS, cfg.envm, sweep, sram=cfg.sram)
+        E.make_grid([m], sorted(wl.bottleneck.unique()), E.DESIGNS, cfg.envm, sweep, sram=cfg.sram,
+                    refill_from=cfg.gated_refill_from, adapter_store=cfg.adapter_store)
         for m, wl in workload.groupby("model")
     ]
     grid = pd.concat(grids, ignore_index=True)
@@ -77,8 +84,14 @@ def main(ctx) -> None:
                                  "share_above_1": float((g2.energy_saving > 1).mean())}
                 for (t, b), g2 in g.groupby(["backbone_tech", "baseline"])} for m, g in full.groupby("model")}
     feasible = float(results.feasible.mean())
+    # all_envm wear-out at the reference point, per switch rate (None: never written)
+    wear = reference_rows(results[results.design == "all_envm"], {**ref, "switch_rate": None}, 0.0, any_switch=True)
+    lifetime = {m: {str(lab): {f"{r.switch_rate:g}": (float(r.lifetime_years) if np.isfinite(r.lifetime_years) else None)
+                               for r in g2.itertuples()} for lab, g2 in g.groupby("design_label", observed=True)}
+                for m, g in wear.groupby("model")}
     io.write_json({"reference": ref, "breakdown": breakdown, "savings": savings, "pruned": pruned,
-                   "savings_over_sweep": span, "feasible_share": feasible, "scenarios": len(results)},
+                   "savings_over_sweep": span, "feasible_share": feasible, "scenarios": len(results),
+                   "envm_lifetime_years": lifetime},
                   ctx.args.metrics)
     ctx.log_metrics({f"{m}.{k}.energy_saving": v["energy"] for m, d in savings.items() for k, v in d.items()})
 

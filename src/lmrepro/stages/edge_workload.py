@@ -35,6 +35,7 @@ def main(ctx) -> None:
         from transformers import AlbertConfig
 
         shape = W.shape_from_config(AlbertConfig(**section["albert"]))
+        shape_info = {"hidden_size": shape.hidden_size, "num_hidden_layers": shape.num_hidden_layers}
         wl = pd.concat(
             [W.encoder_workload(ctx.args.model, shape, _cfg(section, m)) for m in section["bottlenecks"]],
             ignore_index=True,
@@ -48,13 +49,16 @@ def main(ctx) -> None:
         bundle = load_bundle(ctx.args.bundle)
         bottleneck = int(bundle.config.get("mixture", {}).get("bottleneck", 0))
         wl = W.bundle_workload(ctx.args.model, bundle, _cfg(section, bottleneck))
+        shape_info = {}
     wl = io.write_table(wl, ctx.args.out, Workload)
     metrics = {}
     for m, part in wl.groupby("bottleneck"):
         tot = W.totals(part)
         metrics[str(m)] = {**tot, **{f"params.{r}": float(v) for r, v in part.set_index("role").params.items()}}
     ctx.log.info("%s: %s", ctx.args.model, metrics)
-    io.write_json({"model": ctx.args.model, "by_bottleneck": metrics}, ctx.args.metrics)
+    # the report states the workload from these numbers, never from typed constants
+    io.write_json({"model": ctx.args.model, "by_bottleneck": metrics, "seq_len": int(section["seq_len"]), **shape_info},
+                  ctx.args.metrics)
 
 
 if __name__ == "__main__":
