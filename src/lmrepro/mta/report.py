@@ -31,6 +31,8 @@ TABLE = Path("reports/mta/table.md")
 GATES = Path("reports/mta/gates.json")
 GATES_FIGURE = Path("reports/mta/gates.png")
 TIMING_DIR = Path("reports/mta/timing")
+CHANGE_KEY = "stage2_change"  # scores.json: per stage-2 run, its paired per-task change over the stage-1 adapters
+STAGE2_KEY = "mta.stage2"
 # table order: the compared methods, the stage-2 ablation right after MTA (it is not a baseline)
 ORDER = ("adapters", "mta", gates.NEUTRAL, *BASELINES)
 NAMES = {**LABELS, **{m: r.label for m, r in gates.RUNS.items() if m not in LABELS}}
@@ -177,9 +179,9 @@ def stage2_section(change: dict, gate_means: dict, tasks: list[str]) -> list[str
                      f"moves by more than {moved:.3f}; macro score {100 * change[m]['macro']['mean']:+.1f} points "
                      f"over the stage-1 adapters.")
     return [
-        *([f"{NAMES[gates.NEUTRAL]} is an ablation, not a baseline: the same stage 2 (mta.stage2) from the same "
-           f"stage-1 adapters, but with every gate logit reset to mta.ablations.neutral_gate.gate_init_own "
-           f"(0 makes the weights equal on all adapters), so stage 2 has to learn the routing.", ""]
+        *([f"{NAMES[gates.NEUTRAL]} is an ablation, not a baseline: the same stage 2 ({STAGE2_KEY}) from the same "
+           f"stage-1 adapters, but with the gate logits restarted from {gates.RUNS[gates.NEUTRAL].start_key} "
+           f"(zero gives every adapter the same weight), so stage 2 has to learn the routing.", ""]
           if gates.NEUTRAL in runs else []),
         "What the second stage changed: each stage-2 run minus the stage-1 adapters it starts from, per task, "
         "paired by seed (score ×100, mean ± std over seeds), and the gate weights it starts and ends with "
@@ -229,8 +231,8 @@ def render(root: Path) -> str:
     scores = json.loads((root / SCORES).read_text())
     runs = json.loads((root / RUNS).read_text())
     gate_means = json.loads((root / GATES).read_text())
-    if "stage2_change" not in scores:
-        raise LmreproError(f"{root / SCORES}: no stage2_change (written by an older mta_eval); rerun mta_eval")
+    if CHANGE_KEY not in scores:
+        raise LmreproError(f"{root / SCORES}: no {CHANGE_KEY!r} (written by an older mta_eval); rerun mta_eval")
     summary, tasks, scale = scores["summary"], scores["tasks"], scores["scale"]
     timings = read_timings([root / p for p in timing_files([m for m in ORDER if m in summary])])
     text = [
@@ -258,6 +260,6 @@ def render(root: Path) -> str:
         "",
         f"![per-task scores]({FIGURE.relative_to('reports').as_posix()})",
         "",
-        *stage2_section(scores["stage2_change"], gate_means, tasks),
+        *stage2_section(scores[CHANGE_KEY], gate_means, tasks),
     ]
     return "\n".join(text) + "\n"

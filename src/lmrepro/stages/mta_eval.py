@@ -74,7 +74,7 @@ def main(ctx) -> None:
              "n_test": data["n_test"], "n_valid": data["n_valid"], "max_len": data["max_len"], "seeds": seeds}
     gate_means = gate_summary(ctx.args.gates, set(summary), tasks, seeds)
     change = {m: paired_change(scores, tasks, m, "adapters") for m in gates.RUNS if m in summary and "adapters" in summary}
-    io.write_json({"tasks": tasks, "scale": scale, "summary": summary, "stage2_change": change}, ctx.args.scores)
+    io.write_json({"tasks": tasks, "scale": scale, "summary": summary, report.CHANGE_KEY: change}, ctx.args.scores)
     io.write_json(runs, ctx.args.runs_out)
     io.write_text("# MTA: method x task\n\n" + report.table(summary, runs, tasks) + "\n", ctx.args.table)
     report.render_figure(summary, tasks, ctx.args.figure)
