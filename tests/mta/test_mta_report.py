@@ -8,7 +8,7 @@ import pytest
 
 from lmrepro.errors import LmreproError
 from lmrepro.mta import report
-from lmrepro.mta.evaluate import score, summarize
+from lmrepro.mta.evaluate import paired_change, score, summarize
 from lmrepro.mta.metrics import task_scores
 
 TASKS = ["sst2", "cola", "msrp"]
@@ -56,21 +56,30 @@ def test_summary_and_report_without_verdicts(tmp_path):
     rng = np.random.default_rng(0)
     quality = {"mta": 0.9, "adapters": 0.7, "single_ft": 0.6, "joint": 0.65}
     preds = pd.concat([_preds(m, s, q, rng) for m, q in quality.items() for s in (0, 1, 2)])
-    summary = summarize(score(preds), TASKS)
+    scores = score(preds)
+    summary = summarize(scores, TASKS)
     assert summary["mta"]["seeds"] == 3 and summary["mta"]["macro"]["std"] > 0
     assert summary["mta"]["macro"]["mean"] > summary["adapters"]["macro"]["mean"]
     runs = {m: _runs(m) for m in quality}
     (tmp_path / "reports/metrics/mta").mkdir(parents=True)
     (tmp_path / "reports/mta").mkdir(parents=True)
     (tmp_path / "reports/metrics/mta/scores.json").write_text(json.dumps({
-        "tasks": TASKS, "summary": summary,
+        "tasks": TASKS, "summary": summary, "stage2_change": {"mta": paired_change(scores, TASKS, "mta", "adapters")},
         "scale": {"backbone": "b", "blocks": 1, "bottleneck": 8, "n_shared": 1, "temperature": 0.1,
                   "n_train": 10, "n_test": 200, "max_len": 16, "seeds": [0, 1, 2]}}))
     (tmp_path / "reports/mta/runs.json").write_text(json.dumps(runs))
+    experts = [*TASKS, "shared1"]
+    start = [[0.94 if i == j else 0.02 for j in range(4)] for i in range(3)]
+    end = [[0.90 if i == j else 0.01 if j < 3 else 0.08 for j in range(4)] for i in range(3)]
+    (tmp_path / "reports/mta/gates.json").write_text(json.dumps({"mta": {
+        "method": "mta", "tasks": TASKS, "experts": experts, "seeds": [0, 1, 2],
+        "blocks": {"5": {"start": start, "end": end}}}}))
     text = report.render(tmp_path)  # results.md: no wall time, so identical runs give identical text
     assert "| MTA (two-stage) |" in text and "cola (MCC)" in text and "Time (s)" not in text
     assert "Stage 2 trains 0.1k parameters" in text and " s for stage 1" not in text
     assert "Verdict:" not in text and "supported" not in text  # verdicts come from the claims engine
+    change = next(line for line in text.splitlines() if line.startswith("| MTA (two-stage) | +"))
+    assert change.endswith("| 0.940 → 0.900 | 0.060 |")  # own weight start -> end, largest change (shared)
     timing_files = report.timing_files(list(quality))
     with pytest.raises(LmreproError, match="timing file missing"):
         report.render_timing(tmp_path, timing_files)  # reports/timing.md needs the stages' timing files

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from lmrepro import config, io
 from lmrepro.mta.methods import BASELINES
@@ -26,7 +27,7 @@ from tests.conftest import REPO
 
 SMOKE = config.load_params(REPO / "params.yaml", REPO / "workflow" / "profiles" / "smoke" / "params.yaml")
 COMMON = ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds")
-TRAINING = ("mta_stage1", "mta_stage2", *(f"mta_baseline-{b}" for b in BASELINES))
+TRAINING = ("mta_stage1", "mta_stage2", "mta_stage2_neutral", *(f"mta_baseline-{b}" for b in BASELINES))
 
 
 def _cfg(*keys: str) -> str:
@@ -80,8 +81,13 @@ def run_pipeline(root: Path, table: Path, reads: Reads | None = None) -> None:
                       "--cfg", _cfg(*COMMON, "mta.stage1")])
     stage("mta_stage2")
     _run(mta_stage2, [*feats, *s1, "--bundle", root / "models/mta/mta", "--preds", root / "data/mta/preds/mta.parquet",
-                      "--runs", root / "data/mta/runs/mta.json", "--timing", timing / "mta_stage2.json",
-                      "--cfg", _cfg(*COMMON, "mta.stage2")])
+                      "--runs", root / "data/mta/runs/mta.json", "--gates", root / "data/mta/gates/mta.json",
+                      "--timing", timing / "mta_stage2.json", "--cfg", _cfg(*COMMON, "mta.stage2")])
+    stage("mta_stage2_neutral")
+    _run(mta_stage2, ["--method", "mta_neutral", *feats, *s1, "--preds", root / "data/mta/preds/mta_neutral.parquet",
+                      "--runs", root / "data/mta/runs/mta_neutral.json",
+                      "--gates", root / "data/mta/gates/mta_neutral.json", "--timing", timing / "mta_stage2_neutral.json",
+                      "--cfg", _cfg(*COMMON, "mta.stage2", "mta.ablations.neutral_gate")])
     for method in BASELINES:
         stage(f"mta_baseline-{method}")
         _run(mta_baseline, ["--method", method, *feats, *(s1 if method == "fusion" else []),
@@ -89,9 +95,11 @@ def run_pipeline(root: Path, table: Path, reads: Reads | None = None) -> None:
                             "--runs", root / f"data/mta/runs/{method}.json",
                             "--timing", timing / f"mta_baseline-{method}.json",
                             "--cfg", _cfg(*COMMON, f"mta.baselines.{method}")])
-    methods = ["adapters", "mta", *BASELINES]
+    methods = ["adapters", "mta", "mta_neutral", *BASELINES]
     _run(mta_eval, ["--preds", *(root / f"data/mta/preds/{m}.parquet" for m in methods),
                     "--runs", *(root / f"data/mta/runs/{m}.json" for m in methods),
+                    "--gates", *(root / f"data/mta/gates/{m}.json" for m in ("mta", "mta_neutral")),
+                    "--gates-out", root / "reports/mta/gates.json", "--gates-figure", root / "reports/mta/gates.png",
                     "--scores", root / "reports/metrics/mta/scores.json", "--per-seed", root / "data/mta/scores.parquet",
                     "--runs-out", root / "reports/mta/runs.json", "--table", root / "reports/mta/table.md",
                     "--figure", root / "reports/mta/tasks.png", "--cfg", _cfg(*COMMON)])
@@ -158,6 +166,8 @@ def test_training_stages_log_curves_to_mlflow(runs):
         by_name[r.info.run_name].append(r)
     for stage in TRAINING:
         name = stage.replace("mta_baseline-", "mta_baseline[method=") + ("]" if "baseline" in stage else "")
+        name = {"mta_stage2": "mta_stage2[method=mta]", "mta_stage2_neutral": "mta_stage2[method=mta_neutral]"}.get(
+            stage, name)
         assert len(by_name[name]) == 2, sorted(by_name)  # runs a and b
         for r in by_name[name]:
             keys = set(r.data.metrics)
@@ -181,7 +191,8 @@ def test_training_stages_log_curves_to_mlflow(runs):
 
 
 def _method(stage: str) -> str:
-    return {"mta_stage1": "adapters", "mta_stage2": "mta"}.get(stage, stage.removeprefix("mta_baseline-"))
+    return {"mta_stage1": "adapters", "mta_stage2": "mta", "mta_stage2_neutral": "mta_neutral"}.get(
+        stage, stage.removeprefix("mta_baseline-"))
 
 
 def test_no_test_row_is_read_before_training_ends(runs):
@@ -205,3 +216,41 @@ def test_no_test_row_is_read_before_training_ends(runs):
     for stage in TRAINING:
         seen = set().union(*(s for (st, _), ev in by_model.items() if st == stage for _, s in ev))
         assert seen == {"train", "valid", "test"}, (stage, seen)
+
+
+def test_stage2_gates_neutral_start_and_bundle(runs):
+    """Stage 2 records its gates: MTA starts where stage 1 left them (gate_init_own on the own
+    adapter), the neutral run starts uniform and moves; the bundle holds the first seed's
+    end gates; the neutral predictions pair with MTA's for the claims engine."""
+    from safetensors.torch import load_file
+
+    from lmrepro.mta import gates
+    from lmrepro.mta import outcomes
+
+    root, _ = runs
+    mix = SMOKE["mta"]["mixture"]
+    tasks = SMOKE["mta"]["data"]["tasks"]
+    k = len(tasks) + mix["n_shared"]
+    own = np.exp(mix["gate_init_own"] / mix["temperature"])
+    own = own / (own + k - 1)
+    mta = gates.read(root / "a/data/mta/gates/mta.json")
+    neutral = gates.read(root / "a/data/mta/gates/mta_neutral.json")
+    assert [r["seed"] for r in neutral["runs"]] == SMOKE["mta"]["seeds"] and neutral["experts"][:len(tasks)] == tasks
+    for rec_mta, rec_neutral in zip(mta["runs"], neutral["runs"]):
+        for block, start in rec_neutral["start"].items():
+            start, end = np.asarray(start), np.asarray(rec_neutral["end"][block])
+            assert start.shape == (len(tasks), k) and (start == start[0, 0]).all()  # equal weights at step 0
+            assert start[0, 0] == pytest.approx(1 / k)
+            assert np.abs(end - start).max() > 1e-4, "the neutral gates did not move in training"
+            assert np.allclose(np.diag(np.asarray(rec_mta["start"][block])), own, atol=1e-6)
+    weights = load_file(str(root / "a/models/mta/mta/model.safetensors"))
+    for block, end in mta["runs"][0]["end"].items():
+        logits = weights[f"adapters.{block}.gate_logits"].double()
+        assert np.allclose(torch.softmax(logits / mix["temperature"], dim=-1).numpy(), end, atol=1e-6)
+    load = outcomes.loader(root / "a")
+    a, b = load({"method": "mta_neutral"}, "accuracy"), load({"method": "mta"}, "accuracy")
+    assert a.values.shape == b.values.shape  # same seeds and test rows, in the same order
+    assert np.array_equal(a.units, b.units) and np.array_equal(a.strata, b.strata)
+    summary = io.read_json(root / "a/reports/metrics/mta/scores.json")
+    assert set(summary["stage2_change"]) == {"mta", "mta_neutral"}
+    assert (root / "a/reports/mta/gates.png").stat().st_size > 10_000

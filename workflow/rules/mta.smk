@@ -63,6 +63,7 @@ rule mta_stage2:
         bundle=directory("models/mta/mta"),
         preds="data/mta/preds/mta.parquet",
         runs="data/mta/runs/mta.json",
+        gates="data/mta/gates/mta.json",
         timing="reports/mta/timing/mta_stage2.json",
     log:
         "logs/mta_stage2/mta_stage2.log",
@@ -74,8 +75,33 @@ rule mta_stage2:
     shell:
         "python -m lmrepro.stages.mta_stage2 --examples {input.examples} --tokens {input.tokens}"
         " --features {input.features} --stage1 {input.stage1} --stage1-runs {input.stage1_runs}"
-        " --bundle {output.bundle} --preds {output.preds} --runs {output.runs} --timing {output.timing}"
-        " {params.cfg} --log {log}"
+        " --bundle {output.bundle} --preds {output.preds} --runs {output.runs} --gates {output.gates}"
+        " --timing {output.timing} {params.cfg} --log {log}"
+
+
+# Ablation: the same stage 2 from neutral gates (equal weights on all adapters) instead of
+# the ~0.94 own-adapter weight stage 1 leaves, so that stage 2 has routing to learn.
+rule mta_stage2_neutral:
+    input:
+        **MTA_FEATURES,
+        stage1=rules.mta_stage1.output.models,
+        stage1_runs=rules.mta_stage1.output.runs,
+        code=code_of("stages.mta_stage2"),
+    output:
+        preds="data/mta/preds/mta_neutral.parquet",
+        runs="data/mta/runs/mta_neutral.json",
+        gates="data/mta/gates/mta_neutral.json",
+        timing="reports/mta/timing/mta_stage2_neutral.json",
+    log:
+        "logs/mta_stage2/mta_stage2_neutral.log",
+    threads: THREADS
+    params:
+        cfg=cfg(*MTA_COMMON, "mta.stage2", "mta.ablations.neutral_gate"),
+    shell:
+        "python -m lmrepro.stages.mta_stage2 --method mta_neutral --examples {input.examples}"
+        " --tokens {input.tokens} --features {input.features} --stage1 {input.stage1}"
+        " --stage1-runs {input.stage1_runs} --preds {output.preds} --runs {output.runs}"
+        " --gates {output.gates} --timing {output.timing} {params.cfg} --log {log}"
 
 
 rule mta_baseline_fusion:
@@ -125,13 +151,16 @@ rule mta_baseline:
         " --runs {output.runs} --timing {output.timing} {params.cfg} --log {log}"
 
 
-MTA_METHODS = ["adapters", "mta", *MTA_BASELINES]
+MTA_METHODS = ["adapters", "mta", "mta_neutral", *MTA_BASELINES]
+# mta/gates.py RUNS: the stage-2 runs that record gates
+MTA_STAGE2_RUNS = ["mta", "mta_neutral"]
 
 
 rule mta_eval:
     input:
         preds=expand("data/mta/preds/{m}.parquet", m=MTA_METHODS),
         runs=expand("data/mta/runs/{m}.json", m=MTA_METHODS),
+        gates=expand("data/mta/gates/{m}.json", m=MTA_STAGE2_RUNS),
         code=code_of("stages.mta_eval"),
     output:
         scores="reports/metrics/mta/scores.json",
@@ -145,6 +174,12 @@ rule mta_eval:
             caption="../report/mta_tasks.rst",
             category="ALTER",
         ),
+        gates="reports/mta/gates.json",
+        gates_figure=report(
+            "reports/mta/gates.png",
+            caption="../report/mta_gates.rst",
+            category="ALTER",
+        ),
     log:
         "logs/mta_eval/mta_eval.log",
     threads: THREADS
@@ -153,17 +188,26 @@ rule mta_eval:
     shell:
         "python -m lmrepro.stages.mta_eval --preds {input.preds} --runs {input.runs}"
         " --scores {output.scores} --per-seed {output.per_seed} --runs-out {output.runs}"
-        " --table {output.table} --figure {output.figure} {params.cfg} --log {log}"
+        " --table {output.table} --figure {output.figure} --gates {input.gates} --gates-out {output.gates}"
+        " --gates-figure {output.gates_figure} {params.cfg} --log {log}"
 
 
 EVALUATE_INPUTS.append(rules.mta_eval.output.scores)
-REPORT_INPUTS.extend([rules.mta_eval.output.runs, rules.mta_eval.output.figure])
+REPORT_INPUTS.extend(
+    [
+        rules.mta_eval.output.runs,
+        rules.mta_eval.output.figure,
+        rules.mta_eval.output.gates,
+        rules.mta_eval.output.gates_figure,
+    ]
+)
 CLAIM_INPUTS.extend(rules.mta_eval.input.preds)
 # wall times live only in these files (mta/report.py reads them); every other MTA output is reproducible
 REPORT_INPUTS.extend(
     [
         "reports/mta/timing/mta_stage1.json",
         "reports/mta/timing/mta_stage2.json",
+        "reports/mta/timing/mta_stage2_neutral.json",
         *expand("reports/mta/timing/mta_baseline-{m}.json", m=MTA_BASELINES),
     ]
 )

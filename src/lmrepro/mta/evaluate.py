@@ -45,3 +45,23 @@ def _mean_std(values: np.ndarray) -> dict:
     values = np.asarray(values, dtype=float)
     std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
     return {"mean": float(values.mean()), "std": std}
+
+
+def paired_change(scores: pd.DataFrame, tasks: list[str], method: str, base: str) -> dict:
+    """{task: {mean, std}, 'macro': {mean, std}} of ``method`` minus ``base`` per seed (both
+    trained with the same seed on the same rows, so the difference is paired), then over seeds.
+    Why paired: stage 2 starts from the very adapters ``base`` scores, so the seed-to-seed
+    spread of the two moves together and their difference is what stage 2 changed."""
+    per = {m: scores[scores["method"] == m].pivot(index="seed", columns="task", values="score")
+           for m in (method, base)}
+    for m, table in per.items():
+        missing = sorted(set(tasks) - set(table.columns))
+        if table.empty or missing:
+            raise LmreproError(f"scores of method {m!r} lack task(s) {missing or tasks}")
+    if sorted(per[method].index) != sorted(per[base].index):
+        raise LmreproError(f"{method!r} has seeds {sorted(per[method].index)} but {base!r} has "
+                           f"{sorted(per[base].index)}: a paired change needs the same seeds")
+    diff = per[method][tasks] - per[base].loc[per[method].index, tasks]  # [seeds, tasks]
+    out = {t: _mean_std(diff[t].to_numpy()) for t in tasks}
+    out["macro"] = _mean_std(diff.mean(axis=1).to_numpy())
+    return out

@@ -6,6 +6,7 @@ this module.
 Inputs (under ``root``):
   reports/metrics/mta/scores.json   deterministic scores (summary per method) + the scale (mta_eval)
   reports/mta/runs.json             trainable/total parameters and steps per method (mta_eval)
+  reports/mta/gates.json            gate weights at the start and end of stage 2, mean over seeds (mta_eval)
   reports/mta/timing/<stage>.json   wall times of the training stages (each training stage)
 
 No result carries wall times: neither reports/mta/table.md (from mta_eval) nor this
@@ -21,21 +22,29 @@ from pathlib import Path
 
 from lmrepro import io
 from lmrepro.errors import LmreproError
-from lmrepro.mta.methods import LABELS, METHODS
+from lmrepro.mta import gates
+from lmrepro.mta.methods import BASELINES, LABELS, METHODS
 from lmrepro.mta.metrics import headline_name
 
 SCORES = Path("reports/metrics/mta/scores.json")
 RUNS = Path("reports/mta/runs.json")
 FIGURE = Path("reports/mta/tasks.png")
 TABLE = Path("reports/mta/table.md")
+GATES = Path("reports/mta/gates.json")
+GATES_FIGURE = Path("reports/mta/gates.png")
 TIMING_DIR = Path("reports/mta/timing")
+CHANGE_KEY = "stage2_change"  # scores.json: per stage-2 run, its paired per-task change over the stage-1 adapters
+STAGE2_KEY = "mta.stage2"
+# table order: the compared methods, the stage-2 ablation right after MTA (it is not a baseline)
+ORDER = ("adapters", "mta", gates.NEUTRAL, *BASELINES)
+NAMES = {**LABELS, **{m: r.label for m, r in gates.RUNS.items() if m not in LABELS}}
 
 
 def timing_files(methods: list[str]) -> list[Path]:
     """The timing files (relative to the repo root) behind the Time column of ``methods``."""
-    stages = ["mta_stage1"] if {"adapters", "mta", "fusion"} & set(methods) else []
-    stages += ["mta_stage2"] if "mta" in methods else []
-    stages += [f"mta_baseline-{m}" for m in methods if m not in ("adapters", "mta")]
+    stages = ["mta_stage1"] if {"adapters", "fusion", *gates.RUNS} & set(methods) else []
+    stages += [r.timing_stage for m, r in gates.RUNS.items() if m in methods]
+    stages += [f"mta_baseline-{m}" for m in methods if m != "adapters" and m not in gates.RUNS]
     return [TIMING_DIR / f"{s}.json" for s in stages]
 
 
@@ -94,18 +103,18 @@ def cost(runs: dict, method: str, timings: Timings | None = None) -> dict:
 
 def table(summary: dict, runs: dict, tasks: list[str], timings: Timings | None = None) -> str:
     """Method x task scores and costs; a Time column only when ``timings`` are given."""
-    methods = [m for m in METHODS if m in summary]
+    methods = [m for m in ORDER if m in summary]
     head = ["Method", *[f"{t} ({headline_name(t)})" for t in tasks], "Macro avg", "Trainable", "Total"]
     head += ["Time (s)"] if timings is not None else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in methods:
         c = cost(runs, m, timings)
-        cells = [LABELS[m], *[_pct(summary[m][t]) for t in tasks], f"**{_pct(summary[m]['macro'])}**",
+        cells = [NAMES[m], *[_pct(summary[m][t]) for t in tasks], f"**{_pct(summary[m]['macro'])}**",
                  _params(c["trainable"]), _params(c["total"])]
         cells += [_secs(c["seconds"])] if timings is not None else []
         lines.append("| " + " | ".join(cells) + " |")
     if "msrp" in tasks:
-        parts = ", ".join(f"{LABELS[m]} F1 {_pct(summary[m]['msrp_f1'])} / acc {_pct(summary[m]['msrp_acc'])}"
+        parts = ", ".join(f"{NAMES[m]} F1 {_pct(summary[m]['msrp_f1'])} / acc {_pct(summary[m]['msrp_acc'])}"
                           for m in methods)
         lines.append("")
         lines.append(f"MSRP parts: {parts}.")
@@ -140,6 +149,55 @@ def facts(summary: dict, runs: dict, timings: Timings | None = None) -> list[str
     return out
 
 
+def _delta(v: dict) -> str:
+    return f"{100 * v['mean']:+.1f} ± {100 * v['std']:.1f}"
+
+
+def stage2_section(change: dict, gate_means: dict, tasks: list[str]) -> list[str]:
+    """What stage 2 changed: the paired per-task score change of each stage-2 run over the
+    stage-1 adapters (``change``, scores.json) and its gate weights at start and end
+    (``gate_means``, reports/mta/gates.json), as lines of markdown."""
+    runs = [m for m in gates.RUNS if m in change]
+    if not runs:
+        return []
+    missing = [m for m in runs if m not in gate_means]
+    if missing:
+        raise LmreproError(f"{GATES}: no gate weights of stage-2 run(s) {missing}; rerun mta_eval")
+    head = ["Stage-2 run", *[f"{t} ({headline_name(t)})" for t in tasks], "Macro avg",
+            "Own-adapter weight, start → end", "Largest weight change"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    notes = []
+    for m in runs:
+        blocks = gate_means[m]["blocks"]
+        own = [(gates.own_weight(b["start"]), gates.own_weight(b["end"])) for b in blocks.values()]
+        own_txt = ", ".join(f"{a:.3f} → {b:.3f}" for a, b in own)
+        moved = gates.largest_change(gate_means[m])
+        cells = [NAMES[m], *[_delta(change[m][t]) for t in tasks], f"**{_delta(change[m]['macro'])}**", own_txt,
+                 f"{moved:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+        (a, b), k = own[0], len(gate_means[m]["experts"])
+        notes.append(f"{NAMES[m]}: a task's weight on its own adapter goes from {a:.2f} at the start of stage 2 "
+                     f"(uniform over the {k} adapters would be {1 / k:.2f}) to {b:.2f} at its end; no gate weight "
+                     f"moves by more than {moved:.3f}; macro score {100 * change[m]['macro']['mean']:+.1f} points "
+                     f"over the stage-1 adapters.")
+    return [
+        *([f"{NAMES[gates.NEUTRAL]} is an ablation, not a baseline: the same stage 2 ({STAGE2_KEY}) from the same "
+           f"stage-1 adapters, but with the gate logits restarted from {gates.RUNS[gates.NEUTRAL].start_key} "
+           f"(zero gives every adapter the same weight), so stage 2 has to learn the routing.", ""]
+          if gates.NEUTRAL in runs else []),
+        "What the second stage changed: each stage-2 run minus the stage-1 adapters it starts from, per task, "
+        "paired by seed (score ×100, mean ± std over seeds), and the gate weights it starts and ends with "
+        "(mean over seeds; own-adapter weight = mean over tasks of a task's weight on its own adapter; "
+        "one value per adapted block).",
+        "",
+        *lines,
+        "",
+        *[f"- {n}" for n in notes],
+        "",
+        f"![gate weights at the start and end of stage 2]({GATES_FIGURE.relative_to('reports').as_posix()})",
+    ]
+
+
 def render_figure(summary: dict, tasks: list[str], path: Path) -> None:
     import matplotlib
 
@@ -149,7 +207,7 @@ def render_figure(summary: dict, tasks: list[str], path: Path) -> None:
 
     from lmrepro.io import atomic_path
 
-    methods = [m for m in METHODS if m in summary]
+    methods = [m for m in ORDER if m in summary]
     x = np.arange(len(tasks) + 1)
     width = 0.8 / len(methods)
     fig, ax = plt.subplots(figsize=(12, 4.5))
@@ -157,7 +215,7 @@ def render_figure(summary: dict, tasks: list[str], path: Path) -> None:
         means = [summary[m][t]["mean"] for t in tasks] + [summary[m]["macro"]["mean"]]
         stds = [summary[m][t]["std"] for t in tasks] + [summary[m]["macro"]["std"]]
         ax.bar(x + (i - (len(methods) - 1) / 2) * width, np.array(means) * 100, width,
-               yerr=np.array(stds) * 100, capsize=2, label=LABELS[m])
+               yerr=np.array(stds) * 100, capsize=2, label=NAMES[m])
     ax.set_xticks(x, [f"{t}\n({headline_name(t)})" for t in tasks] + ["macro"])
     ax.set_ylabel("score x 100 (mean ± std over seeds)")
     ax.legend(fontsize=7, ncol=4, loc="lower center", bbox_to_anchor=(0.5, 1.0))
@@ -169,11 +227,14 @@ def render_figure(summary: dict, tasks: list[str], path: Path) -> None:
 
 def render(root: Path) -> str:
     root = Path(root)
-    for p in (SCORES, RUNS):
+    for p in (SCORES, RUNS, GATES):
         if not (root / p).is_file():
             raise LmreproError(f"{root / p}: missing; run the mta_eval stage")
     scores = json.loads((root / SCORES).read_text())
     runs = json.loads((root / RUNS).read_text())
+    gate_means = json.loads((root / GATES).read_text())
+    if CHANGE_KEY not in scores:
+        raise LmreproError(f"{root / SCORES}: no {CHANGE_KEY!r} (written by an older mta_eval); rerun mta_eval")
     summary, tasks, scale = scores["summary"], scores["tasks"], scores["scale"]
     text = [
         "## ALTER: Mixture-of-Task-Adapters (MTA)",
@@ -199,6 +260,8 @@ def render(root: Path) -> str:
         *[f"- {c}" for c in facts(summary, runs)],
         "",
         f"![per-task scores]({FIGURE.relative_to('reports').as_posix()})",
+        "",
+        *stage2_section(scores[CHANGE_KEY], gate_means, tasks),
     ]
     return "\n".join(text) + "\n"
 
@@ -213,7 +276,7 @@ def render_timing(root: Path, paths: list[Path]) -> str:
     runs = json.loads((root / RUNS).read_text())
     timings = read_timings([root / p for p in paths])
     lines = ["| Method | Trainable | Time (s) | per training stage (s) |", "|---|---:|---:|---|"]
-    for m in (m for m in METHODS if m in summary):
+    for m in (m for m in ORDER if m in summary):
         c = cost(runs, m, timings)
         stages = ", ".join(f"{name} {_secs(v['seconds'])}" for name, v in c["stages"].items())
         lines.append(f"| {LABELS[m]} | {_params(c['trainable'])} | {_secs(c['seconds'])} | {stages} |")

@@ -1,5 +1,8 @@
 """Stage mta_eval: score every method's predictions per task and seed, summarise over
-seeds, and write the deterministic metrics, the cost record, the table and the figure.
+seeds, and write the deterministic metrics, the cost record, the table and the figure;
+for the stage-2 runs (mta and its ablations) also the paired per-task change over the
+stage-1 adapters (scores.json ``stage2_change``) and the gate weights at the start and end
+of stage 2, mean over seeds (reports/mta/gates.json, reports/mta/gates.png).
 
 No wall time enters any output here (they would differ between identical runs); the
 report reads the training stages' timing files itself (mta/report.py)."""
@@ -10,8 +13,8 @@ import pandas as pd
 
 from lmrepro import io
 from lmrepro.errors import LmreproError
-from lmrepro.mta import report
-from lmrepro.mta.evaluate import score, summarize
+from lmrepro.mta import gates, report
+from lmrepro.mta.evaluate import paired_change, score, summarize
 from lmrepro.mta.schemas import Predictions, Scores
 from lmrepro.stage import Stage
 
@@ -23,6 +26,31 @@ stage.add_argument("--per-seed", type=Path, required=True, help="per (method, se
 stage.add_argument("--runs-out", type=Path, required=True, help="reports/mta/runs.json (parameter counts, steps)")
 stage.add_argument("--table", type=Path, required=True)
 stage.add_argument("--figure", type=Path, required=True)
+stage.add_argument("--gates", type=Path, nargs="+", required=True, help="data/mta/gates/<method>.json of the stage-2 runs")
+stage.add_argument("--gates-out", type=Path, required=True, help="reports/mta/gates.json (mean over seeds)")
+stage.add_argument("--gates-figure", type=Path, required=True, help="reports/mta/gates.png")
+
+
+def gate_summary(paths: list[Path], methods: set[str], tasks: list[str], seeds: list[int]) -> dict:
+    """{method: gates.mean_over_seeds} for every stage-2 run; each record must match the
+    predictions (one per stage-2 method among them), the tasks and the seeds."""
+    out = {}
+    for path in paths:
+        rec = gates.read(path)
+        method = rec["method"]
+        if method not in gates.RUNS or method in out:
+            raise LmreproError(f"{path}: method {method!r} is not a stage-2 run or appears twice "
+                               f"(expected one record each of {sorted(gates.RUNS)})")
+        if rec["tasks"] != tasks:
+            raise LmreproError(f"{path}: tasks {rec['tasks']}, expected mta.data.tasks {tasks}")
+        if sorted(int(r["seed"]) for r in rec["runs"]) != sorted(seeds):
+            raise LmreproError(f"{path}: seeds {[r['seed'] for r in rec['runs']]}, expected {seeds}")
+        out[method] = gates.mean_over_seeds(rec)
+    expected = methods & set(gates.RUNS)
+    if set(out) != expected:
+        raise LmreproError(f"gate records for {sorted(out)} but stage-2 predictions for {sorted(expected)}: "
+                           "pass one --gates file per stage-2 run")
+    return out
 
 
 @stage.main
@@ -44,10 +72,18 @@ def main(ctx) -> None:
     scale = {"backbone": ctx.section("mta.backbone"), "blocks": mix["blocks"], "bottleneck": mix["bottleneck"],
              "n_shared": mix["n_shared"], "temperature": mix["temperature"], "n_train": data["n_train"],
              "n_test": data["n_test"], "n_valid": data["n_valid"], "max_len": data["max_len"], "seeds": seeds}
-    io.write_json({"tasks": tasks, "scale": scale, "summary": summary}, ctx.args.scores)
+    gate_means = gate_summary(ctx.args.gates, set(summary), tasks, seeds)
+    change = {m: paired_change(scores, tasks, m, "adapters") for m in gates.RUNS if m in summary and "adapters" in summary}
+    io.write_json({"tasks": tasks, "scale": scale, "summary": summary, report.CHANGE_KEY: change}, ctx.args.scores)
     io.write_json(runs, ctx.args.runs_out)
     io.write_text("# MTA: method x task\n\n" + report.table(summary, runs, tasks) + "\n", ctx.args.table)
     report.render_figure(summary, tasks, ctx.args.figure)
+    io.write_json(gate_means, ctx.args.gates_out)
+    gates.render_figure(gate_means, ctx.args.gates_figure)
+    for method, entry in gate_means.items():
+        first = next(iter(entry["blocks"].values()))
+        ctx.log.info("%s gates: own-adapter weight %.3f -> %.3f, largest change %.3f", method,
+                     gates.own_weight(first["start"]), gates.own_weight(first["end"]), gates.largest_change(entry))
     for method, entry in summary.items():
         ctx.log.info("%s: macro %.3f ± %.3f", method, entry["macro"]["mean"], entry["macro"]["std"])
         ctx.log_metrics({f"{method}/macro": entry["macro"]["mean"]})
