@@ -279,6 +279,6 @@ def render_timing(root: Path, paths: list[Path]) -> str:
     for m in (m for m in ORDER if m in summary):
         c = cost(runs, m, timings)
         stages = ", ".join(f"{name} {_secs(v['seconds'])}" for name, v in c["stages"].items())
-        lines.append(f"| {LABELS[m]} | {_params(c['trainable'])} | {_secs(c['seconds'])} | {stages} |")
+        lines.append(f"| {NAMES[m]} | {_params(c['trainable'])} | {_secs(c['seconds'])} | {stages} |")
     return "Training wall time per seed (mean over seeds), threads and device as in each file.\n\n" + \
         "\n".join(lines) + "\n"
