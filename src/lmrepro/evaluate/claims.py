@@ -62,7 +62,8 @@ def evaluate_claims(root: Path, n_boot: int, seed: int) -> list[ClaimResult | No
             except LmreproError as err:
                 if "not found" not in str(err):
                     raise
-                missing[claim.id] = str(err)
+                # paths relative to the repo: two copies of one run must write the same bytes
+                missing[claim.id] = str(err).replace(f"{root.resolve()}/", "").replace(f"{root}/", "")
         tested = {r.id: r for r in engine.evaluate_paper(
             registry.Registry(reg.paper, reg.source, tuple(testable), reg.path), load, n_boot=n_boot, seed=seed)} if testable else {}
         for claim in reg.claims:
