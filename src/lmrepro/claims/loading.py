@@ -61,6 +61,18 @@ def read_outcomes(path: Path, schema) -> pd.DataFrame:
     return io.read_table(path, schema)
 
 
+def cached_reader(path: Path, schema) -> Callable[[], pd.DataFrame]:
+    """A per-unit table read (and schema-checked) once, on first use, by every arm of a loader."""
+    cache: dict[str, pd.DataFrame] = {}
+
+    def read() -> pd.DataFrame:
+        if "df" not in cache:
+            cache["df"] = read_outcomes(path, schema)
+        return cache["df"]
+
+    return read
+
+
 Loader = Callable[[dict, str], Outcomes]
 
 # The value a region loader gives a design at a scenario it cannot serve (infeasible,

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lmrepro.claims.loading import LOSES, Loader, outcomes_from_series, read_outcomes
+from lmrepro.claims.loading import LOSES, Loader, cached_reader, outcomes_from_series
 from lmrepro.claims.stats import Outcomes
 from lmrepro.edge.schemas import EnergyResults, RobustnessPredictions
 from lmrepro.errors import LmreproError
@@ -32,14 +32,12 @@ _SPECIAL = {"rate_hz_max", "rate_hz_min", "n_tasks_min", "min_lifetime_years"}
 
 
 def energy_loader(root: Path) -> Loader:
-    cache: dict[str, pd.DataFrame] = {}
+    read = cached_reader(root / ENERGY, EnergyResults)
 
     def load(select: dict, metric: str) -> Outcomes:
         if metric != "energy_per_inference_uj":
             raise LmreproError(f"edge energy claims support metric 'energy_per_inference_uj', not {metric!r}")
-        if "df" not in cache:
-            cache["df"] = read_outcomes(root / ENERGY, EnergyResults)
-        df = cache["df"]
+        df = read()
         keep = np.ones(len(df), dtype=bool)
         for key, value in select.items():
             if key in _SPECIAL:
@@ -64,14 +62,12 @@ def energy_loader(root: Path) -> Loader:
 
 
 def robustness_loader(root: Path) -> Loader:
-    cache: dict[str, pd.DataFrame] = {}
+    read = cached_reader(root / ROBUSTNESS, RobustnessPredictions)
 
     def load(select: dict, metric: str) -> Outcomes:
         if metric != "accuracy":
             raise LmreproError(f"edge robustness claims support metric 'accuracy', not {metric!r}")
-        if "df" not in cache:
-            cache["df"] = read_outcomes(root / ROBUSTNESS, RobustnessPredictions)
-        df = cache["df"]
+        df = read()
         rows = df[(df["condition"] == select["condition"])
                   & np.isclose(df["bit_error_rate"], float(select.get("bit_error_rate", 0.0)))
                   & np.isclose(df["sparsity"], float(select.get("sparsity", 0.0)))]

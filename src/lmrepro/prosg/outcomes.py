@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lmrepro.claims.loading import Loader, outcomes_from_series, read_outcomes
+from lmrepro.claims.loading import Loader, cached_reader, outcomes_from_series
 from lmrepro.claims.stats import Outcomes
 from lmrepro.errors import LmreproError
 from lmrepro.prosg.schemas import ProsgPredictions
@@ -37,14 +37,12 @@ def _distances(df: pd.DataFrame, spec) -> list[int]:
 
 
 def loader(root: Path) -> Loader:
-    cache: dict[str, pd.DataFrame] = {}
+    read = cached_reader(root / PREDS, ProsgPredictions)
 
     def load(select: dict, metric: str) -> Outcomes:
         if metric != "exact_match":
             raise LmreproError(f"ProSG claims support metric 'exact_match', not {metric!r}")
-        if "df" not in cache:
-            cache["df"] = read_outcomes(root / PREDS, ProsgPredictions)
-        df = cache["df"]
+        df = read()
         rows = df[(df["method"] == select["method"]) & df["distance"].isin(_distances(df, select["distance"]))]
         if rows.empty:
             raise LmreproError(f"{root / PREDS}: no predictions for ProSG arm {select} (per-unit outcomes not found)")
