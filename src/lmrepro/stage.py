@@ -11,8 +11,11 @@ same way for Snakemake and DVC:
 - one MLflow run per execution, tagged with stage, wildcards, git state, params hash,
   orchestrator and pipeline invocation id; it ends FAILED or KILLED when the stage does;
 - outputs written through :mod:`lmrepro.io` are rolled back if the stage fails, so a
-  failed stage leaves the previous good outputs untouched and no partial new ones;
-  temporary and backup files of writers that were killed outright are removed first;
+  failed stage leaves no partial new outputs, and whatever outputs existed when it started
+  are put back; a writer killed outright is rolled back at the next stage start (its
+  backups restored, its temporary files removed). Snakemake itself deletes a job's
+  outputs before starting it, so under Snakemake "what existed" is nothing: the previous
+  versions live on only in DVC's cache (``dvc checkout``) and git (reports/);
 - a :class:`LmreproError` prints its message and exits 2; a bug exits 1 with a traceback.
 """
 
@@ -238,7 +241,7 @@ class Stage:
             except Exception as err:  # noqa: BLE001 - housekeeping; never fails the stage
                 log.warning("MLflow tracking: could not reap stale runs (%s: %s)", type(err).__name__, err)
             for leftover in io.clean_stale_files(root):
-                log.info("removed %s (left by a killed writer)", leftover.relative_to(root))
+                log.info("rolled back %s (left by a killed writer)", leftover.relative_to(root))
             commit, dirty = tracking.git_state(root)
             run = tracking.StageRun(self.track, self.name, run_name, root)
             tags = {

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
 from lmrepro.paths import repo_root
+from lmrepro.procs import pid_alive
 
 T = TypeVar("T")
 
@@ -153,16 +154,6 @@ def orchestrator() -> str:
     return "cli"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_stale_runs(root: Path | None = None) -> int:
     """Mark RUNNING runs of dead processes on this host as KILLED; returns how many."""
     c = client(root)
@@ -176,7 +167,7 @@ def reap_stale_runs(root: Path | None = None) -> int:
         tags = run.data.tags
         if tags.get("lmrepro.host") != host or not tags.get("lmrepro.pid", "").isdigit():
             continue
-        if _pid_alive(int(tags["lmrepro.pid"])) and int(tags["lmrepro.pid"]) != os.getpid():
+        if pid_alive(int(tags["lmrepro.pid"])) and int(tags["lmrepro.pid"]) != os.getpid():
             continue
         retry(c.set_tag, run.info.run_id, "lmrepro.reaped", "process ended without closing its run")
         retry(c.set_terminated, run.info.run_id, status="KILLED")
