@@ -129,7 +129,7 @@ def test_dvc_mode_reads_params_file_and_validates_it_whole(tmp_root, rec_raw):
     assert result.returncode == 2 and "runtime.bogus" in result.stderr
 
 
-def test_stage_start_removes_scratch_files_of_killed_writers(tmp_root):
+def test_stage_start_rolls_back_scratch_files_of_killed_writers(tmp_root):
     out = tmp_root / "data" / "x" / "out.json"
     out.parent.mkdir(parents=True)
     stale = out.parent / ".tasks.parquet.bak-1a2b3c4d"  # a SIGKILL between the journal's renames
@@ -140,4 +140,5 @@ def test_stage_start_removes_scratch_files_of_killed_writers(tmp_root):
     result = run_stage(args, tmp_root)
     assert result.returncode == 0, result.stderr
     assert not stale.exists() and live.is_dir()
-    assert f"removed data/x/{stale.name}" in result.stderr
+    assert (out.parent / "tasks.parquet").read_text() == "old output"  # the backup is put back
+    assert f"rolled back data/x/{stale.name}" in result.stderr
