@@ -16,7 +16,7 @@ export DVC_NO_ANALYTICS := 1
 CORES ?= all
 PORT ?= 5000
 
-.PHONY: install reproduce smoke test test-fast lint ui report bench gpu-check dvc.yaml dvc-check clean
+.PHONY: install reproduce smoke test test-fast faults lint ui report bench gpu-check dvc.yaml dvc-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ test: install
 # Unit tests only: no smoke DAG run (local or cluster executor).
 test-fast: install
 	python -m pytest -q -m "not e2e and not scaleout"
+
+# The fault table of the report's appendix: every fault-injection test, rows kept only for
+# tests that passed (tests/faults.py); written atomically to reports/faults.md.
+faults: install
+	LMREPRO_FAULT_TABLE=reports/faults.md python -m pytest -q -m fault
 
 lint: install
 	snakemake --lint

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import pytest_runtest_makereport, pytest_sessionfinish, record_fault  # noqa: F401  (the fault table)
+from tests.faults import (  # noqa: F401  (the fault table)
+    pytest_collection_modifyitems,
+    pytest_runtest_makereport,
+    pytest_sessionfinish,
+    record_fault,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
