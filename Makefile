@@ -81,12 +81,12 @@ report: install
 	snakemake --cores 1 --report report.html
 
 bench: install
-	python -m lmrepro.bench
+	python -m lmrepro.tools.bench
 
 # On a GPU machine, before a paper-profile run: a few paper-size training steps per track
 # on CUDA with throughput and peak memory (a few minutes; fails clearly without CUDA).
 gpu-check: install
-	python -m lmrepro.gpu_check --profile paper --device cuda --json reports/gpu_check.json
+	python -m lmrepro.tools.gpu_check --profile paper --device cuda --json reports/gpu_check.json
 
 clean:
 	rm -rf data models logs mlflow.db mlartifacts .snakemake report.html

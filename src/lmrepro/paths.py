@@ -26,3 +26,20 @@ def repo_root() -> Path:
 
 def schema_dir(root: Path | None = None) -> Path:
     return (root or repo_root()) / "workflow" / "schemas" / "params"
+
+
+def data_mirror(configured: str | Path | None = None, root: Path | None = None) -> Path:
+    """The raw-data mirror: $LMREPRO_DATA_MIRROR, else ``configured`` (params
+    ``data.mirror``; relative to the repository root), else ``../shared/data`` beside it.
+
+    Why one function: the fetch stage, the benchmarks and the cost estimates all read raw
+    files from the mirror; each with its own lookup, one of them reads another folder
+    than the stages did whenever the variable or the params differ.
+    """
+    env = os.environ.get("LMREPRO_DATA_MIRROR")
+    if env:
+        return Path(env)
+    root = root or repo_root()
+    if configured:
+        return root / configured  # an absolute ``configured`` stays as it is
+    return root.parent / "shared" / "data"

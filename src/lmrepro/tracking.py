@@ -33,10 +33,11 @@ from typing import Any, Callable, Mapping, TypeVar
 
 from lmrepro.paths import repo_root
 from lmrepro.procs import pid_alive
+from lmrepro.tracks import EXPERIMENTS
 
 T = TypeVar("T")
 
-TRACKS = ("data", "rec", "mta", "prosg", "edge", "evaluate", "pipeline")
+TRACKS = EXPERIMENTS  # one experiment each (lmrepro.tracks: the track list exists once)
 EXPERIMENT_PREFIX = "lmrepro"
 SQLITE_TIMEOUT_S = 60
 

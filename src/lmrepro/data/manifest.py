@@ -65,13 +65,6 @@ def read_manifest(path: str | Path) -> list[ManifestEntry]:
     return entries
 
 
-def default_mirror() -> Path:
-    from lmrepro.paths import repo_root
-
-    env = os.environ.get("LMREPRO_DATA_MIRROR")
-    return Path(env) if env else (repo_root().parent / "shared" / "data")
-
-
 def _download(url: str, dest: Path, timeout: float = 60.0) -> None:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:

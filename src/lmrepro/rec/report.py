@@ -2,7 +2,7 @@
 declared outputs (reports/rec/summary.json and the HR@10-vs-params figure): every
 indexing x model x setting with HR/NDCG@5/10/20 (test) and parameters, next to the
 TIGER-table peers (papers.md); the leak and graph-weight ablations. The verdicts are
-the claims engine's (lmrepro.evaluate.claims). Writes nothing.
+the claims engine's (lmrepro.report.claims). Writes nothing.
 
 Wall times (training seconds, decoding ms per user) are not results: they come from
 reports/rec/timing/*.json and go to reports/timing.md (render_timing), so results.md

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from lmrepro import config as cfgmod
 from lmrepro import io, tracking
-from lmrepro.evaluate.claims import claims_json, evaluate_claims, render_summary, render_verdicts
-from lmrepro.evaluate.collect import collect_metrics, render_results
-from lmrepro.evaluate.curves import curve_runs, plot_curves
-from lmrepro.evaluate.provenance import provenance_section
-from lmrepro.evaluate.timing import per_run_note, render_timing
+from lmrepro.report.claims import claims_json, evaluate_claims, render_summary, render_verdicts
+from lmrepro.report.collect import collect_metrics, render_results
+from lmrepro.report.curves import curve_runs, plot_curves
+from lmrepro.report.provenance import provenance_section
+from lmrepro.report.timing import per_run_note, render_timing
 from lmrepro.stage import Stage
 
 stage = Stage(track="evaluate", name="evaluate")

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from lmrepro.data.manifest import default_mirror, fetch_group, read_manifest
+from lmrepro.data.manifest import fetch_group, read_manifest
+from lmrepro.paths import data_mirror
 from lmrepro.stage import Stage
 
 stage = Stage(track="data", name="fetch", wildcards=("group",))
@@ -12,9 +13,7 @@ stage.add_argument("--out", type=Path, required=True, help="folder to fill (repl
 
 @stage.main
 def main(ctx) -> None:
-    import os
-
-    mirror = Path(os.environ.get("LMREPRO_DATA_MIRROR") or ctx.section("data.mirror") or default_mirror())
+    mirror = data_mirror(ctx.section("data.mirror"))
     manifest = Path(ctx.section("data.manifest"))
     entries = read_manifest(manifest)
     ctx.log.info("fetching group %s from mirror %s (manifest %s)", ctx.args.group, mirror, manifest)

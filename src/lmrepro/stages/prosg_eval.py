@@ -13,7 +13,7 @@ import pandas as pd
 from lmrepro import io
 from lmrepro.errors import LmreproError
 from lmrepro.prosg import figures
-from lmrepro.prosg.evaluate import (
+from lmrepro.prosg.scoring import (
     EvalConfig,
     accuracy_table,
     evaluate,

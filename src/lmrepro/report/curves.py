@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lmrepro import tracking
-from lmrepro.evaluate.provenance import latest_writers
+from lmrepro.report.provenance import latest_writers
 
 
 def curve_runs(root: Path) -> list[dict]:

@@ -20,7 +20,7 @@ MODULES = [
     "src/lmrepro/mta/report.py",
     "src/lmrepro/prosg/report.py",
     "src/lmrepro/edge/report.py",
-    "src/lmrepro/evaluate/claims.py",
+    "src/lmrepro/report/claims.py",
     "src/lmrepro/stages/evaluate.py",
 ]
 

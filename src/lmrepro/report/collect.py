@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from lmrepro.errors import LmreproError
-from lmrepro.evaluate.sections import SECTIONS
+from lmrepro.report.sections import SECTIONS
 
 
 def collect_metrics(files: list[Path], root: Path) -> dict:
