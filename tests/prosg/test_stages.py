@@ -21,7 +21,7 @@ import pytest
 from lmrepro import config, io
 from lmrepro.data.schemas import TextCorpus
 from lmrepro.prosg.schemas import ProsgAccuracy, ProsgExamples, ProsgPredictions
-from lmrepro.stages import prosg_build_data, prosg_eval, prosg_pretrain_rnn, prosg_train
+from lmrepro.stages import build_prosg_data, eval_prosg, pretrain_rnn, train_prosg
 from tests.conftest import REPO
 
 SMOKE = config.load_params(REPO / "params.yaml", REPO / "workflow" / "profiles" / "smoke" / "params.yaml")
@@ -59,18 +59,18 @@ def root(corpus, tmp_path_factory):
 
 
 def _train(root: Path, examples: Path, out: Path) -> None:
-    _run(prosg_pretrain_rnn, ["--examples", examples, "--corpus", root / "corpus.parquet", "--out", out / "base",
+    _run(pretrain_rnn, ["--examples", examples, "--corpus", root / "corpus.parquet", "--out", out / "base",
                               "--metrics", out / "pretrain.json", "--timing", out / "timing" / "pretrain_rnn.json",
                               "--cfg", _cfg("prosg.tokenizer", "prosg.model", "prosg.pretrain")])
     for v in VARIANTS:
-        _run(prosg_train, ["--variant", v, "--examples", examples, "--base", out / "base",
+        _run(train_prosg, ["--variant", v, "--examples", examples, "--base", out / "base",
                            "--out", out / "generators" / v, "--metrics", out / f"train-{v}.json",
                            "--timing", out / "timing" / f"train_prosg-{v}.json",
                            "--cfg", _cfg("prosg.update", "prosg.train", f"prosg.variants.{v}")])
 
 
 def _eval(examples: Path, models: Path, out: Path) -> None:
-    _run(prosg_eval, ["--examples", examples, "--base", models / "base",
+    _run(eval_prosg, ["--examples", examples, "--base", models / "base",
                       "--generators", *[models / "generators" / v for v in VARIANTS],
                       "--table", out / "accuracy.parquet", "--figure", out / "accuracy.png",
                       "--markdown", out / "accuracy.md", "--predictions", out / "preds.parquet",
@@ -89,7 +89,7 @@ def runs(root):
     """The smoke pipeline (build, pretrain, train, eval) twice, into a/ and b/."""
     for name in ("a", "b"):
         out = root / name
-        _run(prosg_build_data, ["--corpus", root / "corpus.parquet", "--out", out / "examples.parquet",
+        _run(build_prosg_data, ["--corpus", root / "corpus.parquet", "--out", out / "examples.parquet",
                                 "--metrics", out / "data.json", "--cfg", _cfg("prosg.data")])
         _train(root, out / "examples.parquet", out)
         _eval(out / "examples.parquet", out, out)
@@ -159,7 +159,7 @@ def _poisoned(examples: Path, out: Path) -> Path:
 def test_training_stages_read_train_rows_only(root, runs, monkeypatch):
     a, _ = runs
     asked: list[str] = []
-    for module in (prosg_pretrain_rnn, prosg_train):
+    for module in (pretrain_rnn, train_prosg):
         real = module.read_examples
 
         def recording(path, split, real=real):
