@@ -17,9 +17,7 @@ by the task's full test size, the seeds and the methods.
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

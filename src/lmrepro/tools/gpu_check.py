@@ -17,7 +17,6 @@ is NumPy on the host), so it is listed without a step.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
