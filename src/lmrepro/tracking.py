@@ -535,7 +535,7 @@ def summarize_invocation(invocation_id: str, status: str = "FINISHED", root: Pat
     )
     run_id = summary.info.run_id
     table = sorted(
-        ({"stage": r.info.run_name, "run_id": r.info.run_id, "experiment": experiments[r.info.experiment_id],
+        ({"stage": run_label(r.data.tags), "run_id": r.info.run_id, "experiment": experiments[r.info.experiment_id],
           "experiment_id": r.info.experiment_id, "status": r.info.status,
           "seconds": r.data.metrics.get("stage_seconds")} for r in runs),
         key=lambda row: row["stage"],
@@ -563,6 +563,15 @@ def summarize_invocation(invocation_id: str, status: str = "FINISHED", root: Pat
         retry(c.log_artifact, run_id, str(root / "reports" / "results.md"))
     retry(c.set_terminated, run_id, status=status)
     return run_id
+
+
+def run_label(tags: Mapping[str, str]) -> str:
+    """stage[wildcard=value,...]: unique within an invocation, unlike the short run name."""
+    import json as _json
+
+    wildcards = _json.loads(tags.get("lmrepro.wildcards", "{}"))
+    inner = ",".join(f"{k}={v}" for k, v in wildcards.items())
+    return tags["lmrepro.stage"] + (f"[{inner}]" if inner else "")
 
 
 def _flatten_numbers(node, prefix: str = "") -> dict[str, float]:
