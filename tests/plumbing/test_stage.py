@@ -26,7 +26,14 @@ def runs(root, status=None):
     client = tracking.client(root)
     exp = client.get_experiment_by_name(tracking.experiment_name("data"))
     found = client.search_runs([exp.experiment_id])
+    found = [r for r in found if r.data.tags.get(tracking.PARENT_TAG) != "true"]  # stage runs only
     return [r for r in found if status is None or r.info.status == status]
+
+
+def parents(root):
+    client = tracking.client(root)
+    exp = client.get_experiment_by_name(tracking.experiment_name("data"))
+    return [r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get(tracking.PARENT_TAG) == "true"]
 
 
 @pytest.fixture
@@ -55,6 +62,29 @@ def test_good_run_writes_outputs_and_a_finished_tagged_run(tmp_root, rec_raw):
     assert run.data.params["data.rec.datasets"] == "['beauty']" and run.data.params["runtime.seed"] == "5"
     assert run.data.metrics["interactions"] == 12
     assert run.inputs.dataset_inputs[0].dataset.name == "Beauty.txt"
+    # a short name, the wildcard as a param, Source and user set, outputs by their final paths
+    assert run.info.run_name == "build_rec" and run.data.params["dataset"] == "beauty"
+    assert tags["mlflow.source.name"] == "src/lmrepro/stages/build_rec.py" and tags["mlflow.source.type"] == "JOB"
+    assert tags["mlflow.user"] == run.info.user_id and tags["mlflow.user"]
+    assert json.loads(tags["lmrepro.outputs"]) == ["out.parquet", "m.json"]
+    # a native child of the invocation's parent run, which ended with its only child
+    [parent] = parents(tmp_root)
+    assert tags["mlflow.parentRunId"] == parent.info.run_id
+    assert parent.data.tags["lmrepro.invocation_id"] == "inv-1" and parent.info.status == "FINISHED"
+
+
+def test_a_run_logs_only_the_params_its_stage_read():
+    """A rule may pass a whole section (rec.model: every model's geometry); the run's
+    params are the runtime section, the wildcards and the part the stage read."""
+    import argparse
+
+    from lmrepro import stage as stagemod
+
+    geometry = {"lightlm": {"d_model": 64}, "p5": {"d_model": 128}, "p5_small": {"d_model": 32}}
+    ctx = stagemod.StageContext(stagemod.Stage("rec", "probe"), argparse.Namespace(), {"rec.model": geometry, **RUNTIME}, None)
+    assert ctx.section("rec.model.lightlm") == {"d_model": 64}
+    logged = stagemod.cfgmod.flatten(stagemod.params_tree(ctx.read))
+    assert logged == {"rec.model.lightlm.d_model": 64}
 
 
 def test_bad_params_exit_2_name_the_key_and_write_nothing(tmp_root, rec_raw):
