@@ -1,6 +1,8 @@
 """Report sections in the order they appear in reports/results.md.
 
-Each entry is a module with ``render(root: Path) -> str``. A track adds its module here
+Each entry is a module with ``render(root: Path) -> str``; those in USES_SOURCES also
+take the rec datasets' entries (``sources=``, params data.rec.sources: published
+statistics and peer rows are data of a dataset, not code). A track adds its module here
 when it lands. The imports are explicit (not module names resolved at run time) so that
 :mod:`lmrepro.codedeps` sees them and the evaluate rule reruns when a section changes.
 """
@@ -20,3 +22,5 @@ SECTIONS: tuple[ModuleType, ...] = (
     prosg_report,
     edge_report,
 )
+
+USES_SOURCES: tuple[ModuleType, ...] = (data_report, rec_report)
