@@ -75,7 +75,9 @@ def test_own_dataset_runs_the_rec_track_by_params_alone(tmp_path):
     (mirror / "MANIFEST.tsv").write_text((mirror / "MANIFEST.tsv").read_text().splitlines(keepends=True)[0]
                                          + "".join((mirror / "MANIFEST.tsv").read_text().splitlines(keepends=True)[1:2]))
     (mirror / "rec" / "mine2.txt").unlink()
-    (mirror / "rec" / "mine.txt").write_bytes(data)  # replaced (same bytes, newer file)
+    # same bytes again: Snakemake's input checksum says nothing changed, so nothing reruns;
+    # other bytes (a user replacing the file): the fetch reruns and its sha256 check decides
+    (mirror / "rec" / "mine.txt").write_bytes(data + b"31 1 2 3\n")
     replaced = sh(["snakemake", "-n", "--cores", "1", "data/raw/rec", "--configfile", *configs], root,
                   env_extra={"LMREPRO_DATA_MIRROR": str(mirror)})
     assert "fetch" in replaced.stdout and "updated input files" in replaced.stdout, replaced.stdout[-2000:]
