@@ -121,7 +121,8 @@ DATASET_PATTERN = "|".join(map(re.escape, config["data"]["rec"]["sources"]))
 
 def _manifest_entries():
     """The manifest and mirror the fetch stage will read (same resolution as
-    lmrepro.stages.fetch: $LMREPRO_DATA_MIRROR, else data.mirror; relative to the repo)."""
+    lmrepro.stages.fetch: $LMREPRO_DATA_MIRROR, else data.mirror; relative to the repo).
+    """
     manifest = repo_file(config["data"]["manifest"], ROOT)
     mirror = repo_file(
         os.environ.get("LMREPRO_DATA_MIRROR")
