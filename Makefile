@@ -44,9 +44,11 @@ reproduce: install
 	$(RECOVER)
 	$(SNAKEMAKE) --cores $(CORES) $(if $(wildcard data),,--forceall) $(TARGETS)
 
+# A profile works in runs/<profile>/ (data, models, reports, logs, mlflow.db, .snakemake):
+# it never overwrites the default profile's results. TARGETS are relative to that folder.
 smoke: install
-	$(RECOVER)
-	$(SNAKEMAKE) --cores 2 --configfile params.yaml workflow/profiles/smoke/params.yaml $(TARGETS)
+	$(RECOVER) --directory runs/smoke
+	$(SNAKEMAKE) --cores 2 $(TARGETS) --configfile params.yaml workflow/profiles/smoke/params.yaml
 
 test: install
 	python -m pytest -q
@@ -89,4 +91,4 @@ gpu-check: install
 	python -m lmrepro.tools.gpu_check --profile paper --device cuda --json reports/gpu_check.json
 
 clean:
-	rm -rf data models logs mlflow.db mlartifacts .snakemake report.html
+	rm -rf data models logs mlflow.db mlartifacts .snakemake report.html runs

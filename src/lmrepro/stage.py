@@ -57,9 +57,13 @@ def subschema(schema: Mapping, dotted: str) -> Mapping | None:
     node: Mapping | None = schema
     for part in dotted.split("."):
         props = (node or {}).get("properties", {})
-        if part not in props:
+        extra = (node or {}).get("additionalProperties")
+        if part in props:
+            node = props[part]
+        elif isinstance(extra, Mapping):  # a named entry of a mapping (data.rec.sources.<name>)
+            node = extra
+        else:
             return None
-        node = props[part]
     return node
 
 

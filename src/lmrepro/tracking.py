@@ -4,6 +4,8 @@ Why it looks like this:
 - The embedded store is ``sqlite:///<repo>/mlflow.db`` (MLflow 3 refuses ./mlruns), with
   artifacts under ``<repo>/mlartifacts`` set when an experiment is created, so the UI
   finds them wherever it is started. ``MLFLOW_TRACKING_URI`` points at a shared server.
+  A non-default profile keeps its own store and artifacts in runs/<profile>/
+  (lmrepro.paths.output_root), so its experiments never mix with the default's.
 - Parallel Snakemake jobs share one SQLite file: every call retries on "database is
   locked", metrics are buffered and sent in batches, experiments are created before jobs
   fork (``python -m lmrepro.tracking init`` in the Snakefile's onstart).
@@ -41,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
-from lmrepro.paths import repo_root
+from lmrepro.paths import output_root, repo_root
 from lmrepro.procs import pid_alive
 from lmrepro.tracks import EXPERIMENTS
 
@@ -70,7 +72,7 @@ def tracking_uri(root: Path | None = None) -> str:
     env = os.environ.get("MLFLOW_TRACKING_URI")
     if env:
         return env
-    return f"sqlite:///{(root or repo_root()) / 'mlflow.db'}?timeout={SQLITE_TIMEOUT_S}"
+    return f"sqlite:///{output_root(root) / 'mlflow.db'}?timeout={SQLITE_TIMEOUT_S}"
 
 
 def is_remote(root: Path | None = None) -> bool:
@@ -78,7 +80,7 @@ def is_remote(root: Path | None = None) -> bool:
 
 
 def artifact_root(root: Path | None = None) -> Path:
-    return (root or repo_root()) / "mlartifacts"
+    return output_root(root) / "mlartifacts"
 
 
 def experiment_name(track: str) -> str:
@@ -538,7 +540,7 @@ def summarize_invocation(invocation_id: str, status: str = "FINISHED", root: Pat
         Metric("stages_failed", sum(row["status"] != "FINISHED" for row in table), now, 0),
         Metric("stage_seconds_total", sum(row["seconds"] or 0 for row in table), now, 0),
     ]
-    collected = root / "reports" / "metrics.json"
+    collected = output_root(root) / "reports" / "metrics.json"
     if collected.is_file():
         flat = _flatten_numbers(_json.loads(collected.read_text()))
         metrics += [Metric(_metric_key(k)[:250], v, now, 0) for k, v in sorted(flat.items())]
@@ -551,8 +553,9 @@ def summarize_invocation(invocation_id: str, status: str = "FINISHED", root: Pat
     lines = ["| stage | status | seconds | run |", "|---|---|---:|---|"]
     lines += [f"| {row['stage']} | {row['status']} | {row['seconds'] or 0:.1f} | [{row['run_id'][:8]}](#/experiments/{row['experiment_id']}/runs/{row['run_id']}) |" for row in table]
     retry(c.log_text, run_id, "\n".join(lines) + "\n", "stage_runs.md")
-    if (root / "reports" / "results.md").is_file():
-        retry(c.log_artifact, run_id, str(root / "reports" / "results.md"))
+    results_md = output_root(root) / "reports" / "results.md"
+    if results_md.is_file():
+        retry(c.log_artifact, run_id, str(results_md))
     retry(c.set_terminated, run_id, status=status)
     return run_id
 

@@ -14,6 +14,7 @@ from lmrepro import io, tracking
 from tests.conftest import REPO
 
 RUNTIME = {"runtime": {"seed": 5, "threads": 1, "device": "cpu", "amp": False}}
+BEAUTY = {"data.rec.datasets": ["beauty"], "data.rec.sources.beauty": {"file": "Beauty.txt"}}
 
 
 def run_stage(module_args, root, env_extra=None, **kwargs):
@@ -50,7 +51,7 @@ def build_rec_args(raw, root, cfg):
 
 
 def test_good_run_writes_outputs_and_a_finished_tagged_run(tmp_root, rec_raw):
-    cfg = {"data.rec": {"datasets": ["beauty"]}, **RUNTIME}
+    cfg = {**BEAUTY, **RUNTIME}
     result = run_stage(build_rec_args(rec_raw, tmp_root, cfg), tmp_root, {"LMREPRO_INVOCATION_ID": "inv-1"})
     assert result.returncode == 0, (tmp_root / "log.txt").read_text()
     assert io.read_json(tmp_root / "m.json")["interactions"] == 12
@@ -88,7 +89,7 @@ def test_a_run_logs_only_the_params_its_stage_read():
 
 
 def test_bad_params_exit_2_name_the_key_and_write_nothing(tmp_root, rec_raw):
-    cfg = {"data.rec": {"datasets": ["beauty"], "extra": 1}, "runtime": {"seed": 5, "threads": 0, "device": "cpu", "amp": False}}
+    cfg = {**BEAUTY, "data.rec.sources.beauty": {"file": "Beauty.txt", "extra": 1}, "runtime": {"seed": 5, "threads": 0, "device": "cpu", "amp": False}}
     result = run_stage(build_rec_args(rec_raw, tmp_root, cfg), tmp_root)
     assert result.returncode == 2
     assert "stage build_rec failed, see" in result.stderr
@@ -98,7 +99,7 @@ def test_bad_params_exit_2_name_the_key_and_write_nothing(tmp_root, rec_raw):
 
 
 def test_bad_input_keeps_previous_outputs_and_run_ends_failed(tmp_root, rec_raw):
-    cfg = {"data.rec": {"datasets": ["beauty"]}, **RUNTIME}
+    cfg = {**BEAUTY, **RUNTIME}
     assert run_stage(build_rec_args(rec_raw, tmp_root, cfg), tmp_root).returncode == 0
     before = (tmp_root / "out.parquet").read_bytes()
     (rec_raw / "Beauty.txt").write_text("1 1 2 3 4\n2 2 oops 5\n")
