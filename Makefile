@@ -58,6 +58,7 @@ test-fast: install
 lint: install
 	snakemake --lint
 	snakefmt --check Snakefile workflow/rules
+	python -m lmrepro.condaenv check
 
 dvc.yaml: install
 	python -m lmrepro.dvcgen write

@@ -8,6 +8,8 @@ rule fetch:
         directory("data/raw/{group}"),
     log:
         "logs/fetch/{group}.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("data.mirror", "data.manifest"),
@@ -24,6 +26,8 @@ rule build_rec:
         metrics="reports/metrics/data/rec-{dataset}.json",
     log:
         "logs/build_rec/{dataset}.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("data.rec"),
@@ -46,6 +50,8 @@ rule build_nlu:
         metrics="reports/metrics/data/nlu.json",
     log:
         "logs/build_nlu/build_nlu.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("data.nlu"),
@@ -63,6 +69,8 @@ rule build_corpus:
         metrics="reports/metrics/data/corpus.json",
     log:
         "logs/build_corpus/build_corpus.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("data.corpus"),
