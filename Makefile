@@ -65,6 +65,7 @@ faults: install
 lint: install
 	snakemake --lint
 	snakefmt --check Snakefile workflow/rules
+	python -m lmrepro.condaenv check
 
 dvc.yaml: install
 	python -m lmrepro.dvcgen write

@@ -11,6 +11,8 @@ rule fetch:
         directory("data/raw/{group}"),
     log:
         "logs/fetch/{group}.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("data.mirror", "data.manifest"),
@@ -28,6 +30,8 @@ rule build_rec:
         metrics="reports/metrics/data/rec-{dataset}.json",
     log:
         "logs/build_rec/{dataset}.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("data.rec.datasets", "data.rec.sources.{dataset}"),
@@ -50,6 +54,8 @@ rule build_nlu:
         metrics="reports/metrics/data/nlu.json",
     log:
         "logs/build_nlu/build_nlu.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("data.nlu"),
@@ -67,6 +73,8 @@ rule build_corpus:
         metrics="reports/metrics/data/corpus.json",
     log:
         "logs/build_corpus/build_corpus.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("data.corpus"),

@@ -17,6 +17,8 @@ rule edge_tech:
         metrics="reports/metrics/edge/tech.json",
     log:
         "logs/edge_tech/edge_tech.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("edge.tech"),
@@ -33,6 +35,8 @@ rule edge_workload_albert:
         metrics="reports/metrics/edge/workload-albert-base-v2.json",
     log:
         "logs/edge_workload/albert-base-v2.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("edge.workload"),
@@ -50,6 +54,8 @@ rule edge_workload_ours:
         metrics="reports/metrics/edge/workload-ours.json",
     log:
         "logs/edge_workload/ours.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("edge.workload"),
@@ -78,6 +84,8 @@ rule edge_energy:
         ),
     log:
         "logs/edge_energy/edge_energy.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("edge.energy", "edge.prune"),
@@ -106,6 +114,8 @@ rule edge_robustness:
         "logs/edge_robustness/edge_robustness.log",
     benchmark:
         "benchmarks/edge_robustness/edge_robustness.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("edge.robustness", "edge.prune"),

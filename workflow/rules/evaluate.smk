@@ -32,6 +32,8 @@ rule evaluate:
         provenance="reports/provenance.md",
     log:
         "logs/evaluate/evaluate.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("claims", "profile", "data.rec.sources"),

@@ -17,6 +17,8 @@ rule build_prosg_data:
         metrics="reports/metrics/prosg/data.json",
     log:
         "logs/build_prosg_data/build_prosg_data.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("prosg.data"),
@@ -38,6 +40,8 @@ rule pretrain_rnn:
         "logs/pretrain_rnn/pretrain_rnn.log",
     benchmark:
         "benchmarks/pretrain_rnn/pretrain_rnn.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("prosg.tokenizer", "prosg.model", "prosg.pretrain"),
@@ -59,6 +63,8 @@ rule train_prosg:
         "logs/train_prosg/{variant}.log",
     benchmark:
         "benchmarks/train_prosg/{variant}.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("prosg.update", "prosg.train", "prosg.variants.{variant}"),
@@ -93,6 +99,8 @@ rule eval_prosg:
         "logs/eval_prosg/eval_prosg.log",
     benchmark:
         "benchmarks/eval_prosg/eval_prosg.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("prosg.eval"),
