@@ -19,7 +19,12 @@ from lmrepro.config import (
 )  # noqa: E402
 from lmrepro.errors import LmreproError  # noqa: E402
 from lmrepro.data.manifest import read_manifest  # noqa: E402
-from lmrepro.paths import OUTPUT_ROOT_ENV, data_mirror, profile_dir, repo_file  # noqa: E402
+from lmrepro.paths import (
+    OUTPUT_ROOT_ENV,
+    data_mirror,
+    profile_dir,
+    repo_file,
+)  # noqa: E402
 
 try:
     validate_params(config, ROOT, source="snakemake config (params.yaml + overlays)")
@@ -107,7 +112,7 @@ else:
 
 
 def repo_path(rel):
-    """A file of the repository (relative to its root) as a rule input: unchanged for the
+    """A file of the repository (relative to its root) as an input of rules: unchanged for the
     default profile (dvc.yaml names the same path), absolute when the rules work in
     runs/<profile>."""
     rel = Path(rel)
