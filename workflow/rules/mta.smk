@@ -171,7 +171,11 @@ rule mta_curve:
         code=code_of("stages.mta_curve"),
     output:
         scores="data/mta/curve.parquet",
-        figure=report("reports/mta/curve.png", caption="../report/mta_curve.rst", category="ALTER"),
+        figure=report(
+            "reports/mta/curve.png",
+            caption="../report/mta_curve.rst",
+            category="ALTER",
+        ),
         timing="reports/mta/timing/mta_curve.json",
     log:
         "logs/mta_curve/mta_curve.log",
