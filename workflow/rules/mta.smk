@@ -181,6 +181,8 @@ rule mta_curve:
         "logs/mta_curve/mta_curve.log",
     benchmark:
         "benchmarks/mta_curve/mta_curve.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.curve", "mta.stage1", "mta.stage2"),
