@@ -2,7 +2,8 @@
 
 - two runs with the same params, seed and threads write byte-identical outputs, except
   the timing files (the only place wall-clock may go);
-- eval_prosg's per-item predictions agree with its accuracy table;
+- eval_prosg's per-item predictions (one file per seed) agree with summarize_prosg's
+  accuracy table (means over seeds and items), and every item is scored under every seed;
 - pre-training and generator training never read valid or test rows: they ask the
   loader for ``train`` only, and planting sentinel text in every valid/test row leaves
   their outputs byte-identical.
@@ -21,11 +22,12 @@ import pytest
 from lmrepro import config, io
 from lmrepro.data.schemas import TextCorpus
 from lmrepro.prosg.schemas import ProsgAccuracy, ProsgExamples, ProsgPredictions
-from lmrepro.stages import prosg_build_data, prosg_eval, prosg_pretrain_rnn, prosg_train
+from lmrepro.stages import prosg_build_data, prosg_eval, prosg_pretrain_rnn, prosg_summary, prosg_train
 from tests.conftest import REPO
 
 SMOKE = config.load_params(REPO / "params.yaml", REPO / "workflow" / "profiles" / "smoke" / "params.yaml")
-VARIANTS = ("main", "sg")  # the two eval_prosg requires; r2 is the same code as main
+VARIANTS = ("main", "sg", "shuffled")  # the three eval_prosg requires; r2 is the same code as main
+SEEDS = SMOKE["prosg"]["seeds"]
 
 
 def _cfg(*keys: str) -> str:
@@ -58,24 +60,31 @@ def root(corpus, tmp_path_factory):
             os.environ[k] = v
 
 
-def _train(root: Path, examples: Path, out: Path) -> None:
-    _run(prosg_pretrain_rnn, ["--examples", examples, "--corpus", root / "corpus.parquet", "--out", out / "base",
-                              "--metrics", out / "pretrain.json", "--timing", out / "timing" / "pretrain_rnn.json",
+def _train(root: Path, examples: Path, out: Path, seed: int) -> None:
+    s = f"s{seed}"
+    _run(prosg_pretrain_rnn, ["--seed", seed, "--examples", examples, "--corpus", root / "corpus.parquet",
+                              "--out", out / "base" / s, "--metrics", out / f"pretrain-{s}.json",
+                              "--timing", out / "timing" / f"pretrain_rnn-{s}.json",
                               "--cfg", _cfg("prosg.tokenizer", "prosg.model", "prosg.pretrain")])
     for v in VARIANTS:
-        _run(prosg_train, ["--variant", v, "--examples", examples, "--base", out / "base",
-                           "--out", out / "generators" / v, "--metrics", out / f"train-{v}.json",
-                           "--timing", out / "timing" / f"train_prosg-{v}.json",
+        _run(prosg_train, ["--seed", seed, "--variant", v, "--examples", examples, "--base", out / "base" / s,
+                           "--out", out / "generators" / s / v, "--metrics", out / f"train-{s}-{v}.json",
+                           "--timing", out / "timing" / f"train_prosg-{s}-{v}.json",
                            "--cfg", _cfg("prosg.update", "prosg.train", f"prosg.variants.{v}")])
 
 
 def _eval(examples: Path, models: Path, out: Path) -> None:
-    _run(prosg_eval, ["--examples", examples, "--base", models / "base",
-                      "--generators", *[models / "generators" / v for v in VARIANTS],
-                      "--table", out / "accuracy.parquet", "--figure", out / "accuracy.png",
-                      "--markdown", out / "accuracy.md", "--predictions", out / "preds.parquet",
-                      "--timing", out / "timing" / "eval_prosg.json", "--metrics", out / "eval.json",
-                      "--cfg", _cfg("prosg.eval")])
+    for seed in SEEDS:
+        s = f"s{seed}"
+        _run(prosg_eval, ["--seed", seed, "--examples", examples, "--base", models / "base" / s,
+                          "--generators", *[models / "generators" / s / v for v in VARIANTS],
+                          "--predictions", out / f"preds-{s}.parquet", "--timing", out / "timing" / f"eval_prosg-{s}.json",
+                          "--metrics", out / f"eval-{s}.json", "--cfg", _cfg("prosg.eval")])
+    _run(prosg_summary, ["--predictions", *[out / f"preds-s{seed}.parquet" for seed in SEEDS],
+                         "--evals", *[out / f"eval-s{seed}.json" for seed in SEEDS],
+                         "--pooled", out / "preds.parquet", "--table", out / "accuracy.parquet",
+                         "--figure", out / "accuracy.png", "--markdown", out / "accuracy.md",
+                         "--metrics", out / "eval.json", "--cfg", _cfg("prosg.seeds", "claims")])
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -91,7 +100,8 @@ def runs(root):
         out = root / name
         _run(prosg_build_data, ["--corpus", root / "corpus.parquet", "--out", out / "examples.parquet",
                                 "--metrics", out / "data.json", "--cfg", _cfg("prosg.data")])
-        _train(root, out / "examples.parquet", out)
+        for seed in SEEDS:
+            _train(root, out / "examples.parquet", out, seed)
         _eval(out / "examples.parquet", out, out)
     return root / "a", root / "b"
 
@@ -101,15 +111,18 @@ def test_two_runs_are_byte_identical_except_timing(runs):
     files_a, files_b = _files(a), _files(b)
     assert {"examples.parquet", "data.json", "preds.parquet", "accuracy.parquet", "accuracy.png", "eval.json"} \
         <= files_a.keys()
-    assert any(k.startswith("base/") for k in files_a) and any(k.startswith("generators/sg/") for k in files_a)
+    for seed in SEEDS:
+        assert any(k.startswith(f"base/s{seed}/") for k in files_a)
+        assert any(k.startswith(f"generators/s{seed}/shuffled/") for k in files_a)
     assert files_a.keys() == files_b.keys()
     differ = [k for k in files_a if files_a[k] != files_b[k]]
     assert not differ, f"outputs differ between identical runs: {differ}"
-    for stage in ("pretrain_rnn", "train_prosg-main", "train_prosg-sg", "eval_prosg"):
+    s = f"s{SEEDS[0]}"
+    for stage in (f"pretrain_rnn-{s}", f"train_prosg-{s}-main", f"train_prosg-{s}-shuffled", f"eval_prosg-{s}"):
         seconds = io.read_json(a / "timing" / f"{stage}.json")["seconds"]
         assert min(seconds.values()) > 0 if isinstance(seconds, dict) else seconds > 0, stage
     # no wall-clock leaks into the result files: no key about seconds anywhere else
-    for name in ("data.json", "eval.json", "pretrain.json", "train-main.json", "train-sg.json"):
+    for name in ("data.json", "eval.json", f"eval-{s}.json", f"pretrain-{s}.json", f"train-{s}-main.json"):
         assert "second" not in (a / name).read_text(), name
 
 
@@ -120,17 +133,20 @@ def test_predictions_pair_every_method_with_every_test_item(root, runs):
     examples = io.read_table(a / "examples.parquet", ProsgExamples)
     test = examples[examples["split"] == "test"]
     methods = set(acc["method"])
+    assert {"prosg_other", "prosg_shuffled", "prosg", "none"} <= methods
     assert set(preds["method"]) == methods
-    for method, g in preds.groupby("method"):
-        assert sorted(g["uid"]) == sorted(test["uid"]), method  # every test item once, nothing else
+    for (method, seed), g in preds.groupby(["method", "seed"]):
+        assert sorted(g["uid"]) == sorted(test["uid"]), (method, seed)  # every test item once per seed
+    assert sorted(preds["seed"].unique()) == sorted(SEEDS)
     gold = preds.merge(test[["uid", "answer"]], on="uid", suffixes=("", "_gold"))
     assert (gold["answer"] == gold["answer_gold"]).all()
-    assert (preds["seed"] == SMOKE["runtime"]["seed"]).all()
-    # the aggregated table is exactly the per-item outcomes summed
-    per_cell = preds.groupby(["method", "kind", "distance"])["correct"].agg(["sum", "size"]).reset_index()
+    # the table is the per-item outcomes averaged over seeds and items, the CI around it
+    per_cell = preds.groupby(["method", "kind", "distance"])["correct"].agg(["mean", "size"]).reset_index()
     merged = acc[acc["kind"] != "all"].merge(per_cell, on=["method", "kind", "distance"], validate="one_to_one")
     assert len(merged) == len(per_cell)
-    assert (merged["correct"] == merged["sum"]).all() and (merged["n"] == merged["size"]).all()
+    assert (merged["accuracy"] - merged["mean"]).abs().max() < 1e-12
+    assert (merged["n"] * merged["seeds"] == merged["size"]).all() and (merged["seeds"] == len(SEEDS)).all()
+    assert ((acc["ci_low"] <= acc["accuracy"] + 1e-12) & (acc["accuracy"] <= acc["ci_high"] + 1e-12)).all()
     # predictions are decoded model output, not the gold copied over
     assert ((preds["correct"] == 1) == (preds["prediction"] == preds["answer"])).mean() > 0.99
 
@@ -168,7 +184,7 @@ def test_training_stages_read_train_rows_only(root, runs, monkeypatch):
 
         monkeypatch.setattr(module, "read_examples", recording)
     poisoned = _poisoned(a / "examples.parquet", root / "poisoned.parquet")
-    _train(root, poisoned, root / "poisoned")
+    _train(root, poisoned, root / "poisoned", SEEDS[0])
     assert asked and set(asked) == {"train"}
     trained = {k: v for k, v in _files(root / "poisoned").items()}
     clean = {k: v for k, v in _files(a).items() if k in trained}

@@ -34,13 +34,14 @@ class ProsgExamples(pa.DataFrameModel):
 
 
 class ProsgAccuracy(pa.DataFrameModel):
-    """Exact-match accuracy per method x distance (x kind, 'all' for the pooled row)."""
+    """Exact-match accuracy per method x distance (x kind, 'all' for the pooled row): the
+    mean over seeds and items, CI resampling both (lmrepro.prosg.summary)."""
 
     method: Series[str]
     kind: Series[str]
     distance: Series[int] = pa.Field(ge=0)
-    n: Series[int] = pa.Field(ge=1)
-    correct: Series[int] = pa.Field(ge=0)
+    n: Series[int] = pa.Field(ge=1)  # test items (each scored under every seed)
+    seeds: Series[int] = pa.Field(ge=1)
     accuracy: Series[float] = pa.Field(ge=0, le=1)
     ci_low: Series[float] = pa.Field(ge=0, le=1)
     ci_high: Series[float] = pa.Field(ge=0, le=1)
