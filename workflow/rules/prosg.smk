@@ -99,7 +99,7 @@ rule summarize_prosg:
     input:
         predictions=expand(rules.eval_prosg.output.predictions, seed=PROSG_SEEDS),
         evals=expand(rules.eval_prosg.output.metrics, seed=PROSG_SEEDS),
-        code=code_of("stages.prosg_summary"),
+        code=code_of("stages.summarize_prosg"),
     output:
         pooled="data/prosg/preds.parquet",
         table="data/prosg/eval/accuracy.parquet",
@@ -120,7 +120,7 @@ rule summarize_prosg:
     params:
         cfg=cfg("prosg.seeds", "claims"),
     shell:
-        "python -m lmrepro.stages.prosg_summary --predictions {input.predictions} --evals {input.evals}"
+        "python -m lmrepro.stages.summarize_prosg --predictions {input.predictions} --evals {input.evals}"
         " --pooled {output.pooled} --table {output.table} --figure {output.figure} --markdown {output.markdown}"
         " --metrics {output.metrics} {params.cfg} --log {log}"
 

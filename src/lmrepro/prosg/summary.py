@@ -32,10 +32,10 @@ def mean_ci(values: np.ndarray, n_boot: int, rng: np.random.Generator, alpha: fl
     w_seeds = rng.multinomial(s, np.full(s, 1.0 / s), size=n_boot) / s if s > 1 else np.ones((n_boot, 1))
     boot = statistic(values, w_units, w_seeds)  # (B,)
     lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-    mean = float(values.mean())
-    # weighted sums land a hair off the mean when every outcome is equal; the point estimate
-    # must lie inside its own interval (the figure's error bars)
-    return mean, min(float(lo), mean), max(float(hi), mean)
+    mean, low, high = float(values.mean()), float(values.min()), float(values.max())
+    # weighted sums land a hair outside the outcomes' range (all-correct cells give 0.9999...);
+    # a mean cannot leave that range, and the point estimate must lie inside its own interval
+    return mean, min(max(float(lo), low), mean), max(min(float(hi), high), mean)
 
 
 def accuracy_table(preds: pd.DataFrame, n_boot: int, seed: int) -> pd.DataFrame:
