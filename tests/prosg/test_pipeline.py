@@ -119,9 +119,14 @@ def test_shuffled_control_trains_on_other_prompts(encoder, examples, corpus, mon
     monkeypatch.setattr(train_mod, "prompt_states", recording)
     train = examples[examples.split == "train"]
     train_generator(model, gen, encoder, train, TrainConfig(steps=2, batch_size=4, shuffle_states=True), seed=1)
+    assert len(seen) == len(fed) == 2
     for states, given in zip(seen, fed):
         assert not torch.equal(states, given)
         assert sorted(map(tuple, states.tolist())) == sorted(map(tuple, given.tolist()))
+    shuffled_batches = list(seen)
+    seen.clear()
+    train_generator(model, ProsgGenerator(model, UPD), encoder, train, TrainConfig(steps=2, batch_size=4), seed=1)
+    assert all(torch.equal(a, b) for a, b in zip(seen, shuffled_batches))  # the same batches as main
 
 
 def test_other_prompt_control_uses_another_item_of_the_same_kind(encoder, examples, tiny_model, monkeypatch):

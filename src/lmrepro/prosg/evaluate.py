@@ -7,9 +7,10 @@ Methods (each a function (encoder, rows) -> :class:`Scored`):
   (expensive: a backward pass per prompt), applied like a ProSG update.
 - ``random``: a random update of the same rank and the same Frobenius norm as ProSG's.
 - ``prosg``: the trained generator's update.
-- ``prosg_other``: the same trained generator fed the states of ANOTHER test item's
-  prompt of the same kind (drawn at random): a trained update that helps long inputs
-  but carries the wrong prompt. Same kind, so the control keeps the prompt's format.
+- ``prosg_other``: the same trained generator fed the states of another test prompt of
+  the same kind (drawn at random, never the item's own prompt text): a trained update
+  that helps long inputs but carries the wrong prompt. Same kind, so the control keeps
+  the prompt's format.
 """
 
 from __future__ import annotations
@@ -87,8 +88,10 @@ def method_prosg(model, generator: ProsgGenerator, eta: float | None = None) -> 
 
 
 def method_prosg_other(model, generator: ProsgGenerator, donors: pd.DataFrame, seed: int) -> Method:
-    """ProSG's update generated from a random other prompt of the same kind (from ``donors``,
-    never the item's own uid); the update still starts at the item's own prompt end."""
+    """ProSG's update generated from a random other prompt of the same kind (from ``donors``);
+    the update still starts at the item's own prompt end. "Other" means another prompt
+    TEXT, not only another item: passkey and format prompts repeat across items (the same
+    passkey or rule word), and such a donor would carry the right answer."""
     rng = np.random.default_rng(seed)
     by_kind = {k: g.reset_index(drop=True) for k, g in donors.groupby("kind")}
 
@@ -96,13 +99,10 @@ def method_prosg_other(model, generator: ProsgGenerator, donors: pd.DataFrame, s
         picks = []
         for row in rows.itertuples(index=False):
             pool = by_kind.get(row.kind)
-            if pool is None or (pool["uid"] != row.uid).sum() == 0:
+            others = pool.index[pool["prompt"] != row.prompt] if pool is not None else []
+            if len(others) == 0:
                 raise ValueError(f"no other prompt of kind {row.kind!r} to feed the control for {row.uid}")
-            while True:
-                donor = pool.iloc[int(rng.integers(len(pool)))]
-                if donor["uid"] != row.uid:
-                    break
-            picks.append(donor)
+            picks.append(pool.loc[others[int(rng.integers(len(others)))]])
         batch = enc.batch(rows, device=_device(model))
         other = enc.batch(pd.DataFrame(picks), device=_device(model))
         with torch.no_grad():

@@ -14,7 +14,8 @@ Two objectives (weights are params, so either or both can be used):
 ``shuffle_states`` trains the prompt-ignoring control: every example's update is
 generated from ANOTHER example's prompt states (a random cyclic shift within the batch,
 which never maps an example to itself), so the generator can learn any update that helps
-long inputs but nothing about the prompt it should recall.
+long inputs but nothing about the prompt it should recall. The shifts come from their own
+random stream, so with the same seed the control is trained on exactly main's batches.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def train_generator(model: nn.Module, generator: ProsgGenerator, encoder: Encode
         raise ValueError("the base model must be frozen before training the generator")
     pool = examples[examples["distance"] >= cfg.min_distance] if cfg.answer_weight > 0 else examples
     rng = np.random.default_rng(seed)
+    shift_rng = np.random.default_rng([seed, 1])  # its own stream: the control sees main's very batches
     device = next(model.parameters()).device
     generator.to(device)
     opt = torch.optim.AdamW(generator.parameters(), lr=cfg.lr, weight_decay=0.0)
@@ -80,7 +82,7 @@ def train_generator(model: nn.Module, generator: ProsgGenerator, encoder: Encode
         with torch.no_grad():
             states = prompt_states(model, batch.prompt_ids, batch.prompt_len)  # (b, L*H)
         if cfg.shuffle_states:
-            states = states[torch.as_tensor(shifted(len(rows), rng), device=device)]
+            states = states[torch.as_tensor(shifted(len(rows), shift_rng), device=device)]
         update = generator(states)
         loss = torch.zeros((), device=device)
         record = {"step": step}
