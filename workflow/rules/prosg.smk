@@ -76,7 +76,11 @@ rule eval_prosg:
     input:
         examples=rules.build_prosg_data.output.table,
         base=rules.pretrain_rnn.output.model,
-        generators=expand(rules.train_prosg.output.generator, variant=PROSG_VARIANTS, allow_missing=True),
+        generators=expand(
+            rules.train_prosg.output.generator,
+            variant=PROSG_VARIANTS,
+            allow_missing=True,
+        ),
         code=code_of("stages.prosg_eval"),
     output:
         predictions="data/prosg/eval/preds-s{seed}.parquet",
@@ -129,7 +133,9 @@ EVALUATE_INPUTS.extend(
     [
         rules.build_prosg_data.output.metrics,
         *expand(rules.pretrain_rnn.output.metrics, seed=PROSG_SEEDS),
-        *expand(rules.train_prosg.output.metrics, seed=PROSG_SEEDS, variant=PROSG_VARIANTS),
+        *expand(
+            rules.train_prosg.output.metrics, seed=PROSG_SEEDS, variant=PROSG_VARIANTS
+        ),
         *expand(rules.eval_prosg.output.metrics, seed=PROSG_SEEDS),
         rules.summarize_prosg.output.metrics,
     ]
@@ -141,7 +147,9 @@ REPORT_INPUTS.extend(
         rules.summarize_prosg.output.table,
         rules.summarize_prosg.output.pooled,  # paired per-item outcomes for the claims
         *expand(rules.pretrain_rnn.output.timing, seed=PROSG_SEEDS),
-        *expand(rules.train_prosg.output.timing, seed=PROSG_SEEDS, variant=PROSG_VARIANTS),
+        *expand(
+            rules.train_prosg.output.timing, seed=PROSG_SEEDS, variant=PROSG_VARIANTS
+        ),
         *expand(rules.eval_prosg.output.timing, seed=PROSG_SEEDS),
     ]
 )
