@@ -218,3 +218,39 @@ def test_registry_claims_pair_items_and_seeds(root, runs, tmp_path):
     results = engine.evaluate_paper(reg, load, n_boot=200)
     assert [r.id for r in results] == [c.id for c in reg.claims]
     assert all(r.seeds == len(SEEDS) for r in results)
+
+
+def test_mlflow_final_values_equal_the_metrics_files(root, runs):
+    """What the UI shows as each run's latest final/ value is the number in the stage's
+    metrics JSON; the loss is logged at every step; models and predictions are recorded."""
+    from lmrepro import tracking
+
+    a, _ = runs
+    client = tracking.client(root)
+    exp = client.get_experiment_by_name(tracking.experiment_name("prosg"))
+    found = [r for r in client.search_runs([exp.experiment_id], max_results=200) if "lmrepro.stage" in r.data.tags]
+    by_label = {}
+    for r in sorted(found, key=lambda r: r.info.start_time):  # runs a then b: keep a's
+        by_label.setdefault(tracking.run_label(r.data.tags), r)
+    seed = SEEDS[0]
+    for label, name, timing in (
+        (f"pretrain_rnn[seed={seed}]", f"pretrain-s{seed}.json", f"pretrain_rnn-s{seed}.json"),
+        (f"train_prosg[seed={seed},variant=main]", f"train-s{seed}-main.json", f"train_prosg-s{seed}-main.json"),
+        (f"train_prosg[seed={seed},variant=shuffled]", f"train-s{seed}-shuffled.json",
+         f"train_prosg-s{seed}-shuffled.json"),
+    ):
+        run = by_label[label]
+        reported = {k: v for k, v in io.read_json(a / name).items() if not isinstance(v, dict)}
+        assert reported and {k: run.data.metrics[f"final/{k}"] for k in reported} == reported, label
+        steps = io.read_json(a / "timing" / timing)["steps"]
+        loss = [k for k in run.data.metrics if k.startswith("train/loss")]
+        assert loss and all(len(client.get_metric_history(run.info.run_id, k)) == steps for k in loss), label
+        [model] = client.search_logged_models([exp.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
+        files = [f.path for f in client.list_logged_model_artifacts(model.model_id)]
+        assert str(model.status) == "READY" and [f for f in files if f.endswith(".safetensors")], (label, files)
+    evaluation = by_label[f"eval_prosg[seed={seed}]"]
+    assert [f.path for f in client.list_artifacts(evaluation.info.run_id, "predictions")] == \
+        [f"predictions/preds-s{seed}.parquet"]
+    preds = io.read_table(a / f"preds-s{seed}.parquet", ProsgPredictions)
+    means = {m: float(v) for m, v in preds.groupby("method")["correct"].mean().items()}
+    assert {m: evaluation.data.metrics[tracking._metric_key(f"final/mean_accuracy_{m}")] for m in means} == means

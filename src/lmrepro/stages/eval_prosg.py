@@ -67,7 +67,7 @@ def main(ctx) -> None:
     started = time.perf_counter()
     best_lr, lr_scores = pick_oracle_lr(model, main_gen.names, encoder, valid, cfg.oracle_lrs, cfg.batch_size)
     ctx.log.info("oracle step size on valid (%d items): %s -> %s", len(valid), lr_scores, best_lr)
-    ctx.log_metrics({f"oracle_valid_accuracy_lr{lr:g}": s for lr, s in lr_scores.items()})
+    ctx.log_final({f"oracle_valid_accuracy_lr{lr:g}": s for lr, s in lr_scores.items()})
     pick_seconds = time.perf_counter() - started
     # the random draws of the controls differ per seed, like everything else of seed s
     draw = cfg.random_seed + ctx.args.seed
@@ -98,9 +98,10 @@ def main(ctx) -> None:
     io.write_table(per_example.assign(seed=ctx.args.seed, correct=per_example["correct"].astype(int))
                    [list(ProsgPredictions.to_schema().columns)], ctx.args.predictions, ProsgPredictions)
     means = per_example.groupby("method")["correct"].mean()
-    ctx.log_metrics({f"mean_accuracy_{m.replace('@', '_at_')}": float(v) for m, v in means.items()})
+    ctx.log_final({f"mean_accuracy_{m}": float(v) for m, v in means.items()})
     io.write_json({"seed": ctx.args.seed, "oracle_lr": best_lr, "valid_items": len(valid),
                    "oracle_valid_accuracy": {f"{lr:g}": s for lr, s in lr_scores.items()}}, ctx.args.metrics)
+    ctx.log_artifact(ctx.args.predictions, "predictions")
     base = seconds["none"]
     io.write_json({"seconds": seconds, "relative_to_no_update": {m: s / base for m, s in seconds.items()},
                    "oracle_lr_search_seconds": pick_seconds, "valid_examples": len(valid),

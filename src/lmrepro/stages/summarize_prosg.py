@@ -58,7 +58,7 @@ def main(ctx) -> None:
         "ci": {m: {str(int(r.distance)): [r.ci_low, r.ci_high] for r in g.itertuples()} for m, g in pooled.groupby("method")},
         "with_filler": with_filler(preds, n_boot, boot_seed),
     }
-    ctx.log_metrics({f"with_filler_{m.replace('@', '_at_')}": v["mean"] for m, v in metrics["with_filler"].items()})
+    ctx.log_final({f"with_filler_{m}": v["mean"] for m, v in metrics["with_filler"].items()})
     io.write_json(metrics, ctx.args.metrics)
 
 
