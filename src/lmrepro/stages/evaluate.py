@@ -12,6 +12,7 @@ from lmrepro.report.claims import claims_json, evaluate_claims, render_summary, 
 from lmrepro.report.collect import collect_metrics, render_results
 from lmrepro.report.curves import curve_runs, plot_curves
 from lmrepro.report.provenance import provenance_section
+from lmrepro.report.appendix import faults_note
 from lmrepro.report.timing import per_run_note, render_timing
 from lmrepro.paths import output_root
 from lmrepro.stage import Stage
@@ -60,6 +61,7 @@ def main(ctx) -> None:
     body += f"\n## Training curves\n\n![training curves]({ctx.args.curves.relative_to('reports')})\n\n"
     body += f"{len(curves)} loss curve(s) of the runs behind these results, drawn from MLflow.\n\n"
     body += per_run_note(ctx.args.out_md, ctx.args.out_timing, ctx.args.out_provenance)
+    body += "\n" + faults_note(ctx.args.out_md, ctx.root)
     io.write_text(body, ctx.args.out_md)
     io.write_text(render_timing(out, ctx.args.report_files, stamp), ctx.args.out_timing)
     io.write_text(f"# lmrepro provenance\n\n{stamp}\n\n" + provenance_section(
