@@ -290,8 +290,12 @@ def bench_train(args) -> None:
     cfg = dataclasses.replace(cfg, batch_size=args.batch_size or cfg.batch_size,
                               bucket=cfg.bucket if args.bucket < 0 else args.bucket,
                               history=args.history or cfg.history)
+    t = time.process_time()
     su = tb.setup(beauty_sequences(), args.method, params, SEED)
-    print(f"all Beauty users ({su.cat.n_users} users, {su.cat.n_items} items), {args.method} IDs, vocab {su.vocab.size}, "
+    lens = [len(x) for x in su.enc.items]
+    print(f"all Beauty users ({su.cat.n_users} users, {su.cat.n_items} items), {args.method} IDs "
+          f"(built in {time.process_time() - t:.0f} CPU s; item ID tokens mean {np.mean(lens):.1f}, max {max(lens)}), "
+          f"vocab {su.vocab.size}, "
           f"{args.threads} thread(s), batch {cfg.batch_size}, bucket {cfg.bucket}, history {cfg.history}, "
           f"{cfg.num_beams} beams; CPU seconds")
     print("| model | setting | params | examples | steps/epoch | s/step | wall s/step | epoch s | pad share "
