@@ -43,7 +43,7 @@ onstart:
 # dvc.lock gets exactly the stages this invocation ran or verified (lmrepro.dvcgen),
 # never outputs that another profile or an older run left behind.
 onsuccess:
-    shell("python -m lmrepro.tracking summary")
+    shell("python -m lmrepro.pipeline_summary")
     if uses_default_params():
         from lmrepro.dvcgen import record_invocation
 
@@ -56,4 +56,4 @@ onsuccess:
 
 
 onerror:
-    shell("python -m lmrepro.tracking summary --status FAILED")
+    shell("python -m lmrepro.pipeline_summary --status FAILED")
