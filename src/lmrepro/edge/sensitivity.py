@@ -80,21 +80,22 @@ def get_value(cfg: E.EnergyConfig, dotted: str) -> Any:
     return node
 
 
-def with_value(cfg, dotted: str, value: Any):
+def with_value(cfg, dotted: str, value: Any, _full: str | None = None):
     """A copy of ``cfg`` with one (possibly nested) constant replaced; the type must match."""
+    full = _full or dotted
     head, _, rest = dotted.partition(".")
     if dataclasses.is_dataclass(cfg):
         if head not in {f.name for f in dataclasses.fields(cfg)}:
-            raise LmreproError(f"edge.energy has no constant {dotted!r}")
+            raise LmreproError(f"edge.energy has no constant {full!r}")
         current = getattr(cfg, head)
-        new = with_value(current, rest, value) if rest else _checked(current, value, dotted)
+        new = with_value(current, rest, value, full) if rest else _checked(current, value, full)
         return dataclasses.replace(cfg, **{head: new})
     if isinstance(cfg, dict):
         if head not in cfg:
-            raise LmreproError(f"edge.energy has no constant {dotted!r}")
-        new = with_value(cfg[head], rest, value) if rest else _checked(cfg[head], value, dotted)
+            raise LmreproError(f"edge.energy has no constant {full!r}")
+        new = with_value(cfg[head], rest, value, full) if rest else _checked(cfg[head], value, full)
         return {**cfg, head: new}
-    raise LmreproError(f"edge.energy: {dotted!r} is not a constant")
+    raise LmreproError(f"edge.energy: {full!r} is not a constant")
 
 
 def _checked(current: Any, value: Any, dotted: str) -> Any:
