@@ -84,7 +84,7 @@ def _region_and_sensitivity(flip: bool) -> tuple[dict, dict]:
     }
     sens = {
         "reference": {"n_tasks": 9, "rate_hz": 1.0, "switch_rate": 0.1},
-        "inputs": [{"constant": "clock_ghz", "value": 1.0, "source": "assumption: judged", "assumption": True,
+        "inputs": [{"constant": "clock_ghz", "value": 1.0, "source": "assumption: judged", "assumption": "yes",
                     "range": [0.25, 2.0], "range_source": "assumption: judged"}],
         "survives": [{"model": "m", "technology": "RRAM", "base_saving": 0.14, "base_strongest": "gated_sram-DRAM",
                       "hetero_wins_at_base": False, "sign_survives": not flip, "min_saving": 0.06,

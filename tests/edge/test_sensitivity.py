@@ -56,7 +56,10 @@ def test_params_cite_every_constant_and_every_range():
     cfg = from_dict(E.EnergyConfig, p)
     knobs = S.parse_knobs(sens, cfg)
     table = {r["constant"]: r for r in S.input_table(cfg, sources, knobs)}
-    assert {"clock_ghz", "macs_per_cycle", "scaling", "nvm_power_gating"} <= {k for k, r in table.items() if r["assumption"]}
+    assert {"clock_ghz", "macs_per_cycle", "scaling", "nvm_power_gating"} <= {k for k, r in table.items()
+                                                                             if r["assumption"] == "yes"}
+    assert table["dram_standby_mw_per_gbit"]["assumption"] == "partly"  # an older LPDDR part's datasheet
+    assert table["flash.gb_per_s"]["assumption"] == "no"
     assert {"e_mac_pj", "dram_pj_per_bit", "dram_wakeup_us", "flash.wakeup_us", "dram_gb_per_s", "clock_ghz",
             "scaling", "nvm_power_gating"} <= {k.name for k in knobs}
     with pytest.raises(LmreproError, match="no source for flash.wakeup_us"):

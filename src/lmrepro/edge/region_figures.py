@@ -73,12 +73,12 @@ def winner_map(data: pd.DataFrame, region: dict, path: Path, title: str) -> None
             grid = sel.pivot(index="n_tasks", columns="rate_hz", values="winner").reindex(index=tasks, columns=rates)
             codes = np.vectorize(lambda w: families.index(family(w)))(grid.to_numpy())
             y = np.arange(len(tasks) + 1) - 0.5
-            ax.pcolormesh(_edges(rates, True), y, codes, cmap=cmap, vmin=-0.5, vmax=len(families) - 0.5,
-                          shading="flat")
+            x = _edges(rates, True)
+            ax.pcolormesh(x, y, codes, cmap=cmap, vmin=-0.5, vmax=len(families) - 0.5, shading="flat")
             ax.set_xscale("log")
             ax.set_yticks(np.arange(len(tasks)), [str(t) for t in tasks])
-            lo = max(region.get("rate_hz_min", 0.0), rates.min())
-            hi = min(region.get("rate_hz_max", np.inf), rates.max())
+            lo = max(region.get("rate_hz_min", 0.0), x[0])
+            hi = min(region.get("rate_hz_max", np.inf), x[-1])
             n_lo = np.searchsorted(tasks, region.get("n_tasks_min", 1)) - 0.5
             if hi >= lo and n_lo < len(tasks) - 0.5:
                 ax.add_patch(Rectangle((lo, n_lo), hi - lo, len(tasks) - 0.5 - n_lo, fill=False, lw=2, ls="--",

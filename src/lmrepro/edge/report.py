@@ -100,14 +100,15 @@ def _crossovers(reg: dict) -> list[str]:
 def _sensitivity(sens: dict) -> list[str]:
     out = [
         "Inputs of the energy model and where each value comes from (params.yaml edge.energy.sources; "
-        "'assumption' marks an engineering judgement, not a citation):",
+        "'assumption' marks an engineering judgement, not a citation; 'partly': a citation with an assumption on "
+        "top):",
         "",
         "| constant | value | source | assumption? | one-at-a-time values | source of the range |",
         "|---|---|---|---|---|---|",
     ]
     for r in sens["inputs"]:
         rng = "not varied" if r["range"] is None else ", ".join(_value(v) for v in r["range"])
-        out.append(f"| {r['constant']} | {_value(r['value'])} | {r['source']} | {'yes' if r['assumption'] else 'no'} | "
+        out.append(f"| {r['constant']} | {_value(r['value'])} | {r['source']} | {r['assumption']} | "
                    f"{rng} | {r['range_source'] or '-'} |")
     ref = sens["reference"]
     out += [
@@ -118,14 +119,19 @@ def _sensitivity(sens: dict) -> list[str]:
         "change; each constant moves alone. Data in `reports/edge/tornado.csv`.",
         "",
         "| model | heterogeneous design | saving | strongest competitor | lowest / highest saving over the changes "
-        "| sign of the saving | changes that flip it |",
-        "|---|---|---:|---|---:|---|---|",
+        "| sign of the saving | changes that flip it | region share beating every competitor: params / lowest / highest |",
+        "|---|---|---:|---|---:|---|---|---|",
     ]
     for v in sens["survives"]:
         side = "hetero wins" if v["hetero_wins_at_base"] else "hetero loses"
+        share = ""
+        if "base_region_win_share" in v:
+            share = (f"{100 * v['base_region_win_share']:.1f}% / {100 * v['min_region_win_share']:.1f}% / "
+                     f"{100 * v['max_region_win_share']:.1f}%")
         out.append(f"| {v['model']} | hetero-{v['technology']} | {v['base_saving']:.3g}x | {v['base_strongest']} | "
                    f"{v['min_saving']:.3g}x / {v['max_saving']:.3g}x | {side}; "
-                   f"{'survives every change' if v['sign_survives'] else 'flips'} | {', '.join(v['flips']) or '-'} |")
+                   f"{'survives every change' if v['sign_survives'] else 'flips'} | {', '.join(v['flips']) or '-'} | "
+                   f"{share or '-'} |")
     n_flip = sum(not v["sign_survives"] for v in sens["survives"])
     out += [
         "",

@@ -141,9 +141,16 @@ def input_table(cfg: E.EnergyConfig, sources: dict, knobs: list[Knob]) -> list[d
         src = str(sources[n]).strip()
         k = ranges.get(n)
         out.append({"constant": n, "value": get_value(cfg, n), "source": src,
-                    "assumption": src.lower().startswith(ASSUMPTION),
+                    "assumption": _kind(src),
                     "range": list(k.values) if k else None, "range_source": k.source if k else None})
     return out
+
+
+def _kind(source: str) -> str:
+    """'yes': the value is an engineering judgement; 'partly': a citation with an assumption
+    on top (e.g. a datasheet of a related part); 'no': cited as is."""
+    low = source.lower()
+    return "yes" if low.startswith(ASSUMPTION) else "partly" if ASSUMPTION in low else "no"
 
 
 # ---------------------------------------------------------------------------- savings
@@ -205,5 +212,8 @@ def survives(study: pd.DataFrame) -> pd.DataFrame:
                     "base_strongest": g.base_strongest.iloc[0], "hetero_wins_at_base": base_wins,
                     "sign_survives": flips.empty, "min_saving": float(g.saving.min()),
                     "max_saving": float(g.saving.max()),
-                    "flips": [f"{r.knob}={r.value}" for r in flips.itertuples()]})
+                    "flips": [f"{r.knob}={r.value}" for r in flips.itertuples()],
+                    "base_region_win_share": float(g.base_region_win_share.iloc[0]),
+                    "min_region_win_share": float(g.region_win_share.min()),
+                    "max_region_win_share": float(g.region_win_share.max())})
     return pd.DataFrame(out)
