@@ -111,7 +111,7 @@ def test_render_reports_crossovers_and_whether_the_sign_survives(tmp_path):
         (tmp_path / "reports" / "edge" / "region.json").write_text(json.dumps(region))
         (tmp_path / "reports" / "edge" / "sensitivity.json").write_text(json.dumps(sens))
         text = report.render(tmp_path)
-        assert "at most 1 inferences per second, at least 2 tasks" in text
+        assert "an inference rate of at most 1 per second, at least 2 tasks" in text
         assert "| m | hetero-RRAM | gated_sram-DRAM | 25.0% of 40 | 12.5 | above | 12.5-89 | 82 | 0.4-170 (above) |" in text
         assert "hetero-RRAM (m) 12.5%" in text
         assert "| clock_ghz | 1 | assumption: judged | yes | 0.25, 2 | assumption: judged |" in text

@@ -99,11 +99,17 @@ def tornado(data: pd.DataFrame, path: Path, title: str) -> None:
     """Saving of hetero vs its strongest competitor (competitor / hetero energy, log axis)
     at the reference point, each knob moved alone over its range; the line at 1 is where
     the sign of the saving flips."""
-    panels = list(data[["model", "technology"]].drop_duplicates().itertuples(index=False, name=None))
+    models = list(dict.fromkeys(data.model))
+    techs = list(dict.fromkeys(data.technology))
     knobs = list(dict.fromkeys(data.knob))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.0 * len(panels), 0.35 * len(knobs) + 1.6), squeeze=False)
-    for ax, (model, tech) in zip(axes[0], panels):
+    fig, axes = plt.subplots(len(models), len(techs), figsize=(4.4 * len(techs), (0.32 * len(knobs) + 1.3) * len(models)),
+                             squeeze=False)
+    for (i, model), (j, tech) in ((m, t) for m in enumerate(models) for t in enumerate(techs)):
+        ax = axes[i][j]
         sel = data[(data.model == model) & (data.technology == tech)]
+        if sel.empty:
+            ax.set_visible(False)
+            continue
         base = float(sel.base_saving.iloc[0])
         spans = sel.groupby("knob", sort=False).saving.agg(["min", "max"]).reindex(knobs)
         spans["min"], spans["max"] = np.minimum(spans["min"], base), np.maximum(spans["max"], base)

@@ -58,7 +58,7 @@ def _region_text(reg: dict) -> str:
     necks = ", ".join(f"{m}: m={n}" for m, n in ref["bottleneck_per_model"].items())
     return (
         "The region the paper targets (its setting: edge duty cycles; pre-registered in "
-        f"`{reg['claims_file']}` before any result): at most {r['rate_hz_max']:g} inferences per second, at least "
+        f"`{reg['claims_file']}` before any result): an inference rate of at most {r['rate_hz_max']:g} per second, at least "
         f"{r['n_tasks_min']} tasks, every adapter size and task-switch rate of the sweep, backbone sparsity "
         f"{r['sparsity']:g}. A design serves a scenario only if it is feasible there and its eNVM lasts at least "
         f"{r['min_lifetime_years']:g} years at that switch rate; otherwise it loses the scenario. Crossover rates are "
@@ -113,7 +113,7 @@ def _sensitivity(sens: dict) -> list[str]:
     ref = sens["reference"]
     out += [
         "",
-        f"Sensitivity at the reference point (N={ref['n_tasks']}, {ref['rate_hz']:g} inferences per second, "
+        f"Sensitivity at the reference point (N={ref['n_tasks']}, an inference rate of {ref['rate_hz']:g} per second, "
         f"{ref['switch_rate']:g} switches per inference): the saving is the energy of the strongest competitor that "
         "can serve the point divided by the heterogeneous design's (above one: hetero wins), re-chosen under each "
         "change; each constant moves alone. Data in `reports/edge/tornado.csv`.",
