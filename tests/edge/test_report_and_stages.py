@@ -130,3 +130,26 @@ def test_robustness_stage_imports_none_of_the_energy_analysis():
     energy = set(module_closure("lmrepro.stages.edge_energy"))
     new = {"lmrepro.edge.region", "lmrepro.edge.region_figures", "lmrepro.edge.sensitivity", "lmrepro.edge.coarse"}
     assert new <= energy and not (new & closure)
+
+
+def test_energy_stage_without_a_source_is_a_clear_error_before_any_work(tmp_path):
+    """A constant without a cited source (or a stated assumption) stops the energy stage: exit 2,
+    the key named, nothing written."""
+    import yaml
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    energy = params["edge"]["energy"]
+    del energy["sources"]["flash.wakeup_us"]
+    cfg = json.dumps({"edge.energy": energy, "edge.prune": params["edge"]["prune"], "runtime": params["runtime"]})
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/mlflow.db",
+           "LMREPRO_ROOT": str(REPO)}
+    outs = ["--out", "e.parquet", "--metrics", "m.json", "--fig-tasks", "t.png", "--fig-rate", "r.png",
+            "--region", "region.json", "--winner-map", "w.png", "--winner-map-data", "w.csv",
+            "--sensitivity", "s.json", "--tornado", "o.png", "--tornado-data", "o.csv"]
+    out = subprocess.run(
+        [sys.executable, "-m", "lmrepro.stages.edge_energy", "--tech", str(tmp_path / "tech.parquet"),
+         "--workloads", str(tmp_path / "wl.parquet"), "--claims", str(REPO / "workflow" / "claims" / "edge_energy.yaml"),
+         *[str(tmp_path / a) if not a.startswith("--") else a for a in outs], "--cfg", cfg],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "edge.energy.sources: no source for flash.wakeup_us" in out.stderr, out.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "mlflow.db") == []

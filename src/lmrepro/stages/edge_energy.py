@@ -65,6 +65,10 @@ def main(ctx) -> None:
     map_rates, coarse_rtol = int(section.pop("map_rates")), float(section.pop("coarse_rtol"))
     sources, sens = section.pop("sources"), section.pop("sensitivity")
     cfg = from_dict(E.EnergyConfig, section, where="edge.energy")
+    # checked before any simulation: sources of every constant, sensitivity ranges, the claims file
+    knobs = S.parse_knobs(sens, cfg)
+    inputs = S.input_table(cfg, sources, knobs)
+    region, contests = R.load_contests(ctx.args.claims)
     sparsities = (0.0, *ctx.section("edge.prune.sparsities"))
     for key in ("n_tasks", "rate_hz", "switch_rate"):
         if ref[key] not in sweep_s[key]:
@@ -131,8 +135,7 @@ def main(ctx) -> None:
                          "inference rate (1/s); duty cycle = rate x latency",
                          f"N={ref['n_tasks']}, {ref['switch_rate']} switches/inf")
 
-    region_analysis(ctx, grid, results, workload, table, cfg, sweep, ref, map_rates,
-                    S.parse_knobs(sens, cfg), sources)
+    region_analysis(ctx, grid, results, workload, table, cfg, sweep, ref, map_rates, knobs, inputs, region, contests)
 
 
 def reference_necks(workload: pd.DataFrame, ref: dict) -> dict:
@@ -150,9 +153,9 @@ def reference_necks(workload: pd.DataFrame, ref: dict) -> dict:
     return necks
 
 
-def region_analysis(ctx, grid, results, workload, table, cfg, sweep, ref, map_rates, knobs, sources) -> None:
+def region_analysis(ctx, grid, results, workload, table, cfg, sweep, ref, map_rates, knobs, inputs, region,
+                    contests) -> None:
     """Win shares, crossovers, winner map and sensitivity over the claims' region."""
-    region, contests = R.load_contests(ctx.args.claims)
     models = set(results.model)
     skipped = sorted({c.model for c in contests} - models)
     if skipped:
@@ -186,7 +189,7 @@ def region_analysis(ctx, grid, results, workload, table, cfg, sweep, ref, map_ra
     study = S.one_at_a_time(at_ref, inside, workload, table, cfg, knobs, contests, region)
     verdicts = S.survives(study)
     R.write_csv(study, ctx.args.tornado_data, S.TornadoTable)
-    io.write_json({"inputs": S.input_table(cfg, sources, knobs), "study": study.to_dict("records"),
+    io.write_json({"inputs": inputs, "study": study.to_dict("records"),
                    "survives": verdicts.to_dict("records"), "reference": ref}, ctx.args.sensitivity)
     region_figures.tornado(study, ctx.args.tornado, f"N={ref['n_tasks']}, {ref['rate_hz']} inf/s, "
                                                      f"{ref['switch_rate']} switches/inf: one constant at a time")
