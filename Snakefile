@@ -2,9 +2,10 @@
 #   snakemake --cores all                                   default (CPU) profile
 #   snakemake --cores 2 --configfile params.yaml workflow/profiles/smoke/params.yaml
 # The wiring lives in workflow/rules/*.smk, the logic in src/lmrepro.
-# `snakemake --lint` asks for a conda env or container per rule: deliberately not used.
-# Every rule runs the one pinned virtual environment (requirements.lock, `make install`),
-# so software is documented once and identical across rules, Snakemake and DVC.
+# Software: every rule names the one pinned env workflow/envs/lmrepro.yaml (`conda:`,
+# generated from requirements.lock by `python -m lmrepro.condaenv write`). A plain run
+# uses the active environment (`make install`'s .venv, the same pins); with
+# `--sdm conda` Snakemake builds that env instead. Either way one software stack for all.
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -18,7 +19,7 @@ include: "workflow/rules/common.smk"
 
 wildcard_constraints:
     group="rec|nlu|text|energy",
-    dataset="beauty|sports|toys",
+    dataset=DATASET_PATTERN,
 
 
 include: "workflow/rules/data.smk"

@@ -122,7 +122,9 @@ def build(root: Path | None = None) -> str:
                 outs.append({out: {"cache": False}})
             else:
                 outs.append(out)
-        stage: dict = {"cmd": cmd, "deps": sorted(dict.fromkeys(job["input"])), "params": keys}
+        # absolute inputs lie outside the repository (the raw-data mirror's files): machine-specific, no deps
+        deps = [d for d in job["input"] if not Path(d).is_absolute()]
+        stage: dict = {"cmd": cmd, "deps": sorted(dict.fromkeys(deps)), "params": keys}
         if outs:
             stage["outs"] = outs
         if metrics:

@@ -44,33 +44,78 @@ def test_missing_file_without_recipe_is_an_error(tmp_path):
         fetch_entry(entry, tmp_path / "mirror", tmp_path / "dest")
 
 
+class _FlakyHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves files, but answers 503 to the first ``failures`` GETs (a flaky origin)."""
+
+    failures = 0
+    requests = 0
+
+    def do_GET(self):
+        type(self).requests += 1
+        if type(self).requests <= type(self).failures:
+            self.send_error(503, "try again")
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture
 def origin_server(tmp_path):
-    """A loopback HTTP server laid out like raw.githubusercontent.com/<repo>/<commit>/<path>."""
+    """A loopback HTTP server laid out like raw.githubusercontent.com/<repo>/<commit>/<path>;
+    yields (base url, handler class) so a test can make it fail its first requests."""
     root = tmp_path / "origin"
     (root / "owner" / "repo" / "abc123" / "data").mkdir(parents=True)
     (root / "owner" / "repo" / "abc123" / "data" / "file.txt").write_bytes(b"from origin")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler_cls = type("Handler", (_FlakyHandler,), {"failures": 0, "requests": 0})
+    handler = functools.partial(handler_cls, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler_cls
     server.shutdown()
     server.server_close()
 
 
 def test_absent_file_is_downloaded_from_its_pinned_origin(tmp_path, origin_server):
+    base, handler = origin_server
     entry = _entry("g/file.txt", b"from origin")
-    out = fetch_entry(entry, tmp_path / "empty-mirror", tmp_path / "dest", github_base=origin_server)
+    out = fetch_entry(entry, tmp_path / "empty-mirror", tmp_path / "dest", github_base=base)
     assert out.read_bytes() == b"from origin"
+    assert handler.requests == 1
+
+
+def test_mirror_comes_first_and_the_origin_is_not_asked(tmp_path, origin_server):
+    base, handler = origin_server
+    mirror = tmp_path / "mirror"
+    (mirror / "g").mkdir(parents=True)
+    (mirror / "g" / "file.txt").write_bytes(b"from origin")
+    fetch_entry(_entry("g/file.txt", b"from origin"), mirror, tmp_path / "dest", github_base=base)
+    assert handler.requests == 0
+
+
+def test_transient_failures_are_retried(tmp_path, origin_server):
+    base, handler = origin_server
+    handler.failures = 1
+    out = fetch_entry(_entry("g/file.txt", b"from origin"), tmp_path / "m", tmp_path / "d", github_base=base, retries=1)
+    assert out.read_bytes() == b"from origin"
+    assert handler.requests == 2
+    handler.failures, handler.requests = 5, 0
+    with pytest.raises(LmreproError, match=r"g/file.txt: download of .*file.txt failed after 2 attempt\(s\)"):
+        fetch_entry(_entry("g/file.txt", b"from origin"), tmp_path / "m", tmp_path / "d2", github_base=base, retries=1)
+    assert handler.requests == 2
+    assert not [p for p in (tmp_path / "d2").rglob("*") if p.is_file()], "a failed download left a file"
 
 
 def test_download_checksum_mismatch_and_404(tmp_path, origin_server):
-    with pytest.raises(LmreproError, match="checksum mismatch"):
-        fetch_entry(_entry("g/file.txt", b"something else"), tmp_path / "m", tmp_path / "d", github_base=origin_server)
+    base, handler = origin_server
+    with pytest.raises(LmreproError, match=r"g/file.txt: checksum mismatch for .*after 1 attempt"):
+        fetch_entry(_entry("g/file.txt", b"something else"), tmp_path / "m", tmp_path / "d", github_base=base, retries=0)
+    assert not any((tmp_path / "d").rglob("*.txt")), "a file whose hash did not match was left behind"
     gone = _entry("g/gone.txt", b"x", origin="github:owner/repo@abc123:data/gone.txt")
     with pytest.raises(LmreproError, match="download of .*gone.txt failed"):
-        fetch_entry(gone, tmp_path / "m", tmp_path / "d", github_base=origin_server)
+        fetch_entry(gone, tmp_path / "m", tmp_path / "d", github_base=base, retries=0)
 
 
 def test_fetch_group_replaces_folder_atomically(tmp_path, shared_data):

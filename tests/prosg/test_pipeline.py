@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lmrepro.errors import LmreproError
-from lmrepro.prosg.evaluate import (
+from lmrepro.prosg.scoring import (
     accuracy_table,
     evaluate,
     method_none,
@@ -86,7 +86,7 @@ def test_decoded_gold_tokens_give_the_answer_string(encoder, examples):
     """What eval_prosg stores as ``prediction``: the answer-position tokens decoded and cut
     at the end token. Fed the gold tokens it must give back every kind's exact answer
     (format answers hold a space and a digit); a missing end token shows as extra text."""
-    from lmrepro.prosg.evaluate import decode_prediction
+    from lmrepro.prosg.scoring import decode_prediction
 
     rows = examples[examples.split == "test"]
     batch = encoder.batch(rows)

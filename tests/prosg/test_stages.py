@@ -21,7 +21,7 @@ import pytest
 from lmrepro import config, io
 from lmrepro.data.schemas import TextCorpus
 from lmrepro.prosg.schemas import ProsgAccuracy, ProsgExamples, ProsgPredictions
-from lmrepro.stages import prosg_build_data, prosg_eval, prosg_pretrain_rnn, prosg_train
+from lmrepro.stages import build_prosg_data, eval_prosg, pretrain_rnn, train_prosg
 from tests.conftest import REPO
 
 SMOKE = config.load_params(REPO / "params.yaml", REPO / "workflow" / "profiles" / "smoke" / "params.yaml")
@@ -59,18 +59,18 @@ def root(corpus, tmp_path_factory):
 
 
 def _train(root: Path, examples: Path, out: Path) -> None:
-    _run(prosg_pretrain_rnn, ["--examples", examples, "--corpus", root / "corpus.parquet", "--out", out / "base",
+    _run(pretrain_rnn, ["--examples", examples, "--corpus", root / "corpus.parquet", "--out", out / "base",
                               "--metrics", out / "pretrain.json", "--timing", out / "timing" / "pretrain_rnn.json",
                               "--cfg", _cfg("prosg.tokenizer", "prosg.model", "prosg.pretrain")])
     for v in VARIANTS:
-        _run(prosg_train, ["--variant", v, "--examples", examples, "--base", out / "base",
+        _run(train_prosg, ["--variant", v, "--examples", examples, "--base", out / "base",
                            "--out", out / "generators" / v, "--metrics", out / f"train-{v}.json",
                            "--timing", out / "timing" / f"train_prosg-{v}.json",
                            "--cfg", _cfg("prosg.update", "prosg.train", f"prosg.variants.{v}")])
 
 
 def _eval(examples: Path, models: Path, out: Path) -> None:
-    _run(prosg_eval, ["--examples", examples, "--base", models / "base",
+    _run(eval_prosg, ["--examples", examples, "--base", models / "base",
                       "--generators", *[models / "generators" / v for v in VARIANTS],
                       "--table", out / "accuracy.parquet", "--figure", out / "accuracy.png",
                       "--markdown", out / "accuracy.md", "--predictions", out / "preds.parquet",
@@ -89,7 +89,7 @@ def runs(root):
     """The smoke pipeline (build, pretrain, train, eval) twice, into a/ and b/."""
     for name in ("a", "b"):
         out = root / name
-        _run(prosg_build_data, ["--corpus", root / "corpus.parquet", "--out", out / "examples.parquet",
+        _run(build_prosg_data, ["--corpus", root / "corpus.parquet", "--out", out / "examples.parquet",
                                 "--metrics", out / "data.json", "--cfg", _cfg("prosg.data")])
         _train(root, out / "examples.parquet", out)
         _eval(out / "examples.parquet", out, out)
@@ -159,7 +159,7 @@ def _poisoned(examples: Path, out: Path) -> Path:
 def test_training_stages_read_train_rows_only(root, runs, monkeypatch):
     a, _ = runs
     asked: list[str] = []
-    for module in (prosg_pretrain_rnn, prosg_train):
+    for module in (pretrain_rnn, train_prosg):
         real = module.read_examples
 
         def recording(path, split, real=real):
@@ -175,3 +175,32 @@ def test_training_stages_read_train_rows_only(root, runs, monkeypatch):
     assert trained.keys() == clean.keys()
     differ = [k for k in trained if trained[k] != clean[k]]
     assert not differ, f"valid/test rows changed the trained outputs: {differ}"
+
+
+def test_mlflow_final_values_equal_the_metrics_files(root, runs):
+    """What the UI shows as each run's latest final/ value is the number in the stage's
+    metrics JSON; the loss is logged at every step; models and predictions are recorded."""
+    from lmrepro import tracking
+
+    a, _ = runs
+    client = tracking.client(root)
+    exp = client.get_experiment_by_name(tracking.experiment_name("prosg"))
+    found = [r for r in client.search_runs([exp.experiment_id], max_results=100) if "lmrepro.stage" in r.data.tags]
+    by_label = {}
+    for r in sorted(found, key=lambda r: r.info.start_time):  # runs a then b: keep a's
+        by_label.setdefault(tracking.run_label(r.data.tags), r)
+    for label, name in (("pretrain_rnn", "pretrain.json"), ("train_prosg[variant=main]", "train-main.json"),
+                        ("train_prosg[variant=sg]", "train-sg.json")):
+        run = by_label[label]
+        reported = {k: v for k, v in io.read_json(a / name).items() if not isinstance(v, dict)}
+        assert reported and {k: run.data.metrics[f"final/{k}"] for k in reported} == reported, label
+        steps = io.read_json(a / "timing" / f"{label.replace('[variant=', '-').rstrip(']')}.json")["steps"]
+        loss = [k for k in run.data.metrics if k.startswith("train/loss")]
+        assert loss and all(len(client.get_metric_history(run.info.run_id, k)) == steps for k in loss), label
+        [model] = client.search_logged_models([exp.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
+        files = [f.path for f in client.list_logged_model_artifacts(model.model_id)]
+        assert str(model.status) == "READY" and [f for f in files if f.endswith(".safetensors")], (label, files)
+    evaluation = by_label["eval_prosg"]
+    assert [f.path for f in client.list_artifacts(evaluation.info.run_id, "predictions")] == ["predictions/preds.parquet"]
+    means = io.read_json(a / "eval.json")["mean_accuracy"]
+    assert {m: evaluation.data.metrics[tracking._metric_key(f"final/mean_accuracy_{m}")] for m in means} == means

@@ -1,16 +1,22 @@
 # Dataset construction: verified raw files, then validated Parquet tables.
 
 
+# A group reruns when its manifest lines change (params.manifest: Snakemake's params
+# trigger) or a mirror file of it is replaced (input.sources), never for another group's.
 rule fetch:
     input:
+        sources=mirror_files,
         code=code_of("stages.fetch"),
     output:
         directory("data/raw/{group}"),
     log:
         "logs/fetch/{group}.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("data.mirror", "data.manifest"),
+        manifest=manifest_lines,
     shell:
         "python -m lmrepro.stages.fetch --group {wildcards.group} --out {output} {params.cfg} --log {log}"
 
@@ -24,9 +30,11 @@ rule build_rec:
         metrics="reports/metrics/data/rec-{dataset}.json",
     log:
         "logs/build_rec/{dataset}.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
-        cfg=cfg("data.rec"),
+        cfg=cfg("data.rec.datasets", "data.rec.sources.{dataset}"),
     shell:
         "python -m lmrepro.stages.build_rec --dataset {wildcards.dataset} --raw {input.raw}"
         " --out {output.table} --metrics {output.metrics} {params.cfg} --log {log}"
@@ -46,6 +54,8 @@ rule build_nlu:
         metrics="reports/metrics/data/nlu.json",
     log:
         "logs/build_nlu/build_nlu.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("data.nlu"),
@@ -63,6 +73,8 @@ rule build_corpus:
         metrics="reports/metrics/data/corpus.json",
     log:
         "logs/build_corpus/build_corpus.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("data.corpus"),

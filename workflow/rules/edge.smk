@@ -17,6 +17,8 @@ rule edge_tech:
         metrics="reports/metrics/edge/tech.json",
     log:
         "logs/edge_tech/edge_tech.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("edge.tech"),
@@ -33,6 +35,8 @@ rule edge_workload_albert:
         metrics="reports/metrics/edge/workload-albert-base-v2.json",
     log:
         "logs/edge_workload/albert-base-v2.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("edge.workload"),
@@ -50,6 +54,8 @@ rule edge_workload_ours:
         metrics="reports/metrics/edge/workload-ours.json",
     log:
         "logs/edge_workload/ours.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("edge.workload"),
@@ -62,7 +68,7 @@ rule edge_energy:
     input:
         tech=rules.edge_tech.output.table,
         workloads=expand("data/edge/workload/{model}.parquet", model=EDGE_MODELS),
-        claims="workflow/claims/edge_energy.yaml",  # the pre-registered region and competitors
+        claims=repo_path("workflow/claims/edge_energy.yaml"),  # the pre-registered region and competitors
         code=code_of("stages.edge_energy"),
     output:
         table="data/edge/energy.parquet",
@@ -93,6 +99,8 @@ rule edge_energy:
         tornado_data="reports/edge/tornado.csv",
     log:
         "logs/edge_energy/edge_energy.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("edge.energy", "edge.prune"),
@@ -124,6 +132,8 @@ rule edge_robustness:
         "logs/edge_robustness/edge_robustness.log",
     benchmark:
         "benchmarks/edge_robustness/edge_robustness.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("edge.robustness", "edge.prune"),

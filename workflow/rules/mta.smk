@@ -23,6 +23,8 @@ rule mta_features:
         "logs/mta_features/mta_features.log",
     benchmark:
         "benchmarks/mta_features/mta_features.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("mta.backbone", "mta.data", "mta.mixture.blocks"),
@@ -44,6 +46,8 @@ rule mta_stage1:
         "logs/mta_stage1/mta_stage1.log",
     benchmark:
         "benchmarks/mta_stage1/mta_stage1.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.stage1"),
@@ -69,6 +73,8 @@ rule mta_stage2:
         "logs/mta_stage2/mta_stage2.log",
     benchmark:
         "benchmarks/mta_stage2/mta_stage2.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.stage2"),
@@ -94,6 +100,8 @@ rule mta_stage2_neutral:
         timing="reports/mta/timing/mta_stage2_neutral.json",
     log:
         "logs/mta_stage2/mta_stage2_neutral.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.stage2", "mta.ablations.neutral_gate"),
@@ -118,6 +126,8 @@ rule mta_baseline_fusion:
         "logs/mta_baseline/fusion.log",
     benchmark:
         "benchmarks/mta_baseline/fusion.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.baselines.fusion"),
@@ -142,6 +152,8 @@ rule mta_baseline:
         "benchmarks/mta_baseline/{mta_method}.tsv"
     wildcard_constraints:
         mta_method="single_ft|multi_ft|shared|joint",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.baselines.{mta_method}"),
@@ -182,6 +194,8 @@ rule mta_eval:
         ),
     log:
         "logs/mta_eval/mta_eval.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("mta.backbone", "mta.data", "mta.mixture", "mta.seeds"),

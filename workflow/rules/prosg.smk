@@ -11,17 +11,19 @@ wildcard_constraints:
 rule build_prosg_data:
     input:
         corpus="data/text/corpus.parquet",
-        code=code_of("stages.prosg_build_data"),
+        code=code_of("stages.build_prosg_data"),
     output:
         table="data/prosg/examples.parquet",
         metrics="reports/metrics/prosg/data.json",
     log:
         "logs/build_prosg_data/build_prosg_data.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("prosg.data"),
     shell:
-        "python -m lmrepro.stages.prosg_build_data --corpus {input.corpus} --out {output.table}"
+        "python -m lmrepro.stages.build_prosg_data --corpus {input.corpus} --out {output.table}"
         " --metrics {output.metrics} {params.cfg} --log {log}"
 
 
@@ -29,7 +31,7 @@ rule pretrain_rnn:
     input:
         examples=rules.build_prosg_data.output.table,
         corpus="data/text/corpus.parquet",
-        code=code_of("stages.prosg_pretrain_rnn"),
+        code=code_of("stages.pretrain_rnn"),
     output:
         model=directory("models/prosg/base"),
         metrics="reports/metrics/prosg/pretrain.json",
@@ -38,11 +40,13 @@ rule pretrain_rnn:
         "logs/pretrain_rnn/pretrain_rnn.log",
     benchmark:
         "benchmarks/pretrain_rnn/pretrain_rnn.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("prosg.tokenizer", "prosg.model", "prosg.pretrain"),
     shell:
-        "python -m lmrepro.stages.prosg_pretrain_rnn --examples {input.examples} --corpus {input.corpus}"
+        "python -m lmrepro.stages.pretrain_rnn --examples {input.examples} --corpus {input.corpus}"
         " --out {output.model} --metrics {output.metrics} --timing {output.timing} {params.cfg} --log {log}"
 
 
@@ -50,7 +54,7 @@ rule train_prosg:
     input:
         examples=rules.build_prosg_data.output.table,
         base=rules.pretrain_rnn.output.model,
-        code=code_of("stages.prosg_train"),
+        code=code_of("stages.train_prosg"),
     output:
         generator=directory("models/prosg/generators/{variant}"),
         metrics="reports/metrics/prosg/train-{variant}.json",
@@ -59,11 +63,13 @@ rule train_prosg:
         "logs/train_prosg/{variant}.log",
     benchmark:
         "benchmarks/train_prosg/{variant}.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("prosg.update", "prosg.train", "prosg.variants.{variant}"),
     shell:
-        "python -m lmrepro.stages.prosg_train --variant {wildcards.variant} --examples {input.examples}"
+        "python -m lmrepro.stages.train_prosg --variant {wildcards.variant} --examples {input.examples}"
         " --base {input.base} --out {output.generator} --metrics {output.metrics} --timing {output.timing}"
         " {params.cfg} --log {log}"
 
@@ -73,7 +79,7 @@ rule eval_prosg:
         examples=rules.build_prosg_data.output.table,
         base=rules.pretrain_rnn.output.model,
         generators=expand(rules.train_prosg.output.generator, variant=PROSG_VARIANTS),
-        code=code_of("stages.prosg_eval"),
+        code=code_of("stages.eval_prosg"),
     output:
         table="data/prosg/eval/accuracy.parquet",
         predictions="data/prosg/preds.parquet",
@@ -93,11 +99,13 @@ rule eval_prosg:
         "logs/eval_prosg/eval_prosg.log",
     benchmark:
         "benchmarks/eval_prosg/eval_prosg.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("prosg.eval"),
     shell:
-        "python -m lmrepro.stages.prosg_eval --examples {input.examples} --base {input.base}"
+        "python -m lmrepro.stages.eval_prosg --examples {input.examples} --base {input.base}"
         " --generators {input.generators} --table {output.table} --figure {output.figure}"
         " --markdown {output.markdown} --predictions {output.predictions} --timing {output.timing}"
         " --metrics {output.metrics} {params.cfg} --log {log}"

@@ -11,6 +11,8 @@ rule rec_index:
         metrics="reports/metrics/rec/index-{dataset}-{method}.json",
     log:
         "logs/rec_index/{dataset}-{method}.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("rec.subset", "rec.index.{method}"),
@@ -34,6 +36,8 @@ rule rec_train:
         "logs/rec_train/{dataset}-{method}-{model}-{setting}.log",
     benchmark:
         "benchmarks/rec_train/{dataset}-{method}-{model}-{setting}.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("rec.subset", "rec.model", "rec.train", "rec.eval"),
@@ -55,6 +59,8 @@ rule rec_peer_mostpop:
         "logs/rec_peer/{dataset}-mostpop.log",
     benchmark:
         "benchmarks/rec_peer/{dataset}-mostpop.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("rec.subset", "rec.eval"),
@@ -77,6 +83,8 @@ rule rec_peer_sasrec:
         "logs/rec_peer/{dataset}-sasrec.log",
     benchmark:
         "benchmarks/rec_peer/{dataset}-sasrec.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("rec.subset", "rec.peer.sasrec", "rec.eval"),
@@ -125,6 +133,8 @@ rule rec_summary:
         ),
     log:
         "logs/rec_summary/rec_summary.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg(

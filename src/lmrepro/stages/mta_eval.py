@@ -14,7 +14,7 @@ import pandas as pd
 from lmrepro import io
 from lmrepro.errors import LmreproError
 from lmrepro.mta import gates, report
-from lmrepro.mta.evaluate import paired_change, score, summarize
+from lmrepro.mta.scoring import paired_change, score, summarize
 from lmrepro.mta.schemas import Predictions, Scores
 from lmrepro.stage import Stage
 

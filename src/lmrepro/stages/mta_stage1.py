@@ -44,6 +44,8 @@ def main(ctx) -> None:
     write_predictions(frames, ctx.args.preds)
     io.write_json({"method": "adapters", "runs": records}, ctx.args.runs)
     timing.write(ctx.args.timing)
+    ctx.log_artifact(ctx.args.preds, "predictions")
+    ctx.log_model(ctx.args.out_dir, "mta-stage1-adapters", "mta-adapters", {"seeds": ctx.section("mta.seeds")})
 
 
 if __name__ == "__main__":

@@ -71,6 +71,10 @@ def main(ctx) -> None:
     io.write_json({"method": run.method, "runs": records}, ctx.args.runs)
     gates.write(gates.record(run.method, model, gate_runs), ctx.args.gates)
     timing.write(ctx.args.timing)
+    ctx.log_artifact(ctx.args.preds, "predictions")
+    if ctx.args.bundle is not None:
+        ctx.log_model(ctx.args.bundle, f"{run.method}-bundle", "mta-bundle",
+                      {"method": run.method, "seed": ctx.section("mta.seeds")[0]})
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from lmrepro.rec.metrics import CUTOFFS, per_user_metrics, summarize, target_ran
 from lmrepro.rec.models.mostpop import mostpop_lists
 from lmrepro.rec.models.sasrec import SasRecConfig, sasrec_topk, train_sasrec
 from lmrepro.rec.schemas import UserMetrics
+from lmrepro.rec.selection import series
 from lmrepro.stage import Stage
 
 PEERS = ("mostpop", "sasrec")
@@ -56,7 +57,7 @@ def _sasrec(df, cat, ctx, exclude: bool):
 
     ctx.log.info("sasrec on device %s (amp %s)", ctx.device, ctx.amp)
     model, summary = train_sasrec(train, cat.n_items, validate, cfg, ctx.seed,
-                                  log=lambda m, step: ctx.log_metrics(m, step), device=ctx.device, amp=ctx.amp)
+                                  log=lambda m, step: ctx.log_metrics(series(m), step), device=ctx.device, amp=ctx.amp)
     seen_valid = user_sequences(df, cat, ("train", "valid"))
     lists = {"valid": sasrec_topk(model, train, K, amp=ctx.amp, exclude_history=exclude),
              "test": sasrec_topk(model, seen_valid, K, amp=ctx.amp, exclude_history=exclude)}
@@ -67,6 +68,8 @@ def _sasrec(df, cat, ctx, exclude: bool):
     io.write_json({"sasrec": dataclasses.asdict(cfg), "n_items": cat.n_items},
                   a.model_dir / "config.json")
     io.write_json({"train_seconds": summary["train_seconds"], "curve": summary["curve"]}, a.timing)
+    ctx.log_model(a.model_dir, f"sasrec-{a.dataset}", "sasrec",
+                  {"dataset": a.dataset, "params": n_params, "best_epoch": summary["best_epoch"]})
     return lists, {"params": n_params, "best_epoch": summary["best_epoch"]}
 
 
@@ -89,8 +92,9 @@ def main(ctx) -> None:
     per_user = pd.concat(frames, ignore_index=True)
     io.write_table(per_user[["split", *per_user.columns[:-1]]], a.per_user, UserMetrics)
     ctx.log.info("metrics %s", metrics)
-    ctx.log_metrics({m.replace("@", "_at_"): v for m, v in metrics.items()})
+    ctx.log_final(metrics)
     io.write_json(metrics, a.metrics)
+    ctx.log_artifact(a.per_user, "predictions")
 
 
 if __name__ == "__main__":

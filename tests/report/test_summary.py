@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from lmrepro.errors import LmreproError
-from lmrepro.evaluate import summary
+from lmrepro.report import summary
 
 def test_readme_sync_replaces_only_the_block(tmp_path):
     readme = tmp_path / "README.md"
@@ -26,4 +26,4 @@ def test_committed_readme_shows_the_committed_summary():
     if not committed.is_file():
         pytest.skip("no default-profile results committed yet")
     assert summary.readme_block(root / "README.md") == committed.read_text(), (
-        "README results summary is stale: run `python -m lmrepro.evaluate.summary`")
+        "README results summary is stale: run `python -m lmrepro.report.summary`")

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lmrepro.errors import LmreproError
-from lmrepro.evaluate.sections import SECTIONS
+from lmrepro.report.sections import BY_TRACK
 
 TITLES = {"rec": "LightLM", "mta": "ALTER (MTA)", "prosg": "ProSG", "edge": "Edge memory simulation"}
 # a dict or list longer than this is summarised ("see the file") rather than spread over rows
@@ -69,7 +69,7 @@ def generic_table(root: Path, paths: list[Path]) -> str:
 
 
 # the report sections' modules by track (imported explicitly there, so codedeps sees them)
-_MODULES = {m.__name__.split(".")[1]: m for m in SECTIONS}
+_MODULES = BY_TRACK
 
 
 def _track_section(root: Path, track: str, paths: list[Path]) -> str:

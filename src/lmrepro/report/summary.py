@@ -2,8 +2,8 @@
 
 Why a separate file: the README shows the summary, and a README must not carry numbers
 typed by hand. The evaluate stage renders reports/summary.md from the claim results
-(the same objects as reports/claims.json, see lmrepro.evaluate.claims);
-``python -m lmrepro.evaluate.summary --readme README.md`` copies it between the README's
+(the same objects as reports/claims.json, see lmrepro.report.claims);
+``python -m lmrepro.report.summary --readme README.md`` copies it between the README's
 markers, and a test fails when the two differ.
 """
 
@@ -39,7 +39,7 @@ def readme_block(readme: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lmrepro.evaluate.summary", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m lmrepro.report.summary", description=__doc__.split("\n\n")[0])
     ap.add_argument("--summary", type=Path, default=Path("reports/summary.md"))
     ap.add_argument("--readme", type=Path, default=Path("README.md"))
     args = ap.parse_args(argv)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Mapping
 
+from lmrepro.data.catalog import RecSource
 from lmrepro.errors import LmreproError
-from lmrepro.evaluate.sections import SECTIONS
+from lmrepro.report.sections import SECTIONS, USES_SOURCES
 
 
 def collect_metrics(files: list[Path], root: Path) -> dict:
@@ -25,10 +27,10 @@ def collect_metrics(files: list[Path], root: Path) -> dict:
     return merged
 
 
-def render_results(root: Path, header: str) -> str:
+def render_results(root: Path, header: str, sources: Mapping[str, RecSource] | None = None) -> str:
     parts = [header]
     for module in SECTIONS:
-        text = module.render(root).strip()
+        text = (module.render(root, sources=sources) if module in USES_SOURCES else module.render(root)).strip()
         if text:
             parts.append(text)
     return "\n\n".join(parts) + "\n"

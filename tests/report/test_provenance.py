@@ -1,7 +1,7 @@
 import json
 
 from lmrepro import tracking
-from lmrepro.evaluate.provenance import latest_writers, provenance_section
+from lmrepro.report.provenance import latest_writers, provenance_section
 
 
 def _run(root, name, outputs, status="FINISHED"):
@@ -25,7 +25,7 @@ def test_newest_finished_writer_of_each_file_is_linked(tmp_root):
 
 
 def test_training_curves_come_from_the_writer_runs(tmp_root):
-    from lmrepro.evaluate.curves import curve_runs, plot_curves
+    from lmrepro.report.curves import curve_runs, plot_curves
 
     run = tracking.StageRun("prosg", "pretrain_rnn", "pretrain_rnn", tmp_root)
     run.start({}, {"lmrepro.stage": "pretrain_rnn", "lmrepro.track": "prosg"})

@@ -46,13 +46,17 @@ class NotTested:
         return dict(self.__dict__)
 
 
-def evaluate_claims(root: Path, n_boot: int, seed: int) -> list[ClaimResult | NotTested]:
-    """Every claim of every registry, in registry order (papers alphabetically by file)."""
+def evaluate_claims(root: Path, n_boot: int, seed: int, out_root: Path | None = None) -> list[ClaimResult | NotTested]:
+    """Every claim of every registry, in registry order (papers alphabetically by file).
+
+    ``root`` holds the registries (workflow/claims); ``out_root`` the per-unit tables the
+    loaders read (default ``root``; runs/<profile> for a non-default profile)."""
+    data_root = out_root or root
     out: list[ClaimResult | NotTested] = []
     for reg in registry.load_all(root):
         if reg.source not in LOADERS:
             raise LmreproError(f"{reg.path}: no outcome loader for source {reg.source!r} (known: {sorted(LOADERS)})")
-        load = LOADERS[reg.source](root)
+        load = LOADERS[reg.source](data_root)
         testable, missing = [], {}
         for claim in reg.claims:
             try:  # a claim is tested only if all of its arms exist in this profile
@@ -63,7 +67,7 @@ def evaluate_claims(root: Path, n_boot: int, seed: int) -> list[ClaimResult | No
                 if "not found" not in str(err):
                     raise
                 # paths relative to the repo: two copies of one run must write the same bytes
-                missing[claim.id] = str(err).replace(f"{root.resolve()}/", "").replace(f"{root}/", "")
+                missing[claim.id] = str(err).replace(f"{data_root.resolve()}/", "").replace(f"{data_root}/", "")
         tested = {r.id: r for r in engine.evaluate_paper(
             registry.Registry(reg.paper, reg.source, tuple(testable), reg.path), load, n_boot=n_boot, seed=seed)} if testable else {}
         for claim in reg.claims:

@@ -20,7 +20,7 @@ MODULES = [
     "src/lmrepro/mta/report.py",
     "src/lmrepro/prosg/report.py",
     "src/lmrepro/edge/report.py",
-    "src/lmrepro/evaluate/claims.py",
+    "src/lmrepro/report/claims.py",
     "src/lmrepro/stages/evaluate.py",
 ]
 
@@ -83,7 +83,7 @@ def test_the_check_catches_a_typed_number(tmp_path):
     bad.write_text('def render(m):\n    return f"accuracy {m:.2f}, measured once at 0.46 while building"\n')
     good = tmp_path / "good.py"
     good.write_text('def render(m):\n    return f"test HR@10 {m:.4f} with a 95% CI, see arXiv 2310.17488"\n')
-    import tests.evaluate.test_no_typed_numbers as me
+    import tests.report.test_no_typed_numbers as me
 
     old = me.REPO
     me.REPO = tmp_path

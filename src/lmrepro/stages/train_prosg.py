@@ -45,15 +45,16 @@ def main(ctx) -> None:
     curve = train_generator(model, generator, encoder, train, train_cfg, seed=ctx.seed, progress=ctx.progress,
                             log=ctx.log.info, amp=ctx.amp)
     seconds = time.perf_counter() - started
-    for rec in curve[:: max(1, len(curve) // 50)]:
-        ctx.log_metrics({k: v for k, v in rec.items() if k != "step"}, step=rec["step"])
+    for rec in curve:  # every optimizer step (sent in batches)
+        ctx.log_metrics({f"train/{k}": v for k, v in rec.items() if k != "step"}, step=rec["step"])
     save_generator(generator, ctx.args.out)
     tail = curve[-10:]
     metrics = {f"{k}_last10": sum(r[k] for r in tail) / len(tail) for k in tail[0] if k != "step"}
     metrics["generator_parameters"] = sum(p.numel() for p in generator.parameters())
     metrics["update_parameters_per_matrix"] = {n: update.rank * (o + i) for n, (o, i) in generator.shapes.items()}
-    ctx.log_metrics({k: v for k, v in metrics.items() if not isinstance(v, dict)})
+    ctx.log_final({k: v for k, v in metrics.items() if not isinstance(v, dict)})
     io.write_json(metrics, ctx.args.metrics)
+    ctx.log_model(ctx.args.out, f"prosg-{ctx.args.variant}", "prosg-generator", {"variant": ctx.args.variant})
     io.write_json({"seconds": seconds, "steps": len(curve), "steps_per_second": len(curve) / seconds,
                    "threads": ctx.threads, "device": str(ctx.device),
                    "note": "wall-clock of the training loop on the machine that ran train_prosg; not a DVC metric"},

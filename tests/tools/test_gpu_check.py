@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from lmrepro import gpu_check
+from lmrepro.tools import gpu_check
 
 
 def test_smoke_profile_on_cpu(tmp_path, capsys):

@@ -38,8 +38,8 @@ def main(ctx) -> None:
     curve = pretrain(model, encoder, train, texts, cfg, seed=ctx.seed, progress=ctx.progress, log=ctx.log.info,
                      device=ctx.device, amp=ctx.amp)
     seconds = time.perf_counter() - started
-    for rec in curve[:: max(1, len(curve) // 50)]:
-        ctx.log_metrics({"loss_task": rec["loss_task"], "loss_text": rec["loss_text"]}, step=rec["step"])
+    for rec in curve:  # every optimizer step (sent in batches)
+        ctx.log_metrics({"train/loss_task": rec["loss_task"], "train/loss_text": rec["loss_text"]}, step=rec["step"])
     save_model(model, model_cfg, tok.get_vocab_size(), ctx.args.out, tokenizer=tok)
     tail = curve[-10:]
     metrics = {
@@ -48,8 +48,9 @@ def main(ctx) -> None:
         "loss_task_last10": sum(r["loss_task"] for r in tail) / len(tail),
         "loss_text_last10": sum(r["loss_text"] for r in tail) / len(tail),
     }
-    ctx.log_metrics(metrics)
+    ctx.log_final(metrics)
     io.write_json(metrics, ctx.args.metrics)
+    ctx.log_model(ctx.args.out, "prosg-base-rnn", "rnn-language-model", {"parameters": metrics["parameters"]})
     io.write_json({"seconds": seconds, "steps": len(curve), "steps_per_second": len(curve) / seconds,
                    "threads": ctx.threads, "device": str(ctx.device),
                    "note": "wall-clock of the training loop on the machine that ran pretrain_rnn; not a DVC metric"},

@@ -37,7 +37,9 @@ def latest_writers(root: Path) -> dict[str, dict]:
         outputs = json.loads(run.data.tags.get("lmrepro.outputs", "[]"))
         for out in outputs:
             writers.setdefault(_relative(Path(out), root), {
-                "stage": run.info.run_name, "run_id": run.info.run_id,
+                # run names are the stage alone; the label adds the wildcards (rec_train[dataset=...])
+                "stage": tracking.run_label(run.data.tags) if "lmrepro.stage" in run.data.tags else run.info.run_name,
+                "run_id": run.info.run_id,
                 "experiment_id": run.info.experiment_id, "started": run.info.start_time,
             })
     return writers

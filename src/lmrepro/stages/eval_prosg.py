@@ -13,7 +13,7 @@ import pandas as pd
 from lmrepro import io
 from lmrepro.errors import LmreproError
 from lmrepro.prosg import figures
-from lmrepro.prosg.evaluate import (
+from lmrepro.prosg.scoring import (
     EvalConfig,
     accuracy_table,
     evaluate,
@@ -108,8 +108,9 @@ def main(ctx) -> None:
         "with_filler": {m: {"correct": int(g.loc[g.distance > 0, "correct"].sum()), "n": int(g.loc[g.distance > 0, "n"].sum())}
                         for m, g in pooled.groupby("method")},
     }
-    ctx.log_metrics({f"mean_accuracy_{m.replace('@', '_at_')}": v for m, v in metrics["mean_accuracy"].items()})
+    ctx.log_final({f"mean_accuracy_{m}": v for m, v in metrics["mean_accuracy"].items()})
     io.write_json(metrics, ctx.args.metrics)
+    ctx.log_artifact(ctx.args.predictions, "predictions")
     base = seconds["none"]
     io.write_json({"seconds": seconds, "relative_to_no_update": {m: s / base for m, s in seconds.items()},
                    "oracle_lr_search_seconds": pick_seconds, "valid_examples": len(valid),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lmrepro import tracking
-from lmrepro.evaluate.provenance import latest_writers
+from lmrepro.report.provenance import latest_writers
 
 
 def curve_runs(root: Path) -> list[dict]:
@@ -25,6 +25,8 @@ def curve_runs(root: Path) -> list[dict]:
         for key in sorted(run.data.metrics):
             if "loss" not in key.lower():
                 continue
+            if key == "train/loss" and "train/step_loss" in run.data.metrics:
+                continue  # the per-epoch mean of the step curve drawn beside it, on another x axis
             history = tracking.retry(client.get_metric_history, run_id, key)
             if len(history) < 3:
                 continue

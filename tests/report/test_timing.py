@@ -7,7 +7,7 @@ import pytest
 
 from lmrepro import io
 from lmrepro.errors import LmreproError
-from lmrepro.evaluate.timing import per_run_note, render_timing, timing_files
+from lmrepro.report.timing import per_run_note, render_timing, timing_files
 
 STAMP = "Profile **smoke**, params hash `abc`, git commit `0123456789ab`."
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from lmrepro import io
-from lmrepro.evaluate import claims as ev
+from lmrepro.report import claims as ev
 from lmrepro.mta.schemas import Predictions
 from lmrepro.rec.schemas import UserMetrics
 from tests.conftest import REPO
