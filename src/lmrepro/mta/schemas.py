@@ -16,6 +16,7 @@ class Examples(StrictTable):
     label: Series[int] = pa.Field(ge=0)
     n_labels: Series[int] = pa.Field(ge=2)
     source_row: Series[int] = pa.Field(ge=0)
+    rank: Series[int] = pa.Field(ge=0)  # place in the task/split's seeded draw (data.select_examples)
 
 
 class Predictions(StrictTable):
@@ -39,3 +40,14 @@ class Scores(StrictTable):
     mcc: Series[float] = pa.Field(nullable=True)
     f1: Series[float] = pa.Field(nullable=True)
     score: Series[float]
+
+
+class CurveScores(StrictTable):
+    """Learning curve (mta/curve.py): one row per (method, n_train, seed, task)."""
+
+    method: Series[str] = pa.Field(isin=["adapters", "mta"])
+    n_train: Series[int] = pa.Field(ge=1)  # the curve size asked for (rows of rank < n_train)
+    seed: Series[int]
+    task: Series[str]
+    rows: Series[int] = pa.Field(ge=1)  # training rows the task had (fewer where its split is smaller)
+    score: Series[float] = pa.Field(ge=-1, le=1)
