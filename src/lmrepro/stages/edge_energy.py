@@ -182,8 +182,8 @@ def region_analysis(ctx, grid, results, workload, table, cfg, sweep, ref, map_ra
                                    workload, table, cfg), contests, region)
     io.write_json({"region": dataclasses.asdict(region), "reference": {**ref, "bottleneck_per_model": necks},
                    "win_shares": shares, "crossovers": crosses, "linear_gap": gap,
-                   "claims_file": _repo_relative(ctx.args.claims, ctx.root), "map": {"rates": map_rates, "rate_min": float(rates[0]),
-                                                                "rate_max": float(rates[-1])}},
+                   "claims_file": _repo_relative(ctx.args.claims, ctx.root),
+                   "map": {"rates": map_rates, "rate_min": float(rates[0]), "rate_max": float(rates[-1])}},
                   ctx.args.region)
     R.write_csv(wmap, ctx.args.winner_map_data, R.WinnerMapTable)
     region_figures.winner_map(wmap, dataclasses.asdict(region), ctx.args.winner_map,
