@@ -72,10 +72,13 @@ def test_summary_figure_and_render_without_writes(tmp_path):
 def test_render_timing_formats_the_timing_files(tmp_path):
     train, timing, _, _ = _write_runs(tmp_path)
     io.write_json({"train_seconds": 12.6, "curve": []}, tmp_path / "reports/rec/timing/beauty-peer-sasrec.json")
-    paths = [p.relative_to(tmp_path) for p in [*timing, tmp_path / "reports/rec/timing/beauty-peer-sasrec.json"]]
+    io.write_json({"train_seconds": 640.2, "curve": []}, tmp_path / "reports/rec/timing/beauty-protocol-sasrec.json")
+    paths = [p.relative_to(tmp_path) for p in [*timing, tmp_path / "reports/rec/timing/beauty-peer-sasrec.json",
+                                               tmp_path / "reports/rec/timing/beauty-protocol-sasrec.json"]]
     md = report.render_timing(tmp_path, paths)
     assert "| beauty | sci | lightlm | sequential | 3.2 | 1.5 |" in md
     assert "| beauty | - | SASRec (ours) | sequential | 13 | - |" in md
+    assert "| beauty | protocol check | SASRec (ours) | sequential | 640 | - |" in md
     assert md.index("beauty | random") < md.index("beauty | sci |")  # sorted by file name
     assert report.render_timing(tmp_path, []) == ""
 

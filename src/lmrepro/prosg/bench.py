@@ -1,6 +1,6 @@
 """Generation speed: ProSG vs the plain base model vs prompt re-feeding, in ONE run.
 
-    python -m lmrepro.prosg.bench [--model models/prosg/base] [--generated 256] ...
+    python -m lmrepro.prosg.bench [--model models/prosg/base/s<seed>] [--generated 256] ...
 
 Every variant generates the same number of tokens token by token with the recurrent
 state passed along (the deployment path), from the same model, so the state size is
@@ -107,7 +107,8 @@ def run(quick: bool = False) -> list:
     """For `make bench`: the same measurement, as ratios against the base and re-feeding."""
     from lmrepro.measure import BenchResult
 
-    model = Path("models/prosg/base")
+    bases = sorted(Path("models/prosg/base").glob("s*"))  # one base per prosg.seeds entry: the first
+    model = bases[0] if bases else Path("models/prosg/base")
     args = ["--generated", "64" if quick else "256", "--rounds", "3" if quick else "5"]
     if (model / "model.safetensors").is_file():
         args += ["--model", str(model)]

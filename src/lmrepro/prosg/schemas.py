@@ -24,6 +24,7 @@ class ProsgExamples(StrictTable):
     query: Series[str] = pa.Field(str_length={"min_value": 1})
     answer: Series[str] = pa.Field(str_length={"min_value": 1})
 
+
     @pa.dataframe_check
     def kv_names_disjoint_across_splits(cls, df) -> bool:  # noqa: N805 - pandera API
         """A test question never asks about a name seen in training (answer words are shared)."""
@@ -32,16 +33,18 @@ class ProsgExamples(StrictTable):
 
 
 class ProsgAccuracy(StrictTable):
-    """Exact-match accuracy per method x distance (x kind, 'all' for the pooled row)."""
+    """Exact-match accuracy per method x distance (x kind, 'all' for the pooled row): the
+    mean over seeds and items, CI resampling both (lmrepro.prosg.summary)."""
 
     method: Series[str]
     kind: Series[str]
     distance: Series[int] = pa.Field(ge=0)
-    n: Series[int] = pa.Field(ge=1)
-    correct: Series[int] = pa.Field(ge=0)
+    n: Series[int] = pa.Field(ge=1)  # test items (each scored under every seed)
+    seeds: Series[int] = pa.Field(ge=1)
     accuracy: Series[float] = pa.Field(ge=0, le=1)
     ci_low: Series[float] = pa.Field(ge=0, le=1)
     ci_high: Series[float] = pa.Field(ge=0, le=1)
+
 
 
 class ProsgPredictions(StrictTable):

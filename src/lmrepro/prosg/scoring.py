@@ -7,14 +7,18 @@ Methods (each a function (encoder, rows) -> :class:`Scored`):
   (expensive: a backward pass per prompt), applied like a ProSG update.
 - ``random``: a random update of the same rank and the same Frobenius norm as ProSG's.
 - ``prosg``: the trained generator's update.
+- ``prosg_other``: the same trained generator fed the states of another test prompt of
+  the same kind (drawn at random, never the item's own prompt text): a trained update
+  that helps long inputs but carries the wrong prompt. Same kind, so the control keeps
+  the prompt's format.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -39,21 +43,6 @@ class Scored:
 
 
 Method = Callable[[Encoder, pd.DataFrame], Scored]
-
-
-def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval: sane at 0 and 1, unlike the normal approximation."""
-    if n == 0:
-        return 0.0, 1.0
-    p = correct / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # at p = 0 or 1 the bound is exactly 0 or 1; floats land a hair inside it otherwise,
-    # which would put the point estimate outside its own interval
-    lo = 0.0 if correct == 0 else max(0.0, centre - half)
-    hi = 1.0 if correct == n else min(1.0, centre + half)
-    return lo, hi
 
 
 def _device(model) -> torch.device:
@@ -93,6 +82,31 @@ def method_prosg(model, generator: ProsgGenerator, eta: float | None = None) -> 
             update = generate_update(model, generator, batch.prompt_ids, batch.prompt_len)
         if eta is not None:
             update.eta = eta
+        return _score(model, batch, update)
+
+    return run
+
+
+def method_prosg_other(model, generator: ProsgGenerator, donors: pd.DataFrame, seed: int) -> Method:
+    """ProSG's update generated from a random other prompt of the same kind (from ``donors``);
+    the update still starts at the item's own prompt end. "Other" means another prompt
+    TEXT, not only another item: passkey and format prompts repeat across items (the same
+    passkey or rule word), and such a donor would carry the right answer."""
+    rng = np.random.default_rng(seed)
+    by_kind = {k: g.reset_index(drop=True) for k, g in donors.groupby("kind")}
+
+    def run(enc, rows):
+        picks = []
+        for row in rows.itertuples(index=False):
+            pool = by_kind.get(row.kind)
+            others = pool.index[pool["prompt"] != row.prompt] if pool is not None else []
+            if len(others) == 0:
+                raise ValueError(f"no other prompt of kind {row.kind!r} to feed the control for {row.uid}")
+            picks.append(pool.loc[others[int(rng.integers(len(others)))]])
+        batch = enc.batch(rows, device=_device(model))
+        other = enc.batch(pd.DataFrame(picks), device=_device(model))
+        with torch.no_grad():
+            update = generate_update(model, generator, other.prompt_ids, other.prompt_len)
         return _score(model, batch, update)
 
     return run
@@ -139,18 +153,6 @@ def evaluate(methods: dict[str, Method], encoder: Encoder, examples: pd.DataFram
                                      "prediction": [decode_prediction(encoder, ids) for ids in scored.predicted],
                                      "answer": rows["answer"].values}))
     return pd.concat(out, ignore_index=True)
-
-
-def accuracy_table(per_example: pd.DataFrame) -> pd.DataFrame:
-    """Accuracy and Wilson CI per method x kind x distance, plus kind='all' pooled rows."""
-    pooled = per_example.assign(kind="all")
-    rows = []
-    for (method, kind, distance), g in pd.concat([per_example, pooled]).groupby(["method", "kind", "distance"]):
-        n, c = len(g), int(g["correct"].sum())
-        lo, hi = wilson(c, n)
-        rows.append({"method": method, "kind": kind, "distance": int(distance), "n": n, "correct": c,
-                     "accuracy": c / n, "ci_low": lo, "ci_high": hi})
-    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
     python -m lmrepro.rec.bench index [--sizes 1000 2000 4000 8000] [--with-16k]
     python -m lmrepro.rec.bench decode [--users 256] [--repeats 3]
+    python -m lmrepro.rec.bench train [--threads 1] [--bucket N] [--batch-size B]   (train_bench.py)
     run(quick) -> list[BenchResult]       (what `make bench` collects: both, with targets)
 
 index: our spectral clustering vs the official dense approach (scikit-learn
@@ -273,6 +274,37 @@ def gpu_step(params: dict, device, amp: bool, steps: int) -> CheckResult:
                        "examples/s", peak_mb(device), f"vocabulary {vocab} (synthetic ids)")
 
 
+def bench_train(args) -> None:
+    """One row per model x setting: CPU seconds per step and per epoch, pad share, decoding."""
+    import dataclasses
+
+    import torch
+
+    from lmrepro import config as cfgmod
+    from lmrepro.rec import train_bench as tb
+    from lmrepro.rec.train import TrainConfig
+
+    torch.set_num_threads(args.threads)
+    params = tb.load_params(args.params)
+    cfg = cfgmod.from_dict(TrainConfig, params["rec"]["train"], "rec.train")
+    cfg = dataclasses.replace(cfg, batch_size=args.batch_size or cfg.batch_size,
+                              bucket=cfg.bucket if args.bucket < 0 else args.bucket,
+                              history=args.history or cfg.history)
+    su = tb.setup(beauty_sequences(), args.method, params, SEED)
+    print(f"all Beauty users ({su.cat.n_users} users, {su.cat.n_items} items), {args.method} IDs, vocab {su.vocab.size}, "
+          f"{args.threads} thread(s), batch {cfg.batch_size}, bucket {cfg.bucket}, history {cfg.history}, "
+          f"{cfg.num_beams} beams; CPU seconds")
+    print("| model | setting | params | examples | steps/epoch | s/step | wall s/step | epoch s | pad share "
+          "| decode ms/user | decode all s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for model in args.models:
+        for setting in args.settings:
+            c = tb.measure(su, params, model, setting, steps=args.steps, decode_users=args.decode_users, cfg=cfg)
+            print(f"| {c.model} | {c.setting} | {c.params:,} | {c.examples:,} | {c.steps_per_epoch:,} | "
+                  f"{c.step_cpu_s:.4f} | {c.step_wall_s:.4f} | {c.epoch_cpu_s:.0f} | {c.pad_share:.2f} | {c.decode_ms_per_user:.2f} | "
+                  f"{c.decode_all_cpu_s:.0f} |", flush=True)
+
+
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_worker":
@@ -287,9 +319,22 @@ def main(argv=None) -> None:
     pd_.add_argument("--users", type=int, default=256)
     pd_.add_argument("--beams", type=int, default=20)
     pd_.add_argument("--repeats", type=int, default=3, help="best of this many passes per method")
+    pt = sub.add_parser("train", help="CPU cost of a training epoch and of decoding, all Beauty users")
+    pt.add_argument("--models", nargs="+", default=["lightlm", "wide", "p5"])
+    pt.add_argument("--settings", nargs="+", default=["direct", "sequential"])
+    pt.add_argument("--method", default="random", help="the rec.index variant giving the IDs")
+    pt.add_argument("--threads", type=int, default=1)
+    pt.add_argument("--steps", type=int, default=40, help="timed training steps (after 3 warm-up steps)")
+    pt.add_argument("--decode-users", type=int, default=128)
+    pt.add_argument("--batch-size", type=int, default=0, help="0: rec.train.batch_size")
+    pt.add_argument("--bucket", type=int, default=-1, help="-1: rec.train.bucket")
+    pt.add_argument("--history", type=int, default=0, help="0: rec.train.history (sequential setting)")
+    pt.add_argument("--params", type=Path, default=None, help="params file (default params.yaml)")
     args = p.parse_args(argv)
     if args.what == "index":
         bench_index(args.sizes + ([16000] if args.with_16k else []))
+    elif args.what == "train":
+        bench_train(args)
     else:
         from lmrepro.rec.decode_bench import bench_decode
 

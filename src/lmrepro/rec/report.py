@@ -1,7 +1,9 @@
 """The LightLM section of reports/results.md, formatted from the rec_summary stage's
 declared outputs (reports/rec/summary.json and the HR@10-vs-params figure): every
 indexing x model x setting with HR/NDCG@5/10/20 (test) and parameters, next to the
-TIGER-table peers (papers.md); the leak and graph-weight ablations. The verdicts are
+TIGER-table peers (papers.md); the protocol check (rec_protocol stage:
+reports/rec/protocol_check.json, SASRec and MostPop on all users against the published
+SASRec row); the leak and graph-weight ablations. The verdicts are
 the claims engine's (lmrepro.report.claims). Writes nothing.
 
 Wall times (training seconds, decoding ms per user) are not results: they come from
@@ -18,6 +20,7 @@ import numpy as np
 
 from lmrepro.data.catalog import RecSource
 from lmrepro.errors import LmreproError
+from lmrepro.rec.published import TIGER_COLS
 
 PEER_NAMES = {"mostpop": "MostPop", "sasrec": "SASRec"}
 COLS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
@@ -123,6 +126,61 @@ def _descriptive(runs: list[dict]) -> list[str]:
     return out
 
 
+def _pct(x: float) -> str:
+    return f"{x:+.0%}"
+
+
+def _protocol(root: Path) -> list[str]:
+    """The protocol-check table: our SASRec and MostPop trained and tested with the
+    TIGER/P5 protocol on the users of rec.protocol_check (all of them by default) beside the
+    published SASRec row, the relative gaps, and where our SASRec setting differs from the
+    paper's. Empty when the profile did not run the check."""
+    path = root / "reports" / "rec" / "protocol_check.json"
+    if not path.is_file():
+        return []
+    try:
+        records = json.loads(path.read_text())["datasets"]
+    except (OSError, json.JSONDecodeError, KeyError) as err:
+        raise LmreproError(f"{path}: not a protocol-check file (need 'datasets'): {err}") from err
+    names = " | ".join(c.upper() for c in TIGER_COLS)
+    lines = ["Protocol check (reports/rec/protocol_check.json): do our split, candidates and metrics agree with "
+             "the literature? SASRec and MostPop trained and tested with the TIGER/P5 protocol (leave-one-out, "
+             "ranking over the whole catalogue, epoch selected on validation HR@20) beside the TIGER-table "
+             "SASRec row (its Recall@k is our HR@k: one target per user).", "",
+             f"| dataset | model | users | {names} | gap HR@10 | gap NDCG@10 | within tolerance |",
+             "|---|---|---:|" + "---:|" * len(TIGER_COLS) + "---:|---:|---|"]
+    notes = []
+    for r in records:
+        tol = r["tolerance"]
+        for p in r["peers"]:
+            vals = " | ".join(f"{p['ours'][c]:.4f}" for c in TIGER_COLS)
+            gap = p["rel_gap"]
+            g = (_pct(gap["hr@10"]), _pct(gap["ndcg@10"])) if gap else ("-", "-")
+            ok = "-" if p["within_tolerance"] is None else ("yes" if p["within_tolerance"] else "no")
+            lines.append(f"| {r['dataset']} | {PEER_NAMES.get(p['peer'], p['peer'])} (ours) | {p['users']:,} | "
+                         f"{vals} | {g[0]} | {g[1]} | {ok} |")
+            if p["published"]:
+                pub = " | ".join(f"{p['published'][c]:.4f}" for c in TIGER_COLS)
+                lines.append(f"| {r['dataset']} | {p['published_as']} (TIGER paper) | {r['dataset_users']:,} | "
+                             f"{pub} | - | - | - |")
+        sample = ("all users" if r["all_users"] else
+                  f"a seeded sample of {r['users']:,} of {r['dataset_users']:,} users")
+        cands = ("the items the user has not seen" if r["exclude_history"]
+                 else "every item, seen ones included (as TIGER/P5)")
+        notes.append(f"- {r['dataset']}: {sample}, {r['items']:,} items, candidates: {cands}; test targets never "
+                     f"seen in the sample's train and valid rows: {r['unseen_test_share']:.1%}. Agreement means "
+                     f"a relative gap within {tol:.0%} on HR@10 and NDCG@10.")
+        sas = [p for p in r["peers"] if p["peer"] == "sasrec"]
+        if sas:
+            diff = ", ".join(f"{k} {v['ours']} (paper {v['paper']})" for k, v in r["sasrec_setting"].items()
+                             if k in r["sasrec_differs"])
+            verdict = ("agrees with" if sas[0]["within_tolerance"] else "does not agree with")
+            notes.append(f"- {r['dataset']}: our SASRec {verdict} the published row; selected epoch "
+                         f"{sas[0].get('best_epoch', -1) + 1}. Our setting differs from the SASRec paper's "
+                         f"(its code's defaults) in: {diff or 'nothing'}.")
+    return lines + ["", *notes, ""]
+
+
 def render(root: Path, sources: Mapping[str, RecSource] | None = None) -> str:
     """``sources``: params data.rec.sources; a dataset's peer rows (a paper's table) come
     from its entry, and a dataset without any shows our rows only."""
@@ -150,7 +208,7 @@ def render(root: Path, sources: Mapping[str, RecSource] | None = None) -> str:
         for peer, (h5, n5, h10, n10) in (entry.peers if entry else {}).items():
             lines.append(f"| {dataset} | - | {peer} (TIGER paper, full data) | sequential | - | "
                          f"{h5:.4f} | {n5:.4f} | {h10:.4f} | {n10:.4f} | - | - |")
-    lines += ["", *_ablation(runs), *_graph_stats(s["index"]), "Orderings:", "", *_descriptive(runs), ""]
+    lines += ["", *_protocol(root), *_ablation(runs), *_graph_stats(s["index"]), "Orderings:", "", *_descriptive(runs), ""]
     if (root / "reports" / "rec" / "hr10_vs_params.png").is_file():
         lines += ["![test HR@10 vs parameters](rec/hr10_vs_params.png)", ""]
     return "\n".join(lines)
@@ -159,7 +217,7 @@ def render(root: Path, sources: Mapping[str, RecSource] | None = None) -> str:
 def render_timing(root: Path, paths: list[Path]) -> str:
     """Training seconds and decoding ms/user of every rec run, from its timing file
     (rec_train: reports/rec/timing/<dataset>-<indexing>-<model>-<setting>.json; the SASRec
-    peer: <dataset>-peer-sasrec.json). Wall times on a shared CPU machine: compare them
+    peer: <dataset>-peer-sasrec.json; the protocol check's SASRec: <dataset>-protocol-sasrec.json). Wall times on a shared CPU machine: compare them
     within one run only."""
     rows = []
     for path in sorted(paths, key=lambda p: p.name):
@@ -169,13 +227,14 @@ def render_timing(root: Path, paths: list[Path]) -> str:
         except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise LmreproError(f"{path}: not a rec timing file (need train_seconds): {err}") from err
         parts = path.stem.split("-")
-        if len(parts) == 3 and parts[1] == "peer":
-            dataset, method, model, setting = parts[0], "-", f"{PEER_NAMES.get(parts[2], parts[2])} (ours)", "sequential"
+        if len(parts) == 3 and parts[1] in ("peer", "protocol"):
+            where = "-" if parts[1] == "peer" else "protocol check"
+            dataset, method, model, setting = parts[0], where, f"{PEER_NAMES.get(parts[2], parts[2])} (ours)", "sequential"
         elif len(parts) == 4:
             dataset, method, model, setting = parts
         else:
             raise LmreproError(f"{path}: expected <dataset>-<indexing>-<model>-<setting>.json "
-                               "or <dataset>-peer-<peer>.json")
+                               "or <dataset>-peer-<peer>.json or <dataset>-protocol-<peer>.json")
         ms = t.get("latency_ms_per_user")
         rows.append(f"| {dataset} | {method} | {model} | {setting} | {f'{secs:.0f}' if secs >= 10 else f'{secs:.1f}'} | "
                     f"{'-' if ms is None else f'{float(ms):.1f}'} |")

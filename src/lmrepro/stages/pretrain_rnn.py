@@ -1,4 +1,5 @@
-"""Stage pretrain_rnn: tokenizer + RWKV base LM from scratch on corpus + task format."""
+"""Stage pretrain_rnn: tokenizer + RWKV base LM from scratch on corpus + task format, one
+job per seed of prosg.seeds (the seed sets the model's init and the training batches)."""
 
 import time
 from pathlib import Path
@@ -10,9 +11,11 @@ from lmrepro.prosg.rwkv import RwkvModelConfig, build_model, save_model
 from lmrepro.prosg.splits import read_examples
 from lmrepro.prosg.sequences import Encoder
 from lmrepro.prosg.tokenizer import TokenizerConfig, task_texts, train_tokenizer
+from lmrepro.runtime import seed_everything
 from lmrepro.stage import Stage
 
-stage = Stage(track="prosg", name="pretrain_rnn")
+stage = Stage(track="prosg", name="pretrain_rnn", wildcards=("seed",))
+stage.add_argument("--seed", type=int, required=True, help="one of prosg.seeds")
 stage.add_argument("--examples", type=Path, required=True, help="data/prosg/examples.parquet")
 stage.add_argument("--corpus", type=Path, required=True, help="data/text/corpus.parquet")
 stage.add_argument("--out", type=Path, required=True, help="model folder (safetensors, config, tokenizer)")
@@ -31,11 +34,12 @@ def main(ctx) -> None:
     ctx.log_input(ctx.args.examples, context="training")
     ctx.log_input(ctx.args.corpus, context="training")
     texts = corpus.loc[corpus["split"] == "train", "text"].tolist()
+    seed_everything(ctx.args.seed)  # before the model is built: its init depends on the seed
     tok = train_tokenizer(texts + task_texts(train), tok_cfg)
     encoder = Encoder(tok)
     model = build_model(model_cfg, tok.get_vocab_size())
     started = time.perf_counter()
-    curve = pretrain(model, encoder, train, texts, cfg, seed=ctx.seed, progress=ctx.progress, log=ctx.log.info,
+    curve = pretrain(model, encoder, train, texts, cfg, seed=ctx.args.seed, progress=ctx.progress, log=ctx.log.info,
                      device=ctx.device, amp=ctx.amp)
     seconds = time.perf_counter() - started
     for rec in curve:  # every optimizer step (sent in batches)
@@ -43,6 +47,7 @@ def main(ctx) -> None:
     save_model(model, model_cfg, tok.get_vocab_size(), ctx.args.out, tokenizer=tok)
     tail = curve[-10:]
     metrics = {
+        "seed": ctx.args.seed,
         "vocab_size": tok.get_vocab_size(),
         "parameters": sum(p.numel() for p in model.parameters()),
         "loss_task_last10": sum(r["loss_task"] for r in tail) / len(tail),

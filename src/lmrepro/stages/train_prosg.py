@@ -1,4 +1,5 @@
-"""Stage train_prosg: train one ProSG generator variant on the frozen base LM."""
+"""Stage train_prosg: train one ProSG generator variant on the frozen base LM of one seed
+(the same seed draws the generator's init and its training batches)."""
 
 import time
 from pathlib import Path
@@ -15,7 +16,8 @@ from lmrepro.prosg.tokenizer import load_tokenizer
 from lmrepro.prosg.train import TrainConfig, train_generator
 from lmrepro.stage import Stage
 
-stage = Stage(track="prosg", name="train_prosg", wildcards=("variant",))
+stage = Stage(track="prosg", name="train_prosg", wildcards=("seed", "variant"))
+stage.add_argument("--seed", type=int, required=True, help="one of prosg.seeds (the base was pre-trained with it)")
 stage.add_argument("--variant", required=True, help="a key of prosg.variants")
 stage.add_argument("--examples", type=Path, required=True)
 stage.add_argument("--base", type=Path, required=True, help="pretrain_rnn's model folder")
@@ -39,10 +41,10 @@ def main(ctx) -> None:
     encoder = Encoder(load_tokenizer(ctx.args.base / "tokenizer.json"))
     train = read_examples(ctx.args.examples, "train")  # never valid or test rows
     ctx.log_input(ctx.args.examples, context="training")
-    torch.manual_seed(ctx.seed)
+    torch.manual_seed(ctx.args.seed)
     generator = ProsgGenerator(model, update)
     started = time.perf_counter()
-    curve = train_generator(model, generator, encoder, train, train_cfg, seed=ctx.seed, progress=ctx.progress,
+    curve = train_generator(model, generator, encoder, train, train_cfg, seed=ctx.args.seed, progress=ctx.progress,
                             log=ctx.log.info, amp=ctx.amp)
     seconds = time.perf_counter() - started
     for rec in curve:  # every optimizer step (sent in batches)
