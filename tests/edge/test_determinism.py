@@ -71,7 +71,11 @@ def _edge_run(inputs, out: Path) -> None:
                            "--metrics", out / "wl-ours.json"], ["edge.workload"], params, out)
     _run("edge_energy", ["--tech", out / "tech.parquet", "--workloads", out / "wl-albert.parquet",
                          out / "wl-ours.parquet", "--out", out / "energy.parquet", "--metrics", out / "energy.json",
-                         "--fig-tasks", out / "tasks.png", "--fig-rate", out / "rate.png"],
+                         "--fig-tasks", out / "tasks.png", "--fig-rate", out / "rate.png",
+                         "--claims", REPO / "workflow" / "claims" / "edge_energy.yaml", "--region", out / "region.json",
+                         "--winner-map", out / "winner_map.png", "--winner-map-data", out / "winner_map.csv",
+                         "--sensitivity", out / "sensitivity.json", "--tornado", out / "tornado.png",
+                         "--tornado-data", out / "tornado.csv"],
          ["edge.energy", "edge.prune"], params, out)
     _run("edge_robustness", ["--bundle", d / "bundle", "--nlu", d / "tasks.parquet", "--out", out / "rob.parquet",
                              "--predictions", out / "pred.parquet", "--metrics", out / "rob.json",
@@ -86,7 +90,8 @@ def test_two_runs_are_byte_identical_except_timing(inputs, tmp_path):
     _edge_run(inputs, tmp_path / "b")
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
     assert names == sorted(p.name for p in (tmp_path / "b").iterdir())
-    assert {"energy.parquet", "pred.parquet", "rob.json", "ber.png", "timing.json"} <= set(names)
+    assert {"energy.parquet", "pred.parquet", "rob.json", "ber.png", "timing.json", "region.json", "winner_map.png",
+            "winner_map.csv", "sensitivity.json", "tornado.png", "tornado.csv"} <= set(names)
     differ = [n for n in names if n not in TIMING
               and (tmp_path / "a" / n).read_bytes() != (tmp_path / "b" / n).read_bytes()]
     assert differ == []

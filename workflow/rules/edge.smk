@@ -68,6 +68,7 @@ rule edge_energy:
     input:
         tech=rules.edge_tech.output.table,
         workloads=expand("data/edge/workload/{model}.parquet", model=EDGE_MODELS),
+        claims=repo_path("workflow/claims/edge_energy.yaml"),  # the pre-registered region and competitors
         code=code_of("stages.edge_energy"),
     output:
         table="data/edge/energy.parquet",
@@ -82,6 +83,20 @@ rule edge_energy:
             caption="../report/edge_energy_rate.rst",
             category="Edge",
         ),
+        region="reports/edge/region.json",
+        winner_map=report(
+            "reports/edge/winner_map.png",
+            caption="../report/edge_winner_map.rst",
+            category="Edge",
+        ),
+        winner_map_data="reports/edge/winner_map.csv",
+        sensitivity="reports/edge/sensitivity.json",
+        tornado=report(
+            "reports/edge/tornado.png",
+            caption="../report/edge_tornado.rst",
+            category="Edge",
+        ),
+        tornado_data="reports/edge/tornado.csv",
     log:
         "logs/edge_energy/edge_energy.log",
     conda:
@@ -92,7 +107,10 @@ rule edge_energy:
     shell:
         "python -m lmrepro.stages.edge_energy --tech {input.tech} --workloads {input.workloads}"
         " --out {output.table} --metrics {output.metrics} --fig-tasks {output.fig_tasks}"
-        " --fig-rate {output.fig_rate} {params.cfg} --log {log}"
+        " --fig-rate {output.fig_rate} --claims {input.claims} --region {output.region}"
+        " --winner-map {output.winner_map} --winner-map-data {output.winner_map_data}"
+        " --sensitivity {output.sensitivity} --tornado {output.tornado} --tornado-data {output.tornado_data}"
+        " {params.cfg} --log {log}"
 
 
 rule edge_robustness:
@@ -132,7 +150,14 @@ EVALUATE_INPUTS.extend(
     expand("reports/metrics/edge/workload-{model}.json", model=EDGE_MODELS)
 )
 REPORT_INPUTS.extend(
-    [rules.edge_energy.output.fig_tasks, rules.edge_energy.output.fig_rate]
+    [
+        rules.edge_energy.output.fig_tasks,
+        rules.edge_energy.output.fig_rate,
+        rules.edge_energy.output.region,
+        rules.edge_energy.output.winner_map,
+        rules.edge_energy.output.sensitivity,
+        rules.edge_energy.output.tornado,
+    ]
 )
 EVALUATE_INPUTS.append(rules.edge_robustness.output.metrics)
 REPORT_INPUTS.extend(

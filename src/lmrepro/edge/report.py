@@ -18,6 +18,151 @@ def _load(root: Path, name: str) -> dict | None:
     return json.loads(f.read_text()) if f.is_file() else None
 
 
+def _load_report(root: Path, name: str) -> dict | None:
+    """A JSON the energy stage writes next to its figures (reports/edge/)."""
+    f = root / "reports" / "edge" / f"{name}.json"
+    return json.loads(f.read_text()) if f.is_file() else None
+
+
+def _hz(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3g}"
+
+
+def _spans(spans: list) -> str:
+    """Rate intervals [lo, hi] (hi None: unbounded) -> 'a-b', 'above a', 'below b'."""
+    if not spans:
+        return "none"
+    out = []
+    for lo, hi in spans:
+        if lo <= 0 and hi is None:
+            out.append("every rate")
+        elif lo <= 0:
+            out.append(f"up to {_hz(hi)}")
+        elif hi is None:
+            out.append(f"above {_hz(lo)}")
+        else:
+            out.append(f"{_hz(lo)}-{_hz(hi)}")
+    return ", ".join(out)
+
+
+def _value(v) -> str:
+    """A constant as params.yaml would spell it (numbers with :g, booleans lower case)."""
+    if isinstance(v, bool):
+        return str(v).lower()
+    return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+
+def _region_text(reg: dict) -> str:
+    r = reg["region"]
+    ref = reg["reference"]
+    necks = ", ".join(f"{m}: m={n}" for m, n in ref["bottleneck_per_model"].items())
+    return (
+        "The region the paper targets (its setting: edge duty cycles; pre-registered in "
+        f"`{reg['claims_file']}` before any result): an inference rate of at most {r['rate_hz_max']:g} per second, at least "
+        f"{r['n_tasks_min']} tasks, every adapter size and task-switch rate of the sweep, backbone sparsity "
+        f"{r['sparsity']:g}. A design serves a scenario only if it is feasible there and its eNVM lasts at least "
+        f"{r['min_lifetime_years']:g} years at that switch rate; otherwise it loses the scenario. Crossover rates are "
+        f"exact (energy is A + B / rate at a fixed point while feasible; largest gap to the sweep "
+        f"{reg['linear_gap']:.1e}) and quoted at the reference point: N={ref['n_tasks']}, {ref['switch_rate']:g} "
+        f"switches per inference, adapter size {necks}."
+    )
+
+
+def _crossovers(reg: dict) -> list[str]:
+    shares = {(w["hetero"], w["model"], w["competitor"]): w for w in reg["win_shares"]}
+    out = [
+        _region_text(reg),
+        "",
+        "| model | heterogeneous design | competitor | share of the region hetero wins | crossover rate (per s) "
+        "| hetero cheaper (energy alone) | rates hetero wins at (per s) | competitor serves up to (per s) "
+        "| crossover over the region (per s) |",
+        "|---|---|---|---:|---:|---|---|---:|---|",
+    ]
+    for c in reg["crossovers"]:
+        w = shares[(c["hetero"], c["model"], c["competitor"])]
+        lo, hi = c["region_crossover_min_hz"], c["region_crossover_max_hz"]
+        across = "none" if lo is None else (_hz(lo) if lo == hi else f"{_hz(lo)}-{_hz(hi)}")
+        out.append(
+            f"| {c['model']} | {c['hetero']} | {c['competitor']} | {100 * w['win_share']:.1f}% of {w['scenarios']} | "
+            f"{_hz(c['crossover_hz'])} | {c['hetero_wins']} | {_spans(c['wins_at_hz'])} | "
+            f"{_hz(c['competitor_max_rate_hz'])} | {across} ({', '.join(c['region_sides'])}) |")
+    out.append("")
+    every = [w for w in reg["win_shares"] if w["competitor"] == "every competitor"]
+    if every:
+        out.append("Share of the region in which the heterogeneous design beats every competitor at once: "
+                   + "; ".join(f"{w['hetero']} ({w['model']}) {100 * w['win_share']:.1f}%" for w in every) + ".")
+        out.append("")
+    out += ["Winner map (cheapest design that can serve, at the reference switch rate and adapter size; dashed: the "
+            "region; data in `reports/edge/winner_map.csv`):", "", "![winner map](edge/winner_map.png)", ""]
+    return out
+
+
+def _sensitivity(sens: dict) -> list[str]:
+    out = [
+        "Inputs of the energy model and where each value comes from (params.yaml edge.energy.sources; "
+        "'assumption' marks an engineering judgement, not a citation; 'partly': a citation with an assumption on "
+        "top):",
+        "",
+        "| constant | value | source | assumption? | one-at-a-time values | source of the range |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in sens["inputs"]:
+        rng = "not varied" if r["range"] is None else ", ".join(_value(v) for v in r["range"])
+        out.append(f"| {r['constant']} | {_value(r['value'])} | {r['source']} | {r['assumption']} | "
+                   f"{rng} | {r['range_source'] or '-'} |")
+    ref = sens["reference"]
+    out += [
+        "",
+        f"Sensitivity at the reference point (N={ref['n_tasks']}, an inference rate of {ref['rate_hz']:g} per second, "
+        f"{ref['switch_rate']:g} switches per inference): the saving is the energy of the strongest competitor that "
+        "can serve the point divided by the heterogeneous design's (above one: hetero wins), re-chosen under each "
+        "change; each constant moves alone. Data in `reports/edge/tornado.csv`.",
+        "",
+        "| model | heterogeneous design | saving | strongest competitor | lowest / highest saving over the changes "
+        "| sign of the saving | changes that flip it | region share beating every competitor: params / lowest / highest |",
+        "|---|---|---:|---|---:|---|---|---|",
+    ]
+    for v in sens["survives"]:
+        side = "hetero wins" if v["hetero_wins_at_base"] else "hetero loses"
+        share = ""
+        if "base_region_win_share" in v:
+            share = (f"{100 * v['base_region_win_share']:.1f}% / {100 * v['min_region_win_share']:.1f}% / "
+                     f"{100 * v['max_region_win_share']:.1f}%")
+        out.append(f"| {v['model']} | hetero-{v['technology']} | {v['base_saving']:.3g}x | {v['base_strongest']} | "
+                   f"{v['min_saving']:.3g}x / {v['max_saving']:.3g}x | {side}; "
+                   f"{'survives every change' if v['sign_survives'] else 'flips'} | {', '.join(v['flips']) or '-'} | "
+                   f"{share or '-'} |")
+    n_flip = sum(not v["sign_survives"] for v in sens["survives"])
+    out += [
+        "",
+        (f"The sign of the saving survives every one-at-a-time change for all {len(sens['survives'])} heterogeneous "
+         "designs." if n_flip == 0 else
+         f"The sign of the saving flips under at least one single change for {n_flip} of "
+         f"{len(sens['survives'])} heterogeneous designs (listed above)."),
+        "",
+        "![tornado: saving vs the strongest competitor](edge/tornado.png)",
+        "",
+    ]
+    return out
+
+
+def _coarse(e: dict) -> list[str]:
+    c = e.get("coarse_check")
+    if not c:
+        return []
+    w = c["worst"]
+    verdict = "agrees with" if c["agrees"] else "DISAGREES with"
+    return [
+        f"Independent check: a coarser second model (bits read and moved x pJ/bit, bytes held x leakage per byte x "
+        f"powered time, from each scenario's totals; `src/lmrepro/edge/coarse.py`) {verdict} the simulator over all "
+        f"{c['scenarios']} scenarios: largest relative gap {c['max_rel_gap']:.1e} (tolerance {c['rtol']:g}; "
+        f"at {w['design_label']}, {w['model']}, N={w['n_tasks']}, {w['rate_hz']:g} inferences per second), "
+        f"mean {c['mean_rel_gap']:.1e}. The gap is the off-chip stores' wake-up energy, which the coarse model "
+        "leaves out.",
+        "",
+    ]
+
+
 def _mb(x: float) -> str:
     return f"{x / 2**20:.2f}"
 
@@ -190,6 +335,12 @@ def render(root: Path) -> str:
         lines += _breakdown(energy)
         lines += _pruning(energy)
         lines += ["![energy vs tasks](edge/energy_vs_tasks.png) ![energy vs rate](edge/energy_vs_rate.png)", ""]
+        lines += _coarse(energy)
+        reg, sens = _load_report(root, "region"), _load_report(root, "sensitivity")
+        if reg:
+            lines += _crossovers(reg)
+        if sens:
+            lines += _sensitivity(sens)
         for model, sav in energy["savings"].items():
             es = {k: v["energy"] for k, v in sav.items()}
             ar = {k: v["area"] for k, v in sav.items()}
