@@ -111,11 +111,11 @@ rule rec_protocol_mostpop:
         "logs/rec_protocol/{dataset}-mostpop.log",
     benchmark:
         "benchmarks/rec_protocol/{dataset}-mostpop.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("rec.protocol_check"),
-    conda:
-        "../envs/lmrepro.yaml"
     shell:
         "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer mostpop"
         " --block rec.protocol_check --interactions {input.interactions} --per-user {output.per_user}"
@@ -135,11 +135,11 @@ rule rec_protocol_sasrec:
         "logs/rec_protocol/{dataset}-sasrec.log",
     benchmark:
         "benchmarks/rec_protocol/{dataset}-sasrec.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("rec.protocol_check"),
-    conda:
-        "../envs/lmrepro.yaml"
     shell:
         "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer sasrec"
         " --block rec.protocol_check --interactions {input.interactions} --per-user {output.per_user}"
@@ -160,11 +160,11 @@ rule rec_protocol:
         "reports/rec/protocol_check.json",
     log:
         "logs/rec_protocol/rec_protocol.log",
+    conda:
+        "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("rec.protocol_check"),
-    conda:
-        "../envs/lmrepro.yaml"
     shell:
         "python -m lmrepro.stages.rec_protocol --interactions {input.interactions} --peers {input.peers}"
         " --out {output} {params.cfg} --log {log}"
