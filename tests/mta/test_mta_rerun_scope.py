@@ -7,7 +7,7 @@ def test_stage2_knob_reruns_stage2_and_downstream_only():
     stages = dvc_stages(REPO)
     hit = affected_stages(stages, "mta.stage2.lr")
     assert {"mta_stage2", "mta_stage2_neutral", "mta_eval", "evaluate"} <= hit
-    assert not hit & {"mta_features", "mta_stage1", "build_nlu", "fetch-nlu"}
+    assert not hit & {"mta_features", "mta_stage1", "build_nlu", "fetch@nlu"}
     assert not {n for n in hit if n.startswith("mta_baseline")}
     # the only other consumers are the edge stages that read the trained bundle
     assert hit - {"mta_stage2", "mta_stage2_neutral", "mta_eval", "evaluate"} <= {"edge_workload_ours", "edge_robustness", "edge_energy"}
