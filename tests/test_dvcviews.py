@@ -134,3 +134,15 @@ def test_plots_show_draws_every_table_with_its_x_and_y(views_repo):
         assert values and all(spec["x"] in v and all(y in v for y in ys) for v in values), path
     diff = json.loads(_dvc(["plots", "diff", "HEAD", "--json"], views_repo).stdout)["data"]
     assert set(dvcviews.plot_paths()) <= set(diff)
+
+
+def test_the_evaluate_stage_takes_the_view_files_its_rule_names():
+    """The rule's command (as dvc.yaml carries it) parses, and names every view file."""
+    import shlex
+
+    from lmrepro import dvcgen
+    from lmrepro.stages import evaluate
+
+    args = evaluate.stage.parser.parse_args(shlex.split(dvcgen.load_stages(REPO)["evaluate"]["cmd"])[3:])
+    assert sorted(map(str, args.out_headline)) == sorted(dvcviews.headline_paths())
+    assert sorted(map(str, args.out_plots)) == sorted(dvcviews.plot_paths())
