@@ -16,7 +16,7 @@ export DVC_NO_ANALYTICS := 1
 CORES ?= all
 PORT ?= 5000
 
-.PHONY: install reproduce smoke test test-fast lint ui report bench gpu-check dvc.yaml dvc-check clean
+.PHONY: install reproduce smoke test test-fast faults lint ui report bench gpu-check dvc.yaml dvc-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,11 @@ reproduce: install
 	$(RECOVER)
 	$(SNAKEMAKE) --cores $(CORES) $(if $(wildcard data),,--forceall) $(TARGETS)
 
+# A profile works in runs/<profile>/ (data, models, reports, logs, mlflow.db, .snakemake):
+# it never overwrites the default profile's results. TARGETS are relative to that folder.
 smoke: install
-	$(RECOVER)
-	$(SNAKEMAKE) --cores 2 --configfile params.yaml workflow/profiles/smoke/params.yaml $(TARGETS)
+	$(RECOVER) --directory runs/smoke
+	$(SNAKEMAKE) --cores 2 $(TARGETS) --configfile params.yaml workflow/profiles/smoke/params.yaml
 
 test: install
 	python -m pytest -q
@@ -54,6 +56,11 @@ test: install
 # Unit tests only: no smoke DAG run (local or cluster executor).
 test-fast: install
 	python -m pytest -q -m "not e2e and not scaleout"
+
+# The fault table of the report's appendix: every fault-injection test, rows kept only for
+# tests that passed (tests/faults.py); written atomically to reports/faults.md.
+faults: install
+	LMREPRO_FAULT_TABLE=reports/faults.md python -m pytest -q -m fault
 
 lint: install
 	snakemake --lint
@@ -77,12 +84,12 @@ report: install
 	snakemake --cores 1 --report report.html
 
 bench: install
-	python -m lmrepro.bench
+	python -m lmrepro.tools.bench
 
 # On a GPU machine, before a paper-profile run: a few paper-size training steps per track
 # on CUDA with throughput and peak memory (a few minutes; fails clearly without CUDA).
 gpu-check: install
-	python -m lmrepro.gpu_check --profile paper --device cuda --json reports/gpu_check.json
+	python -m lmrepro.tools.gpu_check --profile paper --device cuda --json reports/gpu_check.json
 
 clean:
-	rm -rf data models logs mlflow.db mlartifacts .snakemake report.html
+	rm -rf data models logs mlflow.db mlartifacts .snakemake report.html runs

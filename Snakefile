@@ -19,7 +19,7 @@ include: "workflow/rules/common.smk"
 
 wildcard_constraints:
     group="rec|nlu|text|energy",
-    dataset="beauty|sports|toys",
+    dataset=DATASET_PATTERN,
 
 
 include: "workflow/rules/data.smk"

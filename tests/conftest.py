@@ -8,14 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults import pytest_runtest_makereport, pytest_sessionfinish, record_fault  # noqa: F401  (the fault table)
+from lmrepro.paths import data_mirror
+from tests.faults import (  # noqa: F401  (the fault table)
+    pytest_collection_modifyitems,
+    pytest_runtest_makereport,
+    pytest_sessionfinish,
+    record_fault,
+)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("LMREPRO_DATA_MIRROR", REPO.parent / "shared" / "data"))
+SHARED_DATA = data_mirror(root=REPO)
 
 
 @pytest.fixture(scope="session")

@@ -119,6 +119,14 @@ def _cell(value: object, replace: list[tuple[str, str]]) -> str:
     return text.replace("|", r"\|")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that records a fault ``fault``, so ``pytest -m fault`` (``make faults``)
+    runs exactly the tests behind the table: no hand-kept list of files."""
+    for item in items:
+        if "record_fault" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.fault)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
     """A test counts as passed when its call passed (not as an xfail) and no phase failed."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -13,19 +12,15 @@ from pathlib import Path
 
 import yaml
 
-from lmrepro import config
-from lmrepro.bench import copy_sources
+from lmrepro.tools.smoke_copy import copy_env, copy_sources, git_commit
+from lmrepro.tools.smoke_copy import smoke_copy as tools_smoke_copy
 from tests.conftest import REPO, SHARED_DATA  # noqa: F401 (re-exported)
 
 BIN = Path(sys.executable).parent
 
 
 def _env(cwd, env_extra=None) -> dict:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "LMREPRO_DATA_MIRROR": str(SHARED_DATA), "PYTHONPATH": str(cwd / "src")}
-    for var in ("LMREPRO_ROOT", "MLFLOW_TRACKING_URI", "LMREPRO_INVOCATION_ID", "LMREPRO_ORCHESTRATOR"):
-        env.pop(var, None)
-    env.update(env_extra or {})
-    return env
+    return copy_env(Path(cwd), SHARED_DATA, env_extra)
 
 
 def sh(cmd, cwd, check=True, timeout=3000, env_extra=None):
@@ -63,7 +58,7 @@ def clone_copy(dest: Path) -> Path:
         if (REPO / rel).is_file():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / rel, root / rel)
-    sh("git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm clone", root)
+    git_commit(root, "clone")
     return root
 
 
@@ -81,18 +76,9 @@ def changed_stages(root: Path, names) -> set[str]:
 
 
 def smoke_copy(dest: Path) -> Path:
-    """A git repo copy whose params.yaml is the smoke profile (so DVC reads it too)."""
-    root = copy_repo(dest)
-    params = config.load_params(root / "params.yaml", root / "workflow" / "profiles" / "smoke" / "params.yaml")
-    params["data"]["mirror"] = str(SHARED_DATA)
-    params["data"]["manifest"] = str(SHARED_DATA / "MANIFEST.tsv")
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    (root / "dvc.lock").unlink(missing_ok=True)
-    # a fixed date: two copies of the same tree get the same commit, as two clones would
-    fixed = {"GIT_AUTHOR_DATE": "2026-01-01T00:00:00+0000", "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+0000"}
-    sh("git init -q && git add -A && git -c user.email=t@t -c user.name=t commit -qm smoke", root, env_extra=fixed)
-    sh([sys.executable, "-m", "lmrepro.dvcgen", "write"], root)
-    return root
+    """A git repo copy whose params.yaml is the smoke profile (so DVC reads it too);
+    the recipe the pipeline benchmark uses (lmrepro.tools.smoke_copy)."""
+    return tools_smoke_copy(REPO, dest, SHARED_DATA)
 
 
 def dvc_stages(root: Path) -> dict:

@@ -45,11 +45,13 @@ def test_default_run_after_smoke_never_records_smoke_outputs(tmp_path, record_fa
     smoke = sh(["snakemake", "--cores", "2", *smoke_targets, *SMOKE], root)  # --configfile takes several
     assert "dvc.lock left as it was" in smoke.stdout + smoke.stderr
     assert lock_entries(root) == before
+    # the smoke profile works in runs/smoke: nothing of it at the root
+    assert (root / "runs" / "smoke" / "data" / "nlu" / "tasks.parquet").is_file() and not (root / "data").exists()
 
     run = sh(["snakemake", "--cores", "1", "data/nlu/tasks.parquet", "--forcerun", "build_nlu"], root)
     log = run.stdout + run.stderr
-    # build_nlu ran; fetch@nlu was made by the smoke run with the very same command
-    assert "recorded 1 stage(s) this run ran and 1 it found up to date" in log, log[-3000:]
+    # both ran: the smoke run's fetch@nlu output is in runs/smoke, not the default's data/
+    assert "recorded 2 stage(s) this run ran and 0 it found up to date" in log, log[-3000:]
     after = lock_entries(root)
     assert {n for n in before if before[n] != after.get(n)} <= set(NLU)
     assert not changed_stages(root, NLU)
@@ -60,7 +62,7 @@ def test_default_run_after_smoke_never_records_smoke_outputs(tmp_path, record_fa
     record_fault("smoke-profile outputs on disk before a default run (dvc.lock)",
                  "a smoke run of two targets, then a default-params run of build_nlu",
                  f"smoke run: {first_line(smoke.stdout + smoke.stderr, 'dvc.lock left as it was')}; default run: "
-                 f"{first_line(log, 'recorded 1 stage(s)')}",
+                 f"{first_line(log, 'recorded 2 stage(s)')}",
                  lost_summary(lost=[f"dvc.lock vouches for smoke output {n}" for n in vouched],
                               checked=f"dvc.lock entries of {len(smoke_made)} smoke-made stages unchanged; "
                               "dvc reports rec_index@beauty-random as changed"))

@@ -63,8 +63,8 @@ def test_missing_sections_and_unknown_papers_are_named(tmp_path):
     with pytest.raises(LmreproError, match=r"claim 'x' has paper 'Nope'.*PAPER_TRACK"):
         dvcviews.verdict_counts({"claims": [{"id": "x", "paper": "Nope", "verdict": "supported"}]})
     merged = _tiny_metrics()
-    del merged["prosg/eval"]["accuracy"]["prosg_r2"]
-    with pytest.raises(LmreproError, match=r"prosg/eval.accuracy has no key 'prosg_r2'"):
+    del merged["prosg/eval"]["accuracy"]["prosg_sg"]
+    with pytest.raises(LmreproError, match=r"prosg/eval.accuracy has no key 'prosg_sg'"):
         dvcviews.write_views(merged, CLAIMS, [], [tmp_path / "prosg_accuracy_vs_distance.csv"])
 
 

@@ -93,3 +93,19 @@ def test_render_sorts_case_insensitively_and_helpers_report_what_was_seen():
     assert lost_summary() == "no"
     assert lost_summary(partial=[Path("/a/.out.tmp-1")], checked="listed") == "yes: partial output left: .out.tmp-1 (listed)"
     assert lost_summary(lost=["old.json"], partial=["x"]) == "yes: lost old.json; partial output left: x"
+
+
+def test_committed_fault_table_covers_every_fault_test():
+    """reports/faults.md (linked from results.md's appendix) has a row for every test that
+    injects a fault today, and none for a test that no longer exists: rerun `make faults`
+    after adding, renaming or removing one."""
+    import re
+
+    table = REPO / "reports" / "faults.md"
+    assert table.is_file(), "reports/faults.md missing: run `make faults`"
+    listed = set(re.findall(r"\| `([^`]+)` \|$", table.read_text(), re.M))
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "fault", "-p",
+                                "no:cacheprovider"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    ids = {line.strip() for line in collected.stdout.splitlines() if "::" in line}
+    assert ids, collected.stdout + collected.stderr
+    assert listed == ids, (f"not in the table: {sorted(ids - listed)}; stale rows: {sorted(listed - ids)}")

@@ -152,8 +152,10 @@ def _chromium(*args, timeout=120):
 
 
 def test_mlflow_ui_shows_the_runs_in_a_real_browser(smoke_repo, tmp_path):
-    """Start the UI as `make ui` does, read the runs over REST, render the runs page in
-    headless Chromium and find every run name in the DOM; stop the server by its PID."""
+    """Start the UI as `make ui` does, read the runs over REST (experiments in the classic
+    view, one parent run with the stage runs as children), render the runs page and one
+    training run's metric charts in headless Chromium, find the parent run and the metric
+    keys in the DOM and keep screenshots of both; stop the server by its PID."""
     import json
     import signal
     import time
@@ -190,22 +192,37 @@ def test_mlflow_ui_shows_the_runs_in_a_real_browser(smoke_repo, tmp_path):
             with urllib.request.urlopen(req, timeout=30) as r:
                 return json.loads(r.read())
 
-        exps = {e["name"]: e["experiment_id"] for e in api("experiments/search", {"max_results": 100})["experiments"]}
-        exp_id = exps["lmrepro-data"]
-        runs = api("runs/search", {"experiment_ids": [exp_id], "max_results": 100})["runs"]
-        names = {r["info"]["run_name"] for r in runs}
-        assert {"build_nlu", "build_corpus"} <= names, names
+        exps = {e["name"]: e for e in api("experiments/search", {"max_results": 100})["experiments"]}
+        kinds = {name: {t["key"]: t["value"] for t in e.get("tags", [])}.get("mlflow.experimentKind") for name, e in exps.items()}
+        assert set(kinds.values()) == {"custom_model_development"}, kinds  # the classic runs/charts view
+        exp_id = exps["lmrepro-rec"]["experiment_id"]
+        runs = api("runs/search", {"experiment_ids": [exp_id], "max_results": 1000})["runs"]
+        tags = {r["info"]["run_id"]: {t["key"]: t["value"] for t in r["data"].get("tags", [])} for r in runs}
+        parents = [r for r in runs if tags[r["info"]["run_id"]].get("lmrepro.parent") == "true"]
+        children = [r for r in runs if "mlflow.parentRunId" in tags[r["info"]["run_id"]]]
+        parent_ids = {r["info"]["run_id"] for r in parents}
+        assert parents and len(children) == len(runs) - len(parents), "every stage run is a child of its invocation's parent"
+        assert {tags[r["info"]["run_id"]]["mlflow.parentRunId"] for r in children} <= parent_ids
+        keep = os.environ.get("LMREPRO_SCREENSHOT_DIR")
 
+        def shoot(url, name, profile):
+            shot = tmp_path / name
+            _chromium("--user-data-dir=" + str(tmp_path / profile), f"--screenshot={shot}", url)
+            assert shot.is_file() and shot.stat().st_size > 20_000, name
+            if keep:
+                shutil.copy(shot, Path(keep) / name)
+
+        # the runs table: the invocation's parent run (its stage runs nest under it)
         url = f"{base}/#/experiments/{exp_id}/runs"
         dom = _chromium("--user-data-dir=" + str(tmp_path / "profile1"), "--dump-dom", url).stdout
-        missing = [n for n in names if n not in dom]
-        assert not missing, f"run names not rendered on the runs page: {missing}"
-        shot = tmp_path / "runs.png"
-        _chromium("--user-data-dir=" + str(tmp_path / "profile2"), f"--screenshot={shot}", url)
-        assert shot.is_file() and shot.stat().st_size > 20_000
-        keep = os.environ.get("LMREPRO_SCREENSHOT_DIR")
-        if keep:
-            shutil.copy(shot, Path(keep) / "mlflow_runs.png")
+        assert [r for r in parents if r["info"]["run_name"] in dom], "no parent run rendered on the runs page"
+        shoot(url, "mlflow_runs.png", "profile2")
+        # one training run's metric charts: per-epoch series and the final values
+        train = next(r for r in children if r["info"]["run_name"] == "rec_train")
+        url = f"{base}/#/experiments/{exp_id}/runs/{train['info']['run_id']}/model-metrics"
+        dom = _chromium("--user-data-dir=" + str(tmp_path / "profile3"), "--dump-dom", url).stdout
+        assert "valid/hr_at_20" in dom and "final/valid_hr_at_20" in dom, "metric charts not rendered"
+        shoot(url, "mlflow_run_chart.png", "profile4")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

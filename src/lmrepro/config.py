@@ -130,9 +130,10 @@ def validate_params(params: Mapping, root: Path | None = None, source: str = "pa
     validator = jsonschema.Draft202012Validator(params_schema(root))
     errors = sorted(validator.iter_errors(dict(params)), key=lambda e: list(map(str, e.absolute_path)))
     bad_numbers = non_finite_numbers(dict(params))
-    if not errors and not bad_numbers:
+    unknown = [] if errors else unknown_datasets(params)
+    if not errors and not bad_numbers and not unknown:
         return
-    lines = [f"  {key}: {value!r} is not a finite number" for key, value in bad_numbers[:20]]
+    lines = [f"  {key}: {value!r} is not a finite number" for key, value in bad_numbers[:20]] + unknown
     for err in errors[:20]:
         where = _key_path(err)
         if err.validator == "additionalProperties":
@@ -144,6 +145,20 @@ def validate_params(params: Mapping, root: Path | None = None, source: str = "pa
         else:
             lines.append(f"  {where}: {err.message}")
     raise LmreproError(f"{source}: invalid parameters:\n" + "\n".join(lines))
+
+
+def unknown_datasets(params: Mapping) -> list[str]:
+    """Dataset names that no entry defines: data.rec.datasets must name data.rec.sources
+    entries and rec.datasets built ones (a schema enum would make a dataset code)."""
+    data_rec = (params.get("data") or {}).get("rec") or {}
+    sources = set(data_rec.get("sources") or {})
+    built = list(data_rec.get("datasets") or [])
+    lines = [f"  data.rec.datasets: {name!r} has no data.rec.sources entry (known: {', '.join(sorted(sources))})"
+             for name in built if sources and name not in sources]
+    if "data" in params:  # a --cfg subset without the data section has nothing to check against
+        lines += [f"  rec.datasets: {name!r} is not built (data.rec.datasets: {', '.join(built)})"
+                  for name in (params.get("rec") or {}).get("datasets") or [] if name not in built]
+    return lines
 
 
 def get_key(params: Mapping, dotted: str) -> Any:

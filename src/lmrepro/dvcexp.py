@@ -103,11 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print", dest="print_only", action="store_true", help="print the dvc command, run nothing")
     parser.add_argument("targets", nargs="*", help="DVC stages to reproduce (default: all), e.g. build_corpus, rec_train@beauty-sci-lightlm-direct")
     args = parser.parse_args(argv)
-    from lmrepro.data.manifest import default_mirror
+    from lmrepro.paths import data_mirror
 
     root = repo_root()
     profile = None if args.profile == "default" else args.profile
-    mirror = Path(os.environ.get("LMREPRO_DATA_MIRROR") or default_mirror())
+    mirror = data_mirror(config.load_params(root / "params.yaml")["data"]["mirror"], root)
     try:
         if not (mirror / "MANIFEST.tsv").is_file():
             raise LmreproError(f"raw-data mirror {mirror}: no MANIFEST.tsv (set LMREPRO_DATA_MIRROR)")

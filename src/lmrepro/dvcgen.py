@@ -135,7 +135,9 @@ def _job_stage(job: dict) -> dict:
             outs.append({out: {"cache": False}})
         else:
             outs.append(out)
-    stage: dict = {"cmd": cmd, "deps": sorted(dict.fromkeys(job["input"])), "params": keys}
+    # absolute inputs lie outside the repository (the raw-data mirror's files): machine-specific, no deps
+    deps = [d for d in job["input"] if not Path(d).is_absolute()]
+    stage: dict = {"cmd": cmd, "deps": sorted(dict.fromkeys(deps)), "params": keys}
     if outs:
         stage["outs"] = outs
     if metrics:
@@ -156,13 +158,15 @@ def _map_strings(obj: Any, fn) -> Any:
     return obj
 
 
-def _abstract(stage: dict, wildcards: dict) -> dict:
-    """``stage`` with each wildcard value replaced by ``${item.<wildcard>}`` (longest first)."""
+def _abstract(stage: dict, wildcards: dict, whole_words: bool = True) -> dict:
+    """``stage`` with each wildcard value replaced by ``${item.<wildcard>}`` (longest first):
+    as whole words (``sci`` not inside ``sci_leak``), or anywhere (``2022`` in ``s2022``)."""
     pairs = sorted(wildcards.items(), key=lambda kv: -len(str(kv[1])))
+    pattern = _TOKEN if whole_words else "{}"
 
     def fn(text: str) -> str:
         for name, value in pairs:
-            text = re.sub(_TOKEN.format(re.escape(str(value))), "${item.%s}" % name, text)
+            text = re.sub(pattern.format(re.escape(str(value))), "${item.%s}" % name, text)
         return text
 
     return _map_strings(stage, fn)
@@ -188,8 +192,10 @@ def _templated(rule: str, jobs: list[dict]) -> dict:
     if any(list(j["wildcards"]) != names for j in jobs):
         raise LmreproError(f"rule {rule}: its jobs have different wildcards")
     stages = [(dict(j["wildcards"]), _job_stage(j)) for j in jobs]
-    for wildcards, candidate in stages:  # the first job whose abstraction reproduces every job
-        template = _abstract(candidate, wildcards)
+    # the first abstraction (of any job, whole words first) that reproduces every job
+    tries = ((w, st, whole) for whole in (True, False) for w, st in stages)
+    for wildcards, candidate, whole in tries:
+        template = _abstract(candidate, wildcards, whole)
         if all(_canonical(_render(template, w)) == _canonical(st) for w, st in stages):
             break
     else:

@@ -200,9 +200,9 @@ def _mta_methods(merged: dict, columns: tuple[str, ...]) -> list[list[Any]]:
     return [[m, _sig(_get(summary, "mta/scores.summary", m, "macro", "mean"))] for m in sorted(summary)]
 
 
-# The lines of the papers' figures: ProSG and its ablations against the prompt baselines
-# and the oracle bound (the @eta variants of a sweep stay in metrics.json).
-PROSG_SERIES = ("none", "random", "repeat", "oracle", "prosg", "prosg_sg", "prosg_r2")
+# The lines of the paper's figure: ProSG (end to end, gradient regression) against the prompt baselines
+# and the bounds (controls, rank-2 and @eta variants stay in metrics.json: not in every run).
+PROSG_SERIES = ("none", "random", "repeat", "oracle", "prosg", "prosg_sg")
 PLOTS = (
     PlotSpec("prosg_accuracy_vs_distance", ("distance", *PROSG_SERIES), "distance", PROSG_SERIES, "linear",
              "ProSG: accuracy vs distance", _prosg_curve),

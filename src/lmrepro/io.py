@@ -34,6 +34,7 @@ import pyarrow as pa_arrow
 import pyarrow.parquet as pq
 
 from lmrepro.errors import LmreproError
+from lmrepro.procs import pid_alive
 
 _JOURNAL: contextvars.ContextVar["OutputJournal | None"] = contextvars.ContextVar(
     "lmrepro_output_journal", default=None
@@ -53,16 +54,6 @@ def _scratch_tag() -> str:
     return f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_stale_scratch(name: str) -> bool:
     """True for a temporary/backup name of ours whose writer is certainly gone."""
     match = _SCRATCH.match(name)
@@ -73,18 +64,22 @@ def is_stale_scratch(name: str) -> bool:
     if match["host"] != _HOST:
         return False  # another machine's process: cannot tell, leave it
     pid = int(match["pid"])
-    return pid != os.getpid() and not _pid_alive(pid)
+    return pid != os.getpid() and not pid_alive(pid)
 
 
 def clean_stale_files(root: str | os.PathLike, dirs: tuple[str, ...] = OUTPUT_DIRS) -> list[Path]:
-    """Remove temporary and backup siblings left by killed writers; returns them.
+    """Undo what killed writers left next to their outputs; returns the scratch files handled.
 
     Why: ``OutputJournal.replace`` renames the old output to ``.<name>.bak-...`` before
-    moving the new one in; a SIGKILL between the two renames (or during a write) leaves
-    that file behind, and nothing else ever removes it. Files of live processes (a
+    moving the new one in, and a stage's journal removes its backups only once the whole
+    stage succeeded. A backup whose writer is dead therefore holds the last good version
+    of an output whose stage never finished: it is put back in place (rolled back, as the
+    journal itself would have done), never deleted, so a SIGKILL between the two renames
+    loses nothing; a folder's ``.old`` copy likewise comes back when the new folder never
+    arrived. Temporary files of dead writers are removed. Files of live processes (a
     parallel job) are kept.
     """
-    removed: list[Path] = []
+    handled: list[Path] = []
     for top in dirs:
         base = Path(root) / top
         if not base.is_dir():
@@ -93,10 +88,16 @@ def clean_stale_files(root: str | os.PathLike, dirs: tuple[str, ...] = OUTPUT_DI
             for name in [*subdirs, *files]:
                 if name.startswith(".") and is_stale_scratch(name):
                     path = Path(folder) / name
-                    _remove(path)
-                    removed.append(path)
-            subdirs[:] = [d for d in subdirs if not (Path(folder) / d) in removed]
-    return removed
+                    match = _SCRATCH.match(name)
+                    final = path.with_name(match["name"])
+                    if match["kind"] == "bak" or (match["kind"] == "old" and not final.exists()):
+                        _remove(final)  # (bak) a new version from a stage that never finished
+                        os.replace(path, final)
+                    else:
+                        _remove(path)
+                    handled.append(path)
+            subdirs[:] = [d for d in subdirs if not (Path(folder) / d) in handled]
+    return handled
 
 
 def _umask() -> int:

@@ -8,11 +8,17 @@ same way for Snakemake and DVC:
   ``--params params.yaml`` (DVC); both are validated against the params schema;
 - seeds and thread counts come from the ``runtime`` section and are applied first;
 - ``--log FILE`` sends all output (logging, progress bars, warnings) to the rule's log;
-- one MLflow run per execution, tagged with stage, wildcards, git state, params hash,
-  orchestrator and pipeline invocation id; it ends FAILED or KILLED when the stage does;
+- one MLflow run per execution, named by the stage alone (wildcards are params and tags),
+  a child of its invocation's parent run, tagged with stage, git state, params hash,
+  orchestrator, source and user; its params are the runtime section, the wildcards and
+  the sections the stage read (not every section its rule passed); it ends FAILED or
+  KILLED when the stage does;
 - outputs written through :mod:`lmrepro.io` are rolled back if the stage fails, so a
-  failed stage leaves the previous good outputs untouched and no partial new ones;
-  temporary and backup files of writers that were killed outright are removed first;
+  failed stage leaves no partial new outputs, and whatever outputs existed when it started
+  are put back; a writer killed outright is rolled back at the next stage start (its
+  backups restored, its temporary files removed). Snakemake itself deletes a job's
+  outputs before starting it, so under Snakemake "what existed" is nothing: the previous
+  versions live on only in DVC's cache (``dvc checkout``) and git (reports/);
 - a :class:`LmreproError` prints its message and exits 2; a bug exits 1 with a traceback.
 """
 
@@ -51,9 +57,13 @@ def subschema(schema: Mapping, dotted: str) -> Mapping | None:
     node: Mapping | None = schema
     for part in dotted.split("."):
         props = (node or {}).get("properties", {})
-        if part not in props:
+        extra = (node or {}).get("additionalProperties")
+        if part in props:
+            node = props[part]
+        elif isinstance(extra, Mapping):  # a named entry of a mapping (data.rec.sources.<name>)
+            node = extra
+        else:
             return None
-        node = props[part]
     return node
 
 
@@ -100,6 +110,20 @@ def _digest(path: Path) -> str:
     return io.sha256_file(path)
 
 
+def _final_paths(written: list[Path], root: Path) -> list[str]:
+    """The outputs as they are now: a file written inside a folder that was then renamed
+    into place (an atomic folder) is covered by that folder, its temporary path is gone."""
+    out = []
+    for p in written:
+        if not p.exists():
+            continue
+        try:
+            out.append(str(p.resolve().relative_to(root.resolve())))
+        except ValueError:
+            out.append(str(p))
+    return out
+
+
 class StageContext:
     """What a stage's main() gets: parsed args, its params, tracking and logging."""
 
@@ -115,14 +139,20 @@ class StageContext:
         self.device = resolve_device(runtime.get("device", "cpu"))
         self.amp: bool = bool(runtime.get("amp", False)) and self.device.type == "cuda"
         self.root = repo_root()
+        # what this stage really read: its MLflow params (a rule may pass a whole section,
+        # e.g. rec.model with every model's geometry, of which one run reads one)
+        self.read: dict[str, Any] = {}
 
     def section(self, dotted: str) -> Any:
         """The value at a dotted key, from the keys this stage was given (or below one)."""
         if dotted in self.params:
+            self.read[dotted] = self.params[dotted]
             return self.params[dotted]
         for key, value in self.params.items():
             if dotted.startswith(key + "."):
-                return cfgmod.get_key(value, dotted[len(key) + 1 :])
+                found = cfgmod.get_key(value, dotted[len(key) + 1 :])
+                self.read[dotted] = found
+                return found
         raise LmreproError(
             f"stage {self.stage.name} reads params key {dotted!r} but was given only "
             f"{', '.join(self.params)}: add it to the rule's cfg(...) and regenerate dvc.yaml"
@@ -146,6 +176,16 @@ class StageContext:
 
     def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
         self._run.log_artifact(Path(path), artifact_path)
+
+    def log_model(self, model_dir: str | os.PathLike, name: str, model_type: str,
+                  params: Mapping[str, Any] | None = None) -> None:
+        """Register a saved model folder (safetensors + config) as this run's LoggedModel."""
+        self._run.log_model(Path(model_dir), name, model_type, params)
+
+    def log_final(self, metrics: Mapping[str, float]) -> None:
+        """The reported values, once, under ``final/<key>``: never the key of a per-epoch
+        series, whose latest point (what the UI shows) is a subset value of the last epoch."""
+        self._run.log_metrics({f"final/{k}": v for k, v in metrics.items()}, 0)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self._run.set_tags(tags)
@@ -223,6 +263,7 @@ class Stage:
         root = repo_root()
         started = time.time()
         run = None
+        ctx = None
         status = "FAILED"
         try:
             params = self._load_params(args, root)
@@ -231,14 +272,16 @@ class Stage:
             set_threads(int(runtime.get("threads", 1)))
             seed_everything(int(runtime.get("seed", 0)))
             wildcards = {w: str(getattr(args, w)) for w in self.wildcards}
-            run_name = self.name + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")
-            log.info("stage %s: params keys %s", run_name, ", ".join(keys))
+            # the stage name alone: the UI cuts long names, and wildcards are params and tags
+            run_name = self.name
+            label = self.name + ("[" + ",".join(f"{k}={v}" for k, v in wildcards.items()) + "]" if wildcards else "")
+            log.info("stage %s: params keys %s", label, ", ".join(keys))
             try:
                 tracking.reap_stale_runs(root)
             except Exception as err:  # noqa: BLE001 - housekeeping; never fails the stage
                 log.warning("MLflow tracking: could not reap stale runs (%s: %s)", type(err).__name__, err)
             for leftover in io.clean_stale_files(root):
-                log.info("removed %s (left by a killed writer)", leftover.relative_to(root))
+                log.info("rolled back %s (left by a killed writer)", leftover.relative_to(root))
             commit, dirty = tracking.git_state(root)
             run = tracking.StageRun(self.track, self.name, run_name, root)
             tags = {
@@ -253,18 +296,24 @@ class Stage:
                 "lmrepro.host": socket.gethostname(),
                 "lmrepro.pid": str(os.getpid()),
                 "mlflow.source.git.commit": commit,
+                "mlflow.source.name": f"src/lmrepro/stages/{self.name}.py",
+                "mlflow.source.type": "JOB",
+                "mlflow.user": tracking.user(),
                 **{f"wildcard.{k}": v for k, v in wildcards.items()},
             }
-            run.start(cfgmod.flatten(params_tree(params)), tags)
+            # the runtime section and the wildcards now; the sections the stage reads at its end
+            own = {**wildcards,
+                   **cfgmod.flatten(params_tree({k: v for k, v in params.items() if k == RUNTIME_KEY}))}
+            run.start(own, tags, invocation=tracking.invocation_id())
             ctx = StageContext(self, args, params, run)
             run.set_tags({"lmrepro.device": str(ctx.device), "lmrepro.amp": str(ctx.amp).lower()})
             with io.OutputJournal() as journal:
                 assert self._main is not None, f"stage {self.name} has no main()"
                 self._main(ctx)
             run.log_metrics({"stage_seconds": time.time() - started})
-            run.set_tags({"lmrepro.outputs": json.dumps([str(p) for p in journal.written])})
+            run.set_tags({"lmrepro.outputs": json.dumps(_final_paths(journal.written, root))})
             status = "FINISHED"
-            log.info("stage %s finished in %.1f s", run_name, time.time() - started)
+            log.info("stage %s finished in %.1f s", label, time.time() - started)
             return 0
         except LmreproError as err:
             log.error("%s", err)
@@ -280,6 +329,8 @@ class Stage:
         finally:
             if run is not None and run.run_id is not None:
                 try:
+                    if ctx is not None:
+                        run.log_params(cfgmod.flatten(params_tree(ctx.read)))
                     if args.log is not None and args.log.is_file() and args.log.stat().st_size < 5_000_000:
                         sys.stderr.flush()
                         run.log_artifact(args.log, "logs")

@@ -1,18 +1,25 @@
 import pytest
 
-from lmrepro.data.rec import DATASET_FILES, leave_one_out, read_sequences, stats
-from lmrepro.data.report import PUBLISHED_REC
+from lmrepro.config import load_params
+from lmrepro.data.catalog import rec_sources
+from lmrepro.data.rec import leave_one_out, read_sequences, stats
 from lmrepro.data.schemas import RecInteractions
 from lmrepro.errors import LmreproError
 from lmrepro.io import validate
 
 
-@pytest.mark.parametrize("dataset", sorted(DATASET_FILES))
+from tests.conftest import REPO
+
+SOURCES = rec_sources(load_params(REPO / "params.yaml")["data"]["rec"]["sources"])
+
+
+@pytest.mark.parametrize("dataset", sorted(SOURCES))
 def test_statistics_equal_the_published_ones(shared_data, dataset):
-    table = leave_one_out(read_sequences(shared_data / "rec" / DATASET_FILES[dataset]))
+    entry = SOURCES[dataset]
+    table = leave_one_out(read_sequences(shared_data / "rec" / entry.file))
     validate(table, RecInteractions, dataset)
     s = stats(table)
-    assert (s.users, s.items, s.interactions) == PUBLISHED_REC[dataset]
+    assert (s.users, s.items, s.interactions) == (entry.published.users, entry.published.items, entry.published.interactions)
     counts = table["split"].value_counts()
     assert counts["test"] == counts["valid"] == s.users  # one of each per user
 

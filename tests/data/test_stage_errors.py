@@ -54,7 +54,7 @@ def test_build_rec_with_a_truncated_file_exits_2_naming_file_and_line(shared_dat
     outs = [tmp_path / "beauty.parquet", tmp_path / "m.json"]
     out = _run("lmrepro.stages.build_rec", ["--dataset", "beauty", "--raw", str(raw), "--out", str(outs[0]),
                                             "--metrics", str(outs[1])],
-               {"data.rec.datasets": ["beauty"]}, tmp_path)
+               {"data.rec.datasets": ["beauty"], "data.rec.sources.beauty": {"file": "Beauty.txt"}}, tmp_path)
     assert out.returncode == 2, out.stderr[-2000:]
     assert f"{raw / 'Beauty.txt'}:{n_lines}: last line has no line end" in out.stderr, out.stderr[-2000:]
     assert "Traceback" not in out.stderr

@@ -5,10 +5,9 @@ from pathlib import Path
 import pytest
 
 from lmrepro.edge import tech
+from tests.conftest import SHARED_DATA
 
-NVM_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "energy" / "nvmexplorer"
-if not NVM_DIR.is_dir():  # worktrees live one level deeper than main
-    NVM_DIR = Path("/work/shared/data/energy/nvmexplorer")
+NVM_DIR = SHARED_DATA / "energy" / "nvmexplorer"
 FILES = {
     "SRAM": "SRAM_1BPC-combined.csv",
     "RRAM": "RRAM_1BPC-combined.csv",

@@ -15,7 +15,7 @@ from torch import nn
 from lmrepro import config, io
 from lmrepro.errors import LmreproError
 from lmrepro.mta import gates, methods, report
-from lmrepro.mta.evaluate import paired_change, score
+from lmrepro.mta.scoring import paired_change, score
 from lmrepro.mta.mixture import MixtureConfig, MixtureOfTaskAdapters
 from lmrepro.mta.schemas import Predictions
 from tests.conftest import REPO

@@ -8,7 +8,7 @@ import pytest
 
 from lmrepro.errors import LmreproError
 from lmrepro.mta import report
-from lmrepro.mta.evaluate import paired_change, score, summarize
+from lmrepro.mta.scoring import paired_change, score, summarize
 from lmrepro.mta.metrics import task_scores
 
 TASKS = ["sst2", "cola", "msrp"]

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import torch
 
-from lmrepro import config, io
+from lmrepro import config, io, tracking
 from lmrepro.mta.methods import BASELINES
 from tests.conftest import REPO
 
@@ -163,7 +163,8 @@ def test_training_stages_log_curves_to_mlflow(runs):
     seed = SMOKE["mta"]["seeds"][0]
     by_name = defaultdict(list)
     for r in found:
-        by_name[r.info.run_name].append(r)
+        if "lmrepro.stage" in r.data.tags:  # stage runs, not their invocation's parent runs
+            by_name[tracking.run_label(r.data.tags)].append(r)
     for stage in TRAINING:
         name = stage.replace("mta_baseline-", "mta_baseline[method=") + ("]" if "baseline" in stage else "")
         name = {"mta_stage2": "mta_stage2[method=mta]", "mta_stage2_neutral": "mta_stage2[method=mta_neutral]"}.get(
@@ -188,6 +189,9 @@ def test_training_stages_log_curves_to_mlflow(runs):
             assert len(final) == 1 and final[0].value == pytest.approx(record["valid_score"])
             datasets = {i.dataset.name for i in r.inputs.dataset_inputs}
             assert {"examples.parquet", "tokens.safetensors"} <= datasets
+            assert [f.path for f in client.list_artifacts(r.info.run_id, "predictions")], (stage, "no predictions")
+            models = client.search_logged_models([exp.experiment_id], filter_string=f"source_run_id = '{r.info.run_id}'")
+            assert len(models) == (1 if stage in ("mta_stage1", "mta_stage2") else 0), stage
 
 
 def _method(stage: str) -> str:

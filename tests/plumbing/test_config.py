@@ -37,7 +37,7 @@ def test_bad_value_names_the_key():
         config.validate_params(params, REPO)
     params = config.load_params(REPO / "params.yaml")
     params["data"]["rec"]["datasets"] = ["beauty", "movies"]
-    with pytest.raises(LmreproError, match=r"data\.rec\.datasets\.1"):
+    with pytest.raises(LmreproError, match=r"data\.rec\.datasets: .movies. has no data\.rec\.sources entry"):
         config.validate_params(params, REPO)
 
 

@@ -138,7 +138,7 @@ with io.OutputJournal():
 """
 
 
-def test_sigkill_between_journal_renames_leaves_a_backup_the_next_start_removes(tmp_path, record_fault):
+def test_sigkill_between_journal_renames_the_next_start_restores_the_previous_output(tmp_path, record_fault):
     import os
     import subprocess
     import sys
@@ -156,17 +156,31 @@ def test_sigkill_between_journal_renames_leaves_a_backup_the_next_start_removes(
     live = out.parent / f".y.txt.tmp-{io._scratch_tag()}.txt"
     live.write_text("being written")
     (out.parent / ".keep").write_text("")
-    removed = io.clean_stale_files(tmp_path)
-    assert sorted(p.name for p in removed) == leftovers
-    assert sorted(p.name for p in out.parent.iterdir()) == sorted([".keep", live.name])
+    handled = io.clean_stale_files(tmp_path)
+    assert sorted(p.name for p in handled) == leftovers
+    assert out.read_text() == "old"  # the previous good output is back, not deleted
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted([".keep", live.name, out.name])
     record_fault("writer SIGKILLed between the journal's two renames",
                  "os.replace patched to SIGKILL the writer after the old output became the .bak",
-                 f"exit {proc.returncode} (killed); the next stage start removed {len(removed)} stale files "
-                 f"({', '.join(n.split('-')[0] + '-*' for n in leftovers)})",
-                 lost_summary(lost=[] if out.exists() else [f"the previous {out.name} (the removed .bak held it; "
-                                                            "the output is missing, so the stage reruns)"],
+                 f"exit {proc.returncode} (killed); the next stage start rolled back {len(handled)} stale files "
+                 f"({', '.join(n.split('-')[0] + '-*' for n in leftovers)}): the .bak became {out.name} again",
+                 lost_summary(lost=[] if out.read_text() == "old" else [f"the previous {out.name}"],
                               partial=[p for p in out.parent.iterdir() if io.is_stale_scratch(p.name)],
                               checked="a live writer's scratch file and an unrelated dotfile kept"))
+
+
+def test_a_dead_writers_backup_wins_over_the_new_version_of_an_unfinished_stage(tmp_path):
+    """Killed after its new output moved in but before the stage committed: roll back."""
+    out = tmp_path / "reports" / "t.json"
+    out.parent.mkdir(parents=True)
+    out.write_text("new, from a stage that never finished")
+    dead = 2 ** 22 + 12345  # above the default pid_max: no such process
+    (out.parent / f".t.json.bak-{io._HOST}-{dead}-1a2b3c4d").write_text("last good")
+    (out.parent / f".u.old-{io._HOST}-{dead}-1a2b3c4d").mkdir()  # a folder swap finished: drop the copy
+    (out.parent / "u").mkdir()
+    io.clean_stale_files(tmp_path)
+    assert out.read_text() == "last good"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["t.json", "u"]
 
 
 def test_leftovers_of_the_previous_naming_are_stale_and_other_hosts_are_left_alone():

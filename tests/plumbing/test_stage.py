@@ -14,6 +14,7 @@ from lmrepro import io, tracking
 from tests.conftest import REPO
 
 RUNTIME = {"runtime": {"seed": 5, "threads": 1, "device": "cpu", "amp": False}}
+BEAUTY = {"data.rec.datasets": ["beauty"], "data.rec.sources.beauty": {"file": "Beauty.txt"}}
 
 
 def run_stage(module_args, root, env_extra=None, **kwargs):
@@ -26,7 +27,14 @@ def runs(root, status=None):
     client = tracking.client(root)
     exp = client.get_experiment_by_name(tracking.experiment_name("data"))
     found = client.search_runs([exp.experiment_id])
+    found = [r for r in found if r.data.tags.get(tracking.PARENT_TAG) != "true"]  # stage runs only
     return [r for r in found if status is None or r.info.status == status]
+
+
+def parents(root):
+    client = tracking.client(root)
+    exp = client.get_experiment_by_name(tracking.experiment_name("data"))
+    return [r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get(tracking.PARENT_TAG) == "true"]
 
 
 @pytest.fixture
@@ -43,7 +51,7 @@ def build_rec_args(raw, root, cfg):
 
 
 def test_good_run_writes_outputs_and_a_finished_tagged_run(tmp_root, rec_raw):
-    cfg = {"data.rec": {"datasets": ["beauty"]}, **RUNTIME}
+    cfg = {**BEAUTY, **RUNTIME}
     result = run_stage(build_rec_args(rec_raw, tmp_root, cfg), tmp_root, {"LMREPRO_INVOCATION_ID": "inv-1"})
     assert result.returncode == 0, (tmp_root / "log.txt").read_text()
     assert io.read_json(tmp_root / "m.json")["interactions"] == 12
@@ -55,10 +63,33 @@ def test_good_run_writes_outputs_and_a_finished_tagged_run(tmp_root, rec_raw):
     assert run.data.params["data.rec.datasets"] == "['beauty']" and run.data.params["runtime.seed"] == "5"
     assert run.data.metrics["interactions"] == 12
     assert run.inputs.dataset_inputs[0].dataset.name == "Beauty.txt"
+    # a short name, the wildcard as a param, Source and user set, outputs by their final paths
+    assert run.info.run_name == "build_rec" and run.data.params["dataset"] == "beauty"
+    assert tags["mlflow.source.name"] == "src/lmrepro/stages/build_rec.py" and tags["mlflow.source.type"] == "JOB"
+    assert tags["mlflow.user"] == run.info.user_id and tags["mlflow.user"]
+    assert json.loads(tags["lmrepro.outputs"]) == ["out.parquet", "m.json"]
+    # a native child of the invocation's parent run, which ended with its only child
+    [parent] = parents(tmp_root)
+    assert tags["mlflow.parentRunId"] == parent.info.run_id
+    assert parent.data.tags["lmrepro.invocation_id"] == "inv-1" and parent.info.status == "FINISHED"
+
+
+def test_a_run_logs_only_the_params_its_stage_read():
+    """A rule may pass a whole section (rec.model: every model's geometry); the run's
+    params are the runtime section, the wildcards and the part the stage read."""
+    import argparse
+
+    from lmrepro import stage as stagemod
+
+    geometry = {"lightlm": {"d_model": 64}, "p5": {"d_model": 128}, "p5_small": {"d_model": 32}}
+    ctx = stagemod.StageContext(stagemod.Stage("rec", "probe"), argparse.Namespace(), {"rec.model": geometry, **RUNTIME}, None)
+    assert ctx.section("rec.model.lightlm") == {"d_model": 64}
+    logged = stagemod.cfgmod.flatten(stagemod.params_tree(ctx.read))
+    assert logged == {"rec.model.lightlm.d_model": 64}
 
 
 def test_bad_params_exit_2_name_the_key_and_write_nothing(tmp_root, rec_raw):
-    cfg = {"data.rec": {"datasets": ["beauty"], "extra": 1}, "runtime": {"seed": 5, "threads": 0, "device": "cpu", "amp": False}}
+    cfg = {**BEAUTY, "data.rec.sources.beauty": {"file": "Beauty.txt", "extra": 1}, "runtime": {"seed": 5, "threads": 0, "device": "cpu", "amp": False}}
     result = run_stage(build_rec_args(rec_raw, tmp_root, cfg), tmp_root)
     assert result.returncode == 2
     assert "stage build_rec failed, see" in result.stderr
@@ -68,7 +99,7 @@ def test_bad_params_exit_2_name_the_key_and_write_nothing(tmp_root, rec_raw):
 
 
 def test_bad_input_keeps_previous_outputs_and_run_ends_failed(tmp_root, rec_raw):
-    cfg = {"data.rec": {"datasets": ["beauty"]}, **RUNTIME}
+    cfg = {**BEAUTY, **RUNTIME}
     assert run_stage(build_rec_args(rec_raw, tmp_root, cfg), tmp_root).returncode == 0
     before = (tmp_root / "out.parquet").read_bytes()
     (rec_raw / "Beauty.txt").write_text("1 1 2 3 4\n2 2 oops 5\n")
@@ -129,7 +160,7 @@ def test_dvc_mode_reads_params_file_and_validates_it_whole(tmp_root, rec_raw):
     assert result.returncode == 2 and "runtime.bogus" in result.stderr
 
 
-def test_stage_start_removes_scratch_files_of_killed_writers(tmp_root):
+def test_stage_start_rolls_back_scratch_files_of_killed_writers(tmp_root):
     out = tmp_root / "data" / "x" / "out.json"
     out.parent.mkdir(parents=True)
     stale = out.parent / ".tasks.parquet.bak-1a2b3c4d"  # a SIGKILL between the journal's renames
@@ -140,4 +171,5 @@ def test_stage_start_removes_scratch_files_of_killed_writers(tmp_root):
     result = run_stage(args, tmp_root)
     assert result.returncode == 0, result.stderr
     assert not stale.exists() and live.is_dir()
-    assert f"removed data/x/{stale.name}" in result.stderr
+    assert (out.parent / "tasks.parquet").read_text() == "old output"  # the backup is put back
+    assert f"rolled back data/x/{stale.name}" in result.stderr

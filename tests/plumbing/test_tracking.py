@@ -197,3 +197,81 @@ def test_a_unique_constraint_race_is_retried(record_fault):
                  "a store call that fails once with sqlite3.IntegrityError 'UNIQUE constraint failed'",
                  f"nothing: tracking.retry called it {len(calls)} times and returned its result",
                  lost_summary(checked="the retried call's result returned"))
+
+
+# -- parent runs: one per invocation and experiment, found or created race-free -----------
+def _child_job(root: str, index: int, invocation: str, barrier, queue) -> None:
+    os.environ["LMREPRO_ROOT"] = root
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    run = tracking.StageRun("rec", "child", "child")
+    barrier.wait(timeout=120)
+    run.start({"index": index}, {"lmrepro.stage": "child", "lmrepro.invocation_id": invocation}, invocation=invocation)
+    run.log_metrics({"loss": 1.0}, step=0)
+    run.end("FINISHED" if index else "FAILED")
+    queue.put((run.run_id, run.parent_id, run.warnings))
+
+
+def test_parallel_children_share_one_parent_run(tmp_root):
+    """6 jobs of one invocation start at once: one parent run, all six its children; it
+    ends when the last child does, FAILED because one child failed."""
+    tracking.init(tmp_root)
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(6), ctx.Queue()
+    procs = [ctx.Process(target=_child_job, args=(str(tmp_root), i, "inv-parallel", barrier, queue)) for i in range(6)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert [w for _, _, w in results if w] == []
+    client = tracking.client(tmp_root)
+    exp = client.get_experiment_by_name(tracking.experiment_name("rec"))
+    parents = client.search_runs([exp.experiment_id], filter_string=f"tags.`{tracking.PARENT_TAG}` = 'true'")
+    assert len(parents) == 1 and {parent for _, parent, _ in results} == {parents[0].info.run_id}
+    for run_id, _, _ in results:
+        assert client.get_run(run_id).data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+    assert parents[0].info.status == "FAILED"
+    assert parents[0].data.tags["mlflow.user"] and parents[0].data.tags["mlflow.source.type"] == "JOB"
+
+
+def test_a_later_child_reopens_and_settles_its_parent(tmp_root):
+    """dvc repro runs stages one by one: the parent ends with each, reopens for the next."""
+    client = tracking.client(tmp_root)
+    first = tracking.StageRun("data", "a", "a", tmp_root)
+    first.start({}, {"lmrepro.stage": "a"}, invocation="inv-seq")
+    first.end("FINISHED")
+    assert client.get_run(first.parent_id).info.status == "FINISHED"
+    second = tracking.StageRun("data", "b", "b", tmp_root)
+    second.start({}, {"lmrepro.stage": "b"}, invocation="inv-seq")
+    assert second.parent_id == first.parent_id and client.get_run(first.parent_id).info.status == "RUNNING"
+    second.end("KILLED")
+    assert client.get_run(first.parent_id).info.status == "FAILED"
+
+
+def test_experiments_open_in_the_classic_model_training_view(tmp_root):
+    """MLflow 3's UI opens an experiment without mlflow.experimentKind in its GenAI view;
+    an experiment of an older store gets the tag on the next start."""
+    client = tracking.client(tmp_root)
+    old = client.create_experiment(tracking.experiment_name("edge"))
+    tracking.init(tmp_root)
+    for track in tracking.TRACKS:
+        exp = client.get_experiment_by_name(tracking.experiment_name(track))
+        assert exp.tags[tracking.EXPERIMENT_KIND_TAG] == "custom_model_development", track
+    assert client.get_experiment(old).tags[tracking.EXPERIMENT_KIND_TAG] == "custom_model_development"
+
+
+def test_a_model_folder_becomes_a_logged_model_of_its_run(tmp_root):
+    folder = tmp_root / "models" / "m"
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(b"weights")
+    (folder / "config.json").write_text("{}")
+    run = tracking.StageRun("rec", "train", "train", tmp_root)
+    run.start({}, {})
+    model_id = run.log_model(folder, "lightlm-beauty", "t5", {"dataset": "beauty"})
+    run.end("FINISHED")
+    client = tracking.client(tmp_root)
+    model = client.get_logged_model(model_id)
+    assert str(model.status) == "READY" and model.source_run_id == run.run_id and model.params == {"dataset": "beauty"}
+    assert {f.path for f in client.list_logged_model_artifacts(model_id)} == {"model.safetensors", "config.json"}
+    assert [o.model_id for o in client.get_run(run.run_id).outputs.model_outputs] == [model_id]

@@ -4,7 +4,7 @@ a CUDA run (where one exists) agrees with the CPU one."""
 import pytest
 import torch
 
-from lmrepro.prosg.evaluate import evaluate, method_none, method_oracle, method_prosg, method_random
+from lmrepro.prosg.scoring import evaluate, method_none, method_oracle, method_prosg, method_random
 from lmrepro.prosg.pretrain import PretrainConfig, pretrain
 from lmrepro.prosg.rwkv import RwkvModelConfig, build_model, freeze, load_model, save_model
 from lmrepro.prosg.synthetic_gradient import ProsgConfig, ProsgGenerator, load_generator, save_generator

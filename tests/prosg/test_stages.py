@@ -2,7 +2,8 @@
 
 - two runs with the same params, seed and threads write byte-identical outputs, except
   the timing files (the only place wall-clock may go);
-- eval_prosg's per-item predictions agree with its accuracy table;
+- eval_prosg's per-item predictions (one file per seed) agree with summarize_prosg's
+  accuracy table (means over seeds and items), and every item is scored under every seed;
 - pre-training and generator training never read valid or test rows: they ask the
   loader for ``train`` only, and planting sentinel text in every valid/test row leaves
   their outputs byte-identical.
@@ -21,11 +22,16 @@ import pytest
 from lmrepro import config, io
 from lmrepro.data.schemas import TextCorpus
 from lmrepro.prosg.schemas import ProsgAccuracy, ProsgExamples, ProsgPredictions
-from lmrepro.stages import prosg_build_data, prosg_eval, prosg_pretrain_rnn, prosg_train
+from lmrepro.stages import build_prosg_data as prosg_build_data
+from lmrepro.stages import eval_prosg as prosg_eval
+from lmrepro.stages import pretrain_rnn as prosg_pretrain_rnn
+from lmrepro.stages import summarize_prosg
+from lmrepro.stages import train_prosg as prosg_train
 from tests.conftest import REPO
 
 SMOKE = config.load_params(REPO / "params.yaml", REPO / "workflow" / "profiles" / "smoke" / "params.yaml")
-VARIANTS = ("main", "sg")  # the two eval_prosg requires; r2 is the same code as main
+VARIANTS = ("main", "sg", "shuffled")  # the three eval_prosg requires; r2 is the same code as main
+SEEDS = SMOKE["prosg"]["seeds"]
 
 
 def _cfg(*keys: str) -> str:
@@ -58,24 +64,31 @@ def root(corpus, tmp_path_factory):
             os.environ[k] = v
 
 
-def _train(root: Path, examples: Path, out: Path) -> None:
-    _run(prosg_pretrain_rnn, ["--examples", examples, "--corpus", root / "corpus.parquet", "--out", out / "base",
-                              "--metrics", out / "pretrain.json", "--timing", out / "timing" / "pretrain_rnn.json",
+def _train(root: Path, examples: Path, out: Path, seed: int) -> None:
+    s = f"s{seed}"
+    _run(prosg_pretrain_rnn, ["--seed", seed, "--examples", examples, "--corpus", root / "corpus.parquet",
+                              "--out", out / "base" / s, "--metrics", out / f"pretrain-{s}.json",
+                              "--timing", out / "timing" / f"pretrain_rnn-{s}.json",
                               "--cfg", _cfg("prosg.tokenizer", "prosg.model", "prosg.pretrain")])
     for v in VARIANTS:
-        _run(prosg_train, ["--variant", v, "--examples", examples, "--base", out / "base",
-                           "--out", out / "generators" / v, "--metrics", out / f"train-{v}.json",
-                           "--timing", out / "timing" / f"train_prosg-{v}.json",
+        _run(prosg_train, ["--seed", seed, "--variant", v, "--examples", examples, "--base", out / "base" / s,
+                           "--out", out / "generators" / s / v, "--metrics", out / f"train-{s}-{v}.json",
+                           "--timing", out / "timing" / f"train_prosg-{s}-{v}.json",
                            "--cfg", _cfg("prosg.update", "prosg.train", f"prosg.variants.{v}")])
 
 
 def _eval(examples: Path, models: Path, out: Path) -> None:
-    _run(prosg_eval, ["--examples", examples, "--base", models / "base",
-                      "--generators", *[models / "generators" / v for v in VARIANTS],
-                      "--table", out / "accuracy.parquet", "--figure", out / "accuracy.png",
-                      "--markdown", out / "accuracy.md", "--predictions", out / "preds.parquet",
-                      "--timing", out / "timing" / "eval_prosg.json", "--metrics", out / "eval.json",
-                      "--cfg", _cfg("prosg.eval")])
+    for seed in SEEDS:
+        s = f"s{seed}"
+        _run(prosg_eval, ["--seed", seed, "--examples", examples, "--base", models / "base" / s,
+                          "--generators", *[models / "generators" / s / v for v in VARIANTS],
+                          "--predictions", out / f"preds-{s}.parquet", "--timing", out / "timing" / f"eval_prosg-{s}.json",
+                          "--metrics", out / f"eval-{s}.json", "--cfg", _cfg("prosg.eval")])
+    _run(summarize_prosg, ["--predictions", *[out / f"preds-s{seed}.parquet" for seed in SEEDS],
+                         "--evals", *[out / f"eval-s{seed}.json" for seed in SEEDS],
+                         "--pooled", out / "preds.parquet", "--table", out / "accuracy.parquet",
+                         "--figure", out / "accuracy.png", "--markdown", out / "accuracy.md",
+                         "--metrics", out / "eval.json", "--cfg", _cfg("prosg.seeds", "claims")])
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -91,7 +104,8 @@ def runs(root):
         out = root / name
         _run(prosg_build_data, ["--corpus", root / "corpus.parquet", "--out", out / "examples.parquet",
                                 "--metrics", out / "data.json", "--cfg", _cfg("prosg.data")])
-        _train(root, out / "examples.parquet", out)
+        for seed in SEEDS:
+            _train(root, out / "examples.parquet", out, seed)
         _eval(out / "examples.parquet", out, out)
     return root / "a", root / "b"
 
@@ -101,15 +115,18 @@ def test_two_runs_are_byte_identical_except_timing(runs):
     files_a, files_b = _files(a), _files(b)
     assert {"examples.parquet", "data.json", "preds.parquet", "accuracy.parquet", "accuracy.png", "eval.json"} \
         <= files_a.keys()
-    assert any(k.startswith("base/") for k in files_a) and any(k.startswith("generators/sg/") for k in files_a)
+    for seed in SEEDS:
+        assert any(k.startswith(f"base/s{seed}/") for k in files_a)
+        assert any(k.startswith(f"generators/s{seed}/shuffled/") for k in files_a)
     assert files_a.keys() == files_b.keys()
     differ = [k for k in files_a if files_a[k] != files_b[k]]
     assert not differ, f"outputs differ between identical runs: {differ}"
-    for stage in ("pretrain_rnn", "train_prosg-main", "train_prosg-sg", "eval_prosg"):
+    s = f"s{SEEDS[0]}"
+    for stage in (f"pretrain_rnn-{s}", f"train_prosg-{s}-main", f"train_prosg-{s}-shuffled", f"eval_prosg-{s}"):
         seconds = io.read_json(a / "timing" / f"{stage}.json")["seconds"]
         assert min(seconds.values()) > 0 if isinstance(seconds, dict) else seconds > 0, stage
     # no wall-clock leaks into the result files: no key about seconds anywhere else
-    for name in ("data.json", "eval.json", "pretrain.json", "train-main.json", "train-sg.json"):
+    for name in ("data.json", "eval.json", f"eval-{s}.json", f"pretrain-{s}.json", f"train-{s}-main.json"):
         assert "second" not in (a / name).read_text(), name
 
 
@@ -120,19 +137,25 @@ def test_predictions_pair_every_method_with_every_test_item(root, runs):
     examples = io.read_table(a / "examples.parquet", ProsgExamples)
     test = examples[examples["split"] == "test"]
     methods = set(acc["method"])
+    assert {"prosg_other", "prosg_shuffled", "prosg", "none"} <= methods
     assert set(preds["method"]) == methods
-    for method, g in preds.groupby("method"):
-        assert sorted(g["uid"]) == sorted(test["uid"]), method  # every test item once, nothing else
+    for (method, seed), g in preds.groupby(["method", "seed"]):
+        assert sorted(g["uid"]) == sorted(test["uid"]), (method, seed)  # every test item once per seed
+    assert sorted(preds["seed"].unique()) == sorted(SEEDS)
     gold = preds.merge(test[["uid", "answer"]], on="uid", suffixes=("", "_gold"))
     assert (gold["answer"] == gold["answer_gold"]).all()
-    assert (preds["seed"] == SMOKE["runtime"]["seed"]).all()
-    # the aggregated table is exactly the per-item outcomes summed
-    per_cell = preds.groupby(["method", "kind", "distance"])["correct"].agg(["sum", "size"]).reset_index()
+    # the table is the per-item outcomes averaged over seeds and items, the CI around it
+    per_cell = preds.groupby(["method", "kind", "distance"])["correct"].agg(["mean", "size"]).reset_index()
     merged = acc[acc["kind"] != "all"].merge(per_cell, on=["method", "kind", "distance"], validate="one_to_one")
     assert len(merged) == len(per_cell)
-    assert (merged["correct"] == merged["sum"]).all() and (merged["n"] == merged["size"]).all()
+    assert (merged["accuracy"] - merged["mean"]).abs().max() < 1e-12
+    assert (merged["n"] * merged["seeds"] == merged["size"]).all() and (merged["seeds"] == len(SEEDS)).all()
+    assert ((acc["ci_low"] <= acc["accuracy"] + 1e-12) & (acc["accuracy"] <= acc["ci_high"] + 1e-12)).all()
     # predictions are decoded model output, not the gold copied over
-    assert ((preds["correct"] == 1) == (preds["prediction"] == preds["answer"])).mean() > 0.99
+    # (a wrong row can still decode to the answer: the right words, then a whitespace token
+    # instead of the end token; the smoke models do that on a few items)
+    wrong = preds[preds["correct"] == 0]
+    assert (wrong["prediction"] != wrong["answer"]).mean() > 0.9
 
 
 def test_predictions_schema_rejects_inconsistent_rows():
@@ -168,10 +191,66 @@ def test_training_stages_read_train_rows_only(root, runs, monkeypatch):
 
         monkeypatch.setattr(module, "read_examples", recording)
     poisoned = _poisoned(a / "examples.parquet", root / "poisoned.parquet")
-    _train(root, poisoned, root / "poisoned")
+    _train(root, poisoned, root / "poisoned", SEEDS[0])
     assert asked and set(asked) == {"train"}
     trained = {k: v for k, v in _files(root / "poisoned").items()}
     clean = {k: v for k, v in _files(a).items() if k in trained}
     assert trained.keys() == clean.keys()
     differ = [k for k in trained if trained[k] != clean[k]]
     assert not differ, f"valid/test rows changed the trained outputs: {differ}"
+
+
+def test_registry_claims_pair_items_and_seeds(root, runs, tmp_path):
+    """Every ProSG claim of workflow/claims/prosg.yaml runs on the pooled predictions with
+    the seeds as a second resampling level (McNemar does not apply to several seeds)."""
+    from lmrepro.claims import engine, registry
+    from lmrepro.prosg import outcomes
+
+    a, _ = runs
+    (tmp_path / "data" / "prosg").mkdir(parents=True)
+    shutil.copy(a / "preds.parquet", tmp_path / "data" / "prosg" / "preds.parquet")
+    reg = registry.load(REPO / "workflow" / "claims" / "prosg.yaml", REPO)
+    load = outcomes.loader(tmp_path)
+    arm = load({"method": "prosg", "distance": "farthest"}, "exact_match")
+    assert arm.n_seeds == len(SEEDS) and arm.n_units == SMOKE["prosg"]["data"]["n_test"] * 3
+    gain = next(c for c in reg.claims if c.id == "prosg-gain-is-the-prompts")
+    assert {b.select["method"] for b in gain.b} == {"prosg_other", "prosg_shuffled"}
+    results = engine.evaluate_paper(reg, load, n_boot=200)
+    assert [r.id for r in results] == [c.id for c in reg.claims]
+    assert all(r.seeds == len(SEEDS) for r in results)
+
+
+def test_mlflow_final_values_equal_the_metrics_files(root, runs):
+    """What the UI shows as each run's latest final/ value is the number in the stage's
+    metrics JSON; the loss is logged at every step; models and predictions are recorded."""
+    from lmrepro import tracking
+
+    a, _ = runs
+    client = tracking.client(root)
+    exp = client.get_experiment_by_name(tracking.experiment_name("prosg"))
+    found = [r for r in client.search_runs([exp.experiment_id], max_results=200) if "lmrepro.stage" in r.data.tags]
+    by_label = {}
+    for r in sorted(found, key=lambda r: r.info.start_time):  # runs a then b: keep a's
+        by_label.setdefault(tracking.run_label(r.data.tags), r)
+    seed = SEEDS[0]
+    for label, name, timing in (
+        (f"pretrain_rnn[seed={seed}]", f"pretrain-s{seed}.json", f"pretrain_rnn-s{seed}.json"),
+        (f"train_prosg[seed={seed},variant=main]", f"train-s{seed}-main.json", f"train_prosg-s{seed}-main.json"),
+        (f"train_prosg[seed={seed},variant=shuffled]", f"train-s{seed}-shuffled.json",
+         f"train_prosg-s{seed}-shuffled.json"),
+    ):
+        run = by_label[label]
+        reported = {k: v for k, v in io.read_json(a / name).items() if not isinstance(v, dict)}
+        assert reported and {k: run.data.metrics[f"final/{k}"] for k in reported} == reported, label
+        steps = io.read_json(a / "timing" / timing)["steps"]
+        loss = [k for k in run.data.metrics if k.startswith("train/loss")]
+        assert loss and all(len(client.get_metric_history(run.info.run_id, k)) == steps for k in loss), label
+        [model] = client.search_logged_models([exp.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
+        files = [f.path for f in client.list_logged_model_artifacts(model.model_id)]
+        assert str(model.status) == "READY" and [f for f in files if f.endswith(".safetensors")], (label, files)
+    evaluation = by_label[f"eval_prosg[seed={seed}]"]
+    assert [f.path for f in client.list_artifacts(evaluation.info.run_id, "predictions")] == \
+        [f"predictions/preds-s{seed}.parquet"]
+    preds = io.read_table(a / f"preds-s{seed}.parquet", ProsgPredictions)
+    means = {m: float(v) for m, v in preds.groupby("method")["correct"].mean().items()}
+    assert {m: evaluation.data.metrics[tracking._metric_key(f"final/mean_accuracy_{m}")] for m in means} == means

@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 
 from lmrepro import io
+from lmrepro.config import load_params
+from lmrepro.data.catalog import RecSource, rec_sources
 from lmrepro.errors import LmreproError
 from lmrepro.rec import report
 from lmrepro.rec.summary import collect, hr10_vs_params
 
 COLS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
+SOURCES = rec_sources(load_params(Path(__file__).resolve().parents[2] / "params.yaml")["data"]["rec"]["sources"])
 
 
 def _metrics(hr10, params=1000):
@@ -52,7 +55,7 @@ def test_summary_figure_and_render_without_writes(tmp_path):
     (tmp_path / "reports" / "rec" / "summary.json").write_text(json.dumps(s))
     hr10_vs_params(s, tmp_path / "reports" / "rec" / "hr10_vs_params.png")
     before = sorted(p for p in tmp_path.rglob("*"))
-    md = report.render(tmp_path)
+    md = report.render(tmp_path, sources=SOURCES)
     assert sorted(p for p in tmp_path.rglob("*")) == before  # render writes nothing
     assert "test HR@10 0.0200 -> 0.0500 (+150%)" in md
     assert "| beauty | lightlm | sequential | sci_leak |" in md and "+0.0300" in md
@@ -69,10 +72,13 @@ def test_summary_figure_and_render_without_writes(tmp_path):
 def test_render_timing_formats_the_timing_files(tmp_path):
     train, timing, _, _ = _write_runs(tmp_path)
     io.write_json({"train_seconds": 12.6, "curve": []}, tmp_path / "reports/rec/timing/beauty-peer-sasrec.json")
-    paths = [p.relative_to(tmp_path) for p in [*timing, tmp_path / "reports/rec/timing/beauty-peer-sasrec.json"]]
+    io.write_json({"train_seconds": 640.2, "curve": []}, tmp_path / "reports/rec/timing/beauty-protocol-sasrec.json")
+    paths = [p.relative_to(tmp_path) for p in [*timing, tmp_path / "reports/rec/timing/beauty-peer-sasrec.json",
+                                               tmp_path / "reports/rec/timing/beauty-protocol-sasrec.json"]]
     md = report.render_timing(tmp_path, paths)
     assert "| beauty | sci | lightlm | sequential | 3.2 | 1.5 |" in md
     assert "| beauty | - | SASRec (ours) | sequential | 13 | - |" in md
+    assert "| beauty | protocol check | SASRec (ours) | sequential | 640 | - |" in md
     assert md.index("beauty | random") < md.index("beauty | sci |")  # sorted by file name
     assert report.render_timing(tmp_path, []) == ""
 
@@ -90,3 +96,22 @@ def test_render_timing_names_the_bad_file(tmp_path, name, content, match):
 
 def test_render_is_empty_without_a_summary(tmp_path):
     assert report.render(tmp_path) == ""
+
+
+def test_a_dataset_without_peer_rows_renders_ours_only(tmp_path):
+    """A user's own dataset has no paper table: its section has our rows and no peer row
+    (this raised KeyError when the peer rows were a dict in the code)."""
+    train, timing, peers, index = _write_runs(tmp_path)
+    s = collect(index, train, peers, ablations=["sci_leak"])
+    s["scale"] = {"subset": {"max_users": 0, "seed": 0},
+                  "train": {"epochs": 1, "batch_size": 8, "history": 5, "valid_users": 0, "num_beams": 5},
+                  "model": {"lightlm": {"num_layers": 1, "num_decoder_layers": 1, "d_model": 8, "d_ff": 4, "match": "", "dropout": 0.0}},
+                  "sasrec": {"blocks": 1, "hidden": 8, "max_len": 5, "dropout": 0.0, "loss": "ce", "epochs": 1},
+                  "eval": {"exclude_history": True}}
+    (tmp_path / "reports" / "rec" / "summary.json").write_text(json.dumps(s))
+    mine = {"beauty": RecSource(name="beauty", file="mine.txt")}  # same name as the fixture runs, no metadata
+    md = report.render(tmp_path, sources=mine)
+    assert "| beauty | sci | lightlm | sequential | 1,000 |" in md
+    assert "TIGER paper" not in md
+    with_peers = report.render(tmp_path, sources=SOURCES)
+    assert with_peers.count("(TIGER paper, full data)") == 3  # P5, SASRec, TIGER from params

@@ -165,3 +165,50 @@ def test_training_and_selection_never_read_test_rows(tiny, tiny_swapped_test, mo
         assert io.sha256_file(a / "model" / "model.safetensors") == io.sha256_file(b / "model" / "model.safetensors")
     ma, mb = io.read_json(a / "m.json"), io.read_json(b / "m.json")
     assert _valid_only(ma) == _valid_only(mb)
+
+
+def _stage_runs(root, invocation):
+    from lmrepro import tracking
+
+    client = tracking.client(root)
+    exp = client.get_experiment_by_name(tracking.experiment_name("rec"))
+    found = client.search_runs([exp.experiment_id], filter_string=f"tags.`lmrepro.invocation_id` = '{invocation}'")
+    return client, [r for r in found if "lmrepro.stage" in r.data.tags], [r for r in found if r.data.tags.get(tracking.PARENT_TAG)]
+
+
+@pytest.mark.parametrize("kind", ["lightlm", "sasrec"])
+def test_mlflow_shows_the_reported_numbers(tiny, kind, monkeypatch):
+    """Read the run back as the UI does (get_run: the latest value per key): each final/
+    value equals the number in the stage's metrics JSON; the per-epoch series (on the
+    selection users) live under other keys; loss per step, the input dataset, the model
+    (a LoggedModel with its safetensors) and the per-user table are recorded; the run is
+    a child of the invocation's parent and carries only its own model's geometry."""
+    import uuid
+
+    from lmrepro import tracking
+
+    invocation = f"readback-{kind}-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("LMREPRO_INVOCATION_ID", invocation)
+    root = tiny[0]
+    out = _train(tiny, "lightlm", "sequential", f"mlflow-{kind}") if kind == "lightlm" else _peer(tiny, "sasrec", "mlflow-sasrec")
+    reported = io.read_json(out / "m.json")
+    client, [run], [parent] = _stage_runs(root, invocation)
+    latest = run.data.metrics
+    for key, value in reported.items():
+        assert latest[tracking._metric_key(f"final/{key}")] == pytest.approx(value, rel=0, abs=0), key
+    assert not [k for k in latest if k.startswith("valid_") or k.startswith("test_")], "a reported value under a series key"
+    epochs = len(io.read_json(out / "t.json")["curve"])
+    assert len(client.get_metric_history(run.info.run_id, "valid/hr_at_20")) == epochs
+    assert len(client.get_metric_history(run.info.run_id, "train/loss")) == epochs
+    assert len(client.get_metric_history(run.info.run_id, "train/step_loss")) >= epochs
+    assert [d.dataset.name for d in run.inputs.dataset_inputs][0] == "beauty.parquet"
+    assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id and parent.info.status == "FINISHED"
+    assert run.info.run_name == ("rec_train" if kind == "lightlm" else "rec_peer")
+    if kind == "lightlm":
+        assert run.data.params["model"] == "lightlm"
+        assert not [k for k in run.data.params if k.startswith(("rec.model.p5", "rec.model.wide"))], run.data.params
+    [model] = client.search_logged_models([run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
+    assert str(model.status) == "READY" and model.name.startswith("lightlm" if kind == "lightlm" else "sasrec")
+    assert "model.safetensors" in {f.path for f in client.list_logged_model_artifacts(model.model_id)}
+    assert [f.path for f in client.list_artifacts(run.info.run_id, "predictions")] == [
+        "predictions/" + ("per_user.parquet" if kind == "lightlm" else "pu.parquet")]

@@ -1,6 +1,7 @@
 # Helpers shared by the .smk files of every track: config validation, params, code inputs.
 import json
 import os
+import re
 import shlex
 import sys
 import uuid
@@ -17,6 +18,13 @@ from lmrepro.config import (
     validate_params,
 )  # noqa: E402
 from lmrepro.errors import LmreproError  # noqa: E402
+from lmrepro.data.manifest import read_manifest  # noqa: E402
+from lmrepro.paths import (
+    OUTPUT_ROOT_ENV,
+    data_mirror,
+    profile_dir,
+    repo_file,
+)  # noqa: E402
 
 try:
     validate_params(config, ROOT, source="snakemake config (params.yaml + overlays)")
@@ -58,7 +66,7 @@ def code_of(module):
         files = code_files(f"lmrepro.{module}", ROOT / "src")
     except LmreproError as err:
         raise WorkflowError(f"code_of({module!r}): {err}")
-    return [str(p.relative_to(ROOT)) for p in files]
+    return [repo_path(p.relative_to(ROOT)) for p in files]
 
 
 def _cfg_arg(keys):
@@ -86,3 +94,68 @@ def cfg(*keys):
 def uses_default_params():
     """True when the config is exactly params.yaml (no overlay, no --config)."""
     return load_params(ROOT / "params.yaml") == config
+
+
+# Output root. The default profile (params.yaml alone) writes data/, models/, reports/,
+# logs/ and mlflow.db at the repository root, where dvc.yaml and the committed results
+# are. Any other config (a profile overlay, --config) works in runs/<profile>/, so no
+# profile overwrites another's results: Snakemake's working directory moves there (every
+# relative path of the rules, its .snakemake/ state included), the stages learn it from
+# $LMREPRO_OUTPUT_ROOT (MLflow store, the evaluate stage's readers), and repository
+# files (package sources, claim registries, schemas) are named by absolute path.
+OUT_DIR = profile_dir(config["profile"], uses_default_params())
+if OUT_DIR != Path("."):
+    workflow.workdir(str(ROOT / OUT_DIR))
+    os.environ[OUTPUT_ROOT_ENV] = os.getcwd()
+else:
+    os.environ.pop(OUTPUT_ROOT_ENV, None)
+
+
+def repo_path(rel):
+    """A file of the repository (relative to its root) as an input of rules: unchanged for the
+    default profile (dvc.yaml names the same path), absolute when the rules work in
+    runs/<profile>."""
+    rel = Path(rel)
+    return str(rel) if OUT_DIR == Path(".") else str(ROOT / rel)
+
+
+# Datasets are data (params data.rec.sources), so the wildcard accepts exactly the
+# entries this config defines.
+DATASET_PATTERN = "|".join(map(re.escape, config["data"]["rec"]["sources"]))
+
+
+def _manifest_entries():
+    """The manifest and mirror the fetch stage will read (same resolution as
+    lmrepro.stages.fetch: $LMREPRO_DATA_MIRROR, else data.mirror; relative to the repo).
+    """
+    manifest = repo_file(config["data"]["manifest"], ROOT)
+    mirror = data_mirror(config["data"]["mirror"], ROOT)
+    try:
+        entries = read_manifest(manifest)
+    except LmreproError as err:
+        raise WorkflowError(f"data.manifest: {err}")
+    return entries, mirror
+
+
+MANIFEST_ENTRIES, MIRROR = _manifest_entries()
+
+
+def manifest_lines(wildcards):
+    """This group's manifest lines (path, bytes, sha256): a changed or added line reruns
+    the group's fetch (Snakemake params trigger), and only that group's."""
+    return ";".join(
+        f"{e.path}:{e.bytes}:{e.sha256}"
+        for e in sorted(MANIFEST_ENTRIES, key=lambda e: e.path)
+        if e.group == wildcards.group
+    )
+
+
+def mirror_files(wildcards):
+    """This group's files present in the mirror (absolute): replacing one reruns the
+    fetch, which checks it against its sha256. Absent ones come from their origin.
+    Outside the repository, so dvcgen leaves them out of dvc.yaml."""
+    return sorted(
+        str((MIRROR / e.path).resolve())
+        for e in MANIFEST_ENTRIES
+        if e.group == wildcards.group and (MIRROR / e.path).is_file()
+    )

@@ -1,8 +1,11 @@
 # Dataset construction: verified raw files, then validated Parquet tables.
 
 
+# A group reruns when its manifest lines change (params.manifest: Snakemake's params
+# trigger) or a mirror file of it is replaced (input.sources), never for another group's.
 rule fetch:
     input:
+        sources=mirror_files,
         code=code_of("stages.fetch"),
     output:
         directory("data/raw/{group}"),
@@ -13,6 +16,7 @@ rule fetch:
     threads: THREADS
     params:
         cfg=cfg("data.mirror", "data.manifest"),
+        manifest=manifest_lines,
     shell:
         "python -m lmrepro.stages.fetch --group {wildcards.group} --out {output} {params.cfg} --log {log}"
 
@@ -30,7 +34,7 @@ rule build_rec:
         "../envs/lmrepro.yaml"
     threads: THREADS
     params:
-        cfg=cfg("data.rec"),
+        cfg=cfg("data.rec.datasets", "data.rec.sources.{dataset}"),
     shell:
         "python -m lmrepro.stages.build_rec --dataset {wildcards.dataset} --raw {input.raw}"
         " --out {output.table} --metrics {output.metrics} {params.cfg} --log {log}"

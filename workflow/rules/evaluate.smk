@@ -9,11 +9,11 @@ rule evaluate:
         reports=REPORT_INPUTS,
         claims=CLAIM_INPUTS,
         registry=sorted(
-            str(p.relative_to(ROOT))
+            repo_path(p.relative_to(ROOT))
             for p in (ROOT / "workflow" / "claims").glob("*.yaml")
         ),
-        claims_schema="workflow/schemas/claims.schema.yaml",
-        results_schema="workflow/schemas/claims_results.schema.yaml",
+        claims_schema=repo_path("workflow/schemas/claims.schema.yaml"),
+        results_schema=repo_path("workflow/schemas/claims_results.schema.yaml"),
         code=code_of("stages.evaluate"),
     output:
         json="reports/metrics.json",
@@ -39,7 +39,7 @@ rule evaluate:
         "../envs/lmrepro.yaml"
     threads: THREADS
     params:
-        cfg=cfg("claims", "profile"),
+        cfg=cfg("claims", "profile", "data.rec.sources"),
     shell:
         "python -m lmrepro.stages.evaluate --metrics-files {input.metrics} --report-files {input.reports}"
         " --claim-files {input.claims} --out-claims {output.claims}"

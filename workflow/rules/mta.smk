@@ -163,6 +163,35 @@ rule mta_baseline:
         " --runs {output.runs} --timing {output.timing} {params.cfg} --log {log}"
 
 
+# Learning curve of the cached-feature methods (adapters, MTA) over mta.data.curve training sizes;
+# the comparison above stays on the mta.data.n_train rows that every method trains on.
+rule mta_curve:
+    input:
+        **MTA_FEATURES,
+        code=code_of("stages.mta_curve"),
+    output:
+        scores="data/mta/curve.parquet",
+        figure=report(
+            "reports/mta/curve.png",
+            caption="../report/mta_curve.rst",
+            category="ALTER",
+        ),
+        timing="reports/mta/timing/mta_curve.json",
+    log:
+        "logs/mta_curve/mta_curve.log",
+    benchmark:
+        "benchmarks/mta_curve/mta_curve.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
+    threads: THREADS
+    params:
+        cfg=cfg(*MTA_COMMON, "mta.curve", "mta.stage1", "mta.stage2"),
+    shell:
+        "python -m lmrepro.stages.mta_curve --examples {input.examples} --tokens {input.tokens}"
+        " --features {input.features} --scores {output.scores} --figure {output.figure}"
+        " --timing {output.timing} {params.cfg} --log {log}"
+
+
 MTA_METHODS = ["adapters", "mta", "mta_neutral", *MTA_BASELINES]
 # mta/gates.py RUNS: the stage-2 runs that record gates
 MTA_STAGE2_RUNS = ["mta", "mta_neutral"]
@@ -213,6 +242,7 @@ REPORT_INPUTS.extend(
         rules.mta_eval.output.figure,
         rules.mta_eval.output.gates,
         rules.mta_eval.output.gates_figure,
+        rules.mta_curve.output.figure,
     ]
 )
 CLAIM_INPUTS.extend(rules.mta_eval.input.preds)
@@ -222,6 +252,7 @@ REPORT_INPUTS.extend(
         "reports/mta/timing/mta_stage1.json",
         "reports/mta/timing/mta_stage2.json",
         "reports/mta/timing/mta_stage2_neutral.json",
+        "reports/mta/timing/mta_curve.json",
         *expand("reports/mta/timing/mta_baseline-{m}.json", m=MTA_BASELINES),
     ]
 )

@@ -1,17 +1,20 @@
 # ProSG track: constructed prompt-forgetting set, RWKV base LM, synthetic-gradient
-# generators (one per variant), evaluation against baselines.
+# generators (one per variant), evaluation against baselines; every model once per seed
+# of prosg.seeds (seed s pre-trains base s and trains the generators on it).
 
 PROSG_VARIANTS = list(config["prosg"]["variants"])
+PROSG_SEEDS = [str(s) for s in config["prosg"]["seeds"]]
 
 
 wildcard_constraints:
     variant="|".join(PROSG_VARIANTS) or "none",
+    seed="|".join(PROSG_SEEDS) or "none",
 
 
 rule build_prosg_data:
     input:
         corpus="data/text/corpus.parquet",
-        code=code_of("stages.prosg_build_data"),
+        code=code_of("stages.build_prosg_data"),
     output:
         table="data/prosg/examples.parquet",
         metrics="reports/metrics/prosg/data.json",
@@ -23,7 +26,7 @@ rule build_prosg_data:
     params:
         cfg=cfg("prosg.data"),
     shell:
-        "python -m lmrepro.stages.prosg_build_data --corpus {input.corpus} --out {output.table}"
+        "python -m lmrepro.stages.build_prosg_data --corpus {input.corpus} --out {output.table}"
         " --metrics {output.metrics} {params.cfg} --log {log}"
 
 
@@ -31,58 +34,87 @@ rule pretrain_rnn:
     input:
         examples=rules.build_prosg_data.output.table,
         corpus="data/text/corpus.parquet",
-        code=code_of("stages.prosg_pretrain_rnn"),
+        code=code_of("stages.pretrain_rnn"),
     output:
-        model=directory("models/prosg/base"),
-        metrics="reports/metrics/prosg/pretrain.json",
-        timing="reports/prosg/timing/pretrain_rnn.json",
+        model=directory("models/prosg/base/s{seed}"),
+        metrics="reports/metrics/prosg/pretrain-s{seed}.json",
+        timing="reports/prosg/timing/pretrain_rnn-s{seed}.json",
     log:
-        "logs/pretrain_rnn/pretrain_rnn.log",
+        "logs/pretrain_rnn/s{seed}.log",
     benchmark:
-        "benchmarks/pretrain_rnn/pretrain_rnn.tsv"
+        "benchmarks/pretrain_rnn/s{seed}.tsv"
     conda:
         "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("prosg.tokenizer", "prosg.model", "prosg.pretrain"),
     shell:
-        "python -m lmrepro.stages.prosg_pretrain_rnn --examples {input.examples} --corpus {input.corpus}"
-        " --out {output.model} --metrics {output.metrics} --timing {output.timing} {params.cfg} --log {log}"
+        "python -m lmrepro.stages.pretrain_rnn --seed {wildcards.seed} --examples {input.examples}"
+        " --corpus {input.corpus} --out {output.model} --metrics {output.metrics} --timing {output.timing}"
+        " {params.cfg} --log {log}"
 
 
 rule train_prosg:
     input:
         examples=rules.build_prosg_data.output.table,
         base=rules.pretrain_rnn.output.model,
-        code=code_of("stages.prosg_train"),
+        code=code_of("stages.train_prosg"),
     output:
-        generator=directory("models/prosg/generators/{variant}"),
-        metrics="reports/metrics/prosg/train-{variant}.json",
-        timing="reports/prosg/timing/train_prosg-{variant}.json",
+        generator=directory("models/prosg/generators/s{seed}/{variant}"),
+        metrics="reports/metrics/prosg/train-s{seed}-{variant}.json",
+        timing="reports/prosg/timing/train_prosg-s{seed}-{variant}.json",
     log:
-        "logs/train_prosg/{variant}.log",
+        "logs/train_prosg/s{seed}-{variant}.log",
     benchmark:
-        "benchmarks/train_prosg/{variant}.tsv"
+        "benchmarks/train_prosg/s{seed}-{variant}.tsv"
     conda:
         "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("prosg.update", "prosg.train", "prosg.variants.{variant}"),
     shell:
-        "python -m lmrepro.stages.prosg_train --variant {wildcards.variant} --examples {input.examples}"
-        " --base {input.base} --out {output.generator} --metrics {output.metrics} --timing {output.timing}"
-        " {params.cfg} --log {log}"
+        "python -m lmrepro.stages.train_prosg --seed {wildcards.seed} --variant {wildcards.variant}"
+        " --examples {input.examples} --base {input.base} --out {output.generator} --metrics {output.metrics}"
+        " --timing {output.timing} {params.cfg} --log {log}"
 
 
 rule eval_prosg:
     input:
         examples=rules.build_prosg_data.output.table,
         base=rules.pretrain_rnn.output.model,
-        generators=expand(rules.train_prosg.output.generator, variant=PROSG_VARIANTS),
-        code=code_of("stages.prosg_eval"),
+        generators=expand(
+            rules.train_prosg.output.generator,
+            variant=PROSG_VARIANTS,
+            allow_missing=True,
+        ),
+        code=code_of("stages.eval_prosg"),
     output:
+        predictions="data/prosg/eval/preds-s{seed}.parquet",
+        timing="reports/prosg/timing/eval_prosg-s{seed}.json",
+        metrics="reports/metrics/prosg/eval-s{seed}.json",
+    log:
+        "logs/eval_prosg/s{seed}.log",
+    benchmark:
+        "benchmarks/eval_prosg/s{seed}.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
+    threads: THREADS
+    params:
+        cfg=cfg("prosg.eval"),
+    shell:
+        "python -m lmrepro.stages.eval_prosg --seed {wildcards.seed} --examples {input.examples} --base {input.base}"
+        " --generators {input.generators} --predictions {output.predictions} --timing {output.timing}"
+        " --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+rule summarize_prosg:
+    input:
+        predictions=expand(rules.eval_prosg.output.predictions, seed=PROSG_SEEDS),
+        evals=expand(rules.eval_prosg.output.metrics, seed=PROSG_SEEDS),
+        code=code_of("stages.summarize_prosg"),
+    output:
+        pooled="data/prosg/preds.parquet",
         table="data/prosg/eval/accuracy.parquet",
-        predictions="data/prosg/preds.parquet",
         figure=report(
             "reports/prosg/accuracy_vs_distance.png",
             caption="../report/prosg.rst",
@@ -93,40 +125,42 @@ rule eval_prosg:
             caption="../report/prosg_table.rst",
             category="ProSG",
         ),
-        timing="reports/prosg/timing/eval_prosg.json",
         metrics="reports/metrics/prosg/eval.json",
     log:
-        "logs/eval_prosg/eval_prosg.log",
-    benchmark:
-        "benchmarks/eval_prosg/eval_prosg.tsv"
+        "logs/summarize_prosg/summarize_prosg.log",
     conda:
         "../envs/lmrepro.yaml"
     threads: THREADS
     params:
-        cfg=cfg("prosg.eval"),
+        cfg=cfg("prosg.seeds", "claims"),
     shell:
-        "python -m lmrepro.stages.prosg_eval --examples {input.examples} --base {input.base}"
-        " --generators {input.generators} --table {output.table} --figure {output.figure}"
-        " --markdown {output.markdown} --predictions {output.predictions} --timing {output.timing}"
+        "python -m lmrepro.stages.summarize_prosg --predictions {input.predictions} --evals {input.evals}"
+        " --pooled {output.pooled} --table {output.table} --figure {output.figure} --markdown {output.markdown}"
         " --metrics {output.metrics} {params.cfg} --log {log}"
 
 
 EVALUATE_INPUTS.extend(
     [
         rules.build_prosg_data.output.metrics,
-        rules.pretrain_rnn.output.metrics,
-        *expand(rules.train_prosg.output.metrics, variant=PROSG_VARIANTS),
-        rules.eval_prosg.output.metrics,
+        *expand(rules.pretrain_rnn.output.metrics, seed=PROSG_SEEDS),
+        *expand(
+            rules.train_prosg.output.metrics, seed=PROSG_SEEDS, variant=PROSG_VARIANTS
+        ),
+        *expand(rules.eval_prosg.output.metrics, seed=PROSG_SEEDS),
+        rules.summarize_prosg.output.metrics,
     ]
 )
 REPORT_INPUTS.extend(
     [
-        rules.eval_prosg.output.markdown,
-        rules.eval_prosg.output.figure,
-        rules.eval_prosg.output.predictions,  # paired per-item outcomes for the claims
-        rules.pretrain_rnn.output.timing,
-        *expand(rules.train_prosg.output.timing, variant=PROSG_VARIANTS),
-        rules.eval_prosg.output.timing,
+        rules.summarize_prosg.output.markdown,
+        rules.summarize_prosg.output.figure,
+        rules.summarize_prosg.output.table,
+        rules.summarize_prosg.output.pooled,  # paired per-item outcomes for the claims
+        *expand(rules.pretrain_rnn.output.timing, seed=PROSG_SEEDS),
+        *expand(
+            rules.train_prosg.output.timing, seed=PROSG_SEEDS, variant=PROSG_VARIANTS
+        ),
+        *expand(rules.eval_prosg.output.timing, seed=PROSG_SEEDS),
     ]
 )
-CLAIM_INPUTS.append(rules.eval_prosg.output.predictions)
+CLAIM_INPUTS.append(rules.summarize_prosg.output.pooled)

@@ -95,6 +95,88 @@ rule rec_peer_sasrec:
         " {params.cfg} --log {log}"
 
 
+# Protocol check: the same peer code on the params block rec.protocol_check (all users,
+# TIGER protocol), compared with the published SASRec row (lmrepro.rec.protocol).
+PROTOCOL = REC["protocol_check"]
+
+
+rule rec_protocol_mostpop:
+    input:
+        interactions="data/rec/{dataset}.parquet",
+        code=code_of("stages.rec_peer"),
+    output:
+        per_user="data/rec/eval/{dataset}/protocol-mostpop.parquet",
+        metrics="reports/metrics/rec/protocol-{dataset}-mostpop.json",
+    log:
+        "logs/rec_protocol/{dataset}-mostpop.log",
+    benchmark:
+        "benchmarks/rec_protocol/{dataset}-mostpop.tsv"
+    threads: THREADS
+    params:
+        cfg=cfg("rec.protocol_check"),
+    conda:
+        "../envs/lmrepro.yaml"
+    shell:
+        "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer mostpop"
+        " --block rec.protocol_check --interactions {input.interactions} --per-user {output.per_user}"
+        " --metrics {output.metrics} {params.cfg} --log {log}"
+
+
+rule rec_protocol_sasrec:
+    input:
+        interactions="data/rec/{dataset}.parquet",
+        code=code_of("stages.rec_peer"),
+    output:
+        model=directory("models/rec/{dataset}/protocol-sasrec"),
+        per_user="data/rec/eval/{dataset}/protocol-sasrec.parquet",
+        metrics="reports/metrics/rec/protocol-{dataset}-sasrec.json",
+        timing="reports/rec/timing/{dataset}-protocol-sasrec.json",
+    log:
+        "logs/rec_protocol/{dataset}-sasrec.log",
+    benchmark:
+        "benchmarks/rec_protocol/{dataset}-sasrec.tsv"
+    threads: THREADS
+    params:
+        cfg=cfg("rec.protocol_check"),
+    conda:
+        "../envs/lmrepro.yaml"
+    shell:
+        "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer sasrec"
+        " --block rec.protocol_check --interactions {input.interactions} --per-user {output.per_user}"
+        " --metrics {output.metrics} --timing {output.timing} --model-dir {output.model}"
+        " {params.cfg} --log {log}"
+
+
+rule rec_protocol:
+    input:
+        interactions=expand("data/rec/{dataset}.parquet", dataset=PROTOCOL["datasets"]),
+        peers=expand(
+            "reports/metrics/rec/protocol-{dataset}-{peer}.json",
+            dataset=PROTOCOL["datasets"],
+            peer=["mostpop", "sasrec"],
+        ),
+        code=code_of("stages.rec_protocol"),
+    output:
+        "reports/rec/protocol_check.json",
+    log:
+        "logs/rec_protocol/rec_protocol.log",
+    threads: THREADS
+    params:
+        cfg=cfg("rec.protocol_check"),
+    conda:
+        "../envs/lmrepro.yaml"
+    shell:
+        "python -m lmrepro.stages.rec_protocol --interactions {input.interactions} --peers {input.peers}"
+        " --out {output} {params.cfg} --log {log}"
+
+
+EVALUATE_INPUTS.extend(rules.rec_protocol.input.peers)
+REPORT_INPUTS.extend(
+    rules.rec_protocol.output
+    + expand(rules.rec_protocol_sasrec.output.timing, dataset=PROTOCOL["datasets"])
+)
+
+
 REC_TRAIN_RUNS = expand(
     "{dataset}-{method}-{model}-{setting}",
     dataset=REC["datasets"],

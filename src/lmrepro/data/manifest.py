@@ -71,13 +71,6 @@ def read_manifest(path: str | Path) -> list[ManifestEntry]:
     return entries
 
 
-def default_mirror() -> Path:
-    from lmrepro.paths import repo_root
-
-    env = os.environ.get("LMREPRO_DATA_MIRROR")
-    return Path(env) if env else (repo_root().parent / "shared" / "data")
-
-
 def download(url: str, dest: Path, sha256: str, label: str, retries: int = DOWNLOAD_RETRIES) -> None:
     """Download ``url`` to ``dest`` with pooch: sha256-checked, retried ``retries`` times.
 

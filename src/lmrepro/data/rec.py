@@ -1,4 +1,4 @@
-"""Amazon 2014 5-core sequences into an interactions table with a leave-one-out split.
+"""Sequence files (Amazon 2014 5-core, or any file of that format: params data.rec.sources) into an interactions table with a leave-one-out split.
 
 Input: one line per user, ``user item1 item2 ...`` in time order (the format used by
 S3Rec, ICLRec, TIGER and LightLM). Per user: last item = test, second-last = valid,
@@ -26,7 +26,6 @@ from lmrepro.errors import LmreproError
 _ID = re.compile(r"[0-9]+")
 _MAX_ID = 2**31 - 1
 _FORMAT = "'<user> <item> <item> ...' lines of integer ids"
-DATASET_FILES = {"beauty": "Beauty.txt", "sports": "Sports_and_Outdoors.txt", "toys": "Toys_and_Games.txt"}
 
 
 @dataclass(frozen=True)

@@ -4,26 +4,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Mapping
 
-# Published statistics (papers.md; P5, TIGER and LightLM use the same 5-core files).
-PUBLISHED_REC = {
-    "beauty": (22363, 12101, 198502),
-    "sports": (35598, 18357, 296337),
-    "toys": (19412, 11924, 167597),
-}
+from lmrepro.data.catalog import RecSource
 
-
-def render(root: Path) -> str:
+def render(root: Path, sources: Mapping[str, RecSource] | None = None) -> str:
+    """``sources``: params data.rec.sources, in params order; a dataset's published
+    statistics (optional metadata of its entry) are checked against ours, one without
+    them is listed with '-'."""
     lines = ["## Data", ""]
     rows = []
-    for dataset, (users, items, inter) in PUBLISHED_REC.items():
+    for dataset, entry in (sources or {}).items():
         f = root / "reports" / "metrics" / "data" / f"rec-{dataset}.json"
         if not f.is_file():
             continue
         m = json.loads(f.read_text())
-        ok = (m["users"], m["items"], m["interactions"]) == (users, items, inter)
-        rows.append(f"| {dataset} | {m['users']:,} | {m['items']:,} | {m['interactions']:,} | "
-                    f"{users:,} / {items:,} / {inter:,} | {'match' if ok else 'MISMATCH'} |")
+        pub = entry.published
+        if pub is None:
+            published, check = "-", "-"
+        else:
+            ok = (m["users"], m["items"], m["interactions"]) == (pub.users, pub.items, pub.interactions)
+            published, check = f"{pub.users:,} / {pub.items:,} / {pub.interactions:,}", "match" if ok else "MISMATCH"
+        rows.append(f"| {dataset} | {m['users']:,} | {m['items']:,} | {m['interactions']:,} | {published} | {check} |")
     if rows:
         lines += [
             "Amazon 2014 5-core, leave-one-out (last item test, second-last validation).",

@@ -7,11 +7,13 @@ from typing import Optional
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from lmrepro.schema import StrictTable
+
 SPLITS = ["train", "valid", "test"]
 NLU_TASKS = ["sst2", "trec", "subj", "cr", "mpqa", "mr", "cola", "sick", "msrp"]
 
 
-class RecInteractions(pa.DataFrameModel):
+class RecInteractions(StrictTable):
     """One row per interaction, users' sequences in time order, leave-one-out split."""
 
     user: Series[int] = pa.Field(ge=1)
@@ -19,16 +21,12 @@ class RecInteractions(pa.DataFrameModel):
     position: Series[int] = pa.Field(ge=0)
     split: Series[str] = pa.Field(isin=SPLITS)
 
-    class Config:
-        strict = True
-        coerce = True
-
     @pa.dataframe_check
     def unique_user_position(cls, df) -> bool:  # noqa: N805 - pandera API
         return not df.duplicated(["user", "position"]).any()
 
 
-class NluExamples(pa.DataFrameModel):
+class NluExamples(StrictTable):
     task: Series[str] = pa.Field(isin=NLU_TASKS)
     split: Series[str] = pa.Field(isin=SPLITS)
     text_a: Series[str] = pa.Field(str_length={"min_value": 1})
@@ -36,20 +34,12 @@ class NluExamples(pa.DataFrameModel):
     label: Series[int] = pa.Field(ge=0)
     label_name: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class TextCorpus(pa.DataFrameModel):
+class TextCorpus(StrictTable):
     source: Series[str]
     doc: Series[str]
     text: Series[str] = pa.Field(str_length={"min_value": 1})
     split: Series[str] = pa.Field(isin=["train", "valid"])
-
-    class Config:
-        strict = True
-        coerce = True
 
     @pa.dataframe_check
     def unique_doc(cls, df) -> bool:  # noqa: N805

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 from transformers import AlbertConfig
 
-from lmrepro.benchmark import BenchResult, best_of
 from lmrepro.edge import energy as E
 from lmrepro.edge import tech
 from lmrepro.edge import workload as W
+from lmrepro.measure import BenchResult, CheckResult, best_of
+from lmrepro.paths import data_mirror
 
 FILES = {
     "SRAM": "SRAM_1BPC-combined.csv",
@@ -33,7 +34,7 @@ FILES = {
 def _setup(nvm_dir: Path | None, quick: bool):
     nvm = nvm_dir if nvm_dir is not None and nvm_dir.is_dir() else Path("data/raw/energy/nvmexplorer")
     if not nvm.is_dir():
-        nvm = Path("/work/shared/data/energy/nvmexplorer")
+        nvm = data_mirror() / "energy" / "nvmexplorer"
     table, _ = tech.build_table(nvm, tech.TechConfig(files=FILES))
     shape = W.shape_from_config(AlbertConfig(hidden_size=768, num_attention_heads=12, intermediate_size=3072))
     wl = pd.concat([W.encoder_workload("albert-base-v2", shape, W.WorkloadConfig(bottleneck=m)) for m in (16, 64)])
@@ -60,6 +61,12 @@ def run(quick: bool = False, nvm_dir: Path | None = None) -> list[BenchResult]:
         BenchResult("edge", f"energy sweep, {len(grid):,} scenarios: numpy vs plain-Python loop", t_vec, t_loop, "s",
                     10.0, note="identical results (rtol 1e-12)"),
     ]
+
+
+def gpu_step(params: dict, device, amp: bool, steps: int) -> CheckResult:
+    """The GPU check's row for this track: no training stage, so no step."""
+    return CheckResult("edge", "energy simulation (NumPy, host)", 0, 0, "-", 0.0, 0.0, "-", 0.0,
+                       "no training stage: its workload is the MTA bundle")
 
 
 def main(argv=None):

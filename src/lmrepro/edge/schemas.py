@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from lmrepro.schema import StrictTable
 
-class TechTable(pa.DataFrameModel):
+
+class TechTable(StrictTable):
     """One valid NVSim array per technology x cell case x optimization target."""
 
     technology: Series[str]
@@ -26,12 +28,10 @@ class TechTable(pa.DataFrameModel):
     source_file: Series[str]
 
     class Config:
-        strict = True
-        coerce = True
         unique = ["technology", "cell_case", "target"]
 
 
-class FailedTech(pa.DataFrameModel):
+class FailedTech(StrictTable):
     """Characterizations NVSim could not produce (all result columns -1)."""
 
     technology: Series[str]
@@ -39,12 +39,8 @@ class FailedTech(pa.DataFrameModel):
     target: Series[str]
     source_file: Series[str]
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class Workload(pa.DataFrameModel):
+class Workload(StrictTable):
     """Parameters, reads and MACs per role of one model (see workload.py)."""
 
     model: Series[str]
@@ -62,12 +58,10 @@ class Workload(pa.DataFrameModel):
     bottleneck: Series[int] = pa.Field(ge=0)
 
     class Config:
-        strict = True
-        coerce = True
         unique = ["model", "bottleneck", "role"]
 
 
-class EnergyResults(pa.DataFrameModel):
+class EnergyResults(StrictTable):
     """One scenario of the sweep per row (design x model x adapter size x tasks x rate x
     switch rate x sparsity); energies per inference in uJ."""
 
@@ -97,12 +91,8 @@ class EnergyResults(pa.DataFrameModel):
     area_mm2: Series[float] = pa.Field(gt=0)
     lifetime_years: Series[float] = pa.Field(gt=0)  # eNVM wear-out at this switch rate; inf: never written
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class Robustness(pa.DataFrameModel):
+class Robustness(StrictTable):
     """Accuracy of the trained model under one backbone perturbation and seed."""
 
     condition: Series[str] = pa.Field(isin=["fp32", "int8", "int8_pruned", "int8_bit_errors"])
@@ -115,12 +105,8 @@ class Robustness(pa.DataFrameModel):
     flipped_bits: Series[int] = pa.Field(ge=0)
     stored_backbone_bits: Series[int] = pa.Field(ge=0)
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class RobustnessPredictions(pa.DataFrameModel):
+class RobustnessPredictions(StrictTable):
     """One evaluated test row under one backbone perturbation point: the paired outcomes.
 
     ``row`` is the example's position within its task's split in data/nlu/tasks.parquet;
@@ -137,8 +123,6 @@ class RobustnessPredictions(pa.DataFrameModel):
     correct: Series[bool]
 
     class Config:
-        strict = True
-        coerce = True
         unique = ["condition", "sparsity", "bit_error_rate", "seed", "task", "row"]
 
     @pa.dataframe_check(error="every perturbation point must cover the same (task, row) set")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import time
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lmrepro.errors import LmreproError
+from lmrepro.measure import CheckResult, peak_mb, time_training
 from lmrepro.mta.backbone import DEFAULT_BACKBONE, load_backbone
 from lmrepro.mta.data import DataConfig, encode, select_examples
 from lmrepro.mta.features import compute_features
@@ -26,6 +27,7 @@ from lmrepro.mta.methods import Task
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
 from lmrepro.mta.train import Inputs, TrainConfig, balanced_schedule, names_with, train
+from lmrepro.paths import data_mirror
 
 
 def _table(path: Path, raw_dir: Path) -> pd.DataFrame:
@@ -40,11 +42,49 @@ def _table(path: Path, raw_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task", "split", "text_a", "text_b", "label"])
 
 
+def gpu_step(params: dict, device, amp: bool, steps: int) -> CheckResult:
+    """One stage-1 step (adapters + heads, backbone frozen, full forward) on mta.backbone."""
+    import torch
+
+    from lmrepro.config import from_dict
+    from lmrepro.mta.backbone import DEFAULT_BACKBONE, load_backbone, resolve_backbone
+    from lmrepro.mta.mixture import MixtureConfig
+    from lmrepro.mta.model import MtaClassifier
+
+    mta = params["mta"]
+    spec, note = mta["backbone"], ""
+    try:
+        resolve_backbone(spec)
+    except LmreproError as err:
+        note = f"{err}; fell back to {DEFAULT_BACKBONE}"
+        spec = DEFAULT_BACKBONE
+    encoder, _ = load_backbone(spec)
+    mix = from_dict(MixtureConfig, mta["mixture"], "mta.mixture")
+    tasks = {"a": 2, "b": 3}
+    torch.manual_seed(0)
+    model = MtaClassifier(encoder, tasks, mix, "mixture").to(device).train()
+    for name, p in model.named_parameters():
+        p.requires_grad_(not name.startswith(("embeddings", "layers")))
+    batch, seq = int(mta["stage1"]["batch_size"]), int(mta["data"]["max_len"])
+    vocab = encoder.config.vocab_size
+    ids = torch.randint(1000, vocab, (batch, seq), device=device)
+    mask, types = torch.ones_like(ids), torch.zeros_like(ids)
+    labels = torch.randint(0, 2, (batch,), device=device)
+    sec, total, trainable = time_training(
+        model, lambda: torch.nn.functional.cross_entropy(model(ids, mask, types, "a").float(), labels),
+        float(mta["stage1"]["lr"]), device, amp, steps)
+    cfg = encoder.config
+    return CheckResult("mta", f"{cfg.model_type} {cfg.num_hidden_layers} x {cfg.hidden_size} + MTA in top {mix.blocks}",
+                       total, trainable, f"{batch} x {seq} tokens", sec, batch / sec, "examples/s",
+                       peak_mb(device), note)
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backbone", default=DEFAULT_BACKBONE)
     ap.add_argument("--table", type=Path, default=Path("data/nlu/tasks.parquet"))
-    ap.add_argument("--raw", type=Path, default=Path(os.environ.get("LMREPRO_RAW", "../shared/data")))
+    ap.add_argument("--raw", type=Path, default=None,
+                    help="raw-data mirror (default: lmrepro.paths.data_mirror)")
     ap.add_argument("--tasks", nargs="+", default=["sst2", "msrp"])
     ap.add_argument("--n", type=int, default=256, help="training examples per task")
     ap.add_argument("--epochs", type=int, default=2)
@@ -53,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    table = _table(args.table, args.raw)
+    table = _table(args.table, args.raw or data_mirror())
     tasks = tuple(t for t in args.tasks if t in set(table["task"]))
     encoder, tokenizer = load_backbone(args.backbone)
     examples = select_examples(table, DataConfig(tasks=tasks, n_train=args.n, n_test=1, n_valid=1, max_len=args.max_len))
@@ -99,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 def run(quick: bool = False) -> list:
     """For `make bench`: cached vs naive epoch time (target >= 3x) and the logit check."""
-    from lmrepro.benchmark import BenchResult
+    from lmrepro.measure import BenchResult
 
     r = main(["--n", "64" if quick else "256", "--threads", "1"])
     return [

@@ -23,14 +23,18 @@ REQUIRED_COLUMNS = ("task", "split", "text_a", "text_b", "label")
 @dataclass(frozen=True)
 class DataConfig:
     tasks: tuple[str, ...] = ALL_TASKS  # the paper's nine tasks
-    n_train: int = 400  # training examples per task (subsample; the paper uses the full sets)
-    n_test: int = 300  # test examples per task (subsample keeps CPU evaluation short)
+    n_train: int = 400  # training rows per task of the shared comparison (every method trains on these)
+    n_test: int = 300  # test examples per task (above a split's size = the whole official test split)
     n_valid: int = 100  # validation examples per task: per-epoch validation curves only, nothing is selected
+    curve: tuple[int, ...] = ()  # learning-curve sizes (training rows per task) for the cheap methods
     max_len: int = 64  # tokens per example incl. specials; most sentences here are shorter
     seed: int = 0  # subsample seed, fixed across training seeds so seeds vary only the model
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", tuple(self.tasks))
+        object.__setattr__(self, "curve", tuple(int(n) for n in self.curve))
+        if any(n < 1 for n in self.curve):
+            raise LmreproError(f"mta data.curve sizes must be >= 1, got {list(self.curve)}")
         if not self.tasks:
             raise LmreproError("mta data.tasks is empty")
         if self.n_train < 1 or self.n_test < 1 or self.n_valid < 1:
@@ -40,16 +44,28 @@ class DataConfig:
 
 
 SPLITS = ("train", "valid", "test")
+COLUMNS = ("task", "split", "text_a", "text_b", "label", "n_labels", "source_row", "rank")
+
+
+def train_needed(cfg: DataConfig) -> int:
+    """Training rows per task the store must hold: the comparison's and the curve's largest."""
+    return max((cfg.n_train, *cfg.curve))
 
 
 def select_examples(table: pd.DataFrame, cfg: DataConfig, where: str = "NLU table") -> pd.DataFrame:
-    """Per task: ``n_train`` rows of split train, ``n_test`` of split test and ``n_valid`` of
-    split valid (seeded, stable order; fewer where a split is smaller).
+    """Per task: ``train_needed(cfg)`` rows of split train, ``n_test`` of split test and
+    ``n_valid`` of split valid (seeded, stable order; fewer where a split is smaller).
+
+    ``rank`` is a row's place in its task/split's seeded draw: the ``n`` rows of rank < n are
+    the n-row subsample, so the learning-curve sizes are nested (192 rows are inside the
+    1,000) and every method of the comparison reads the same ``n_train`` rows
+    (``methods.Task.from_examples``). The draw is the one the fixed-size subsample used, so
+    rank < 192 are the rows an n_train = 192 run trained on.
 
     Why valid is drawn last with its own stream: the train and test subsamples (and their
     row numbers within a task) stay what they were before validation was added.
 
-    Returns columns task, split, text_a, text_b, label, n_labels, source_row.
+    Returns columns ``COLUMNS``.
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
@@ -60,18 +76,21 @@ def select_examples(table: pd.DataFrame, cfg: DataConfig, where: str = "NLU tabl
         if rows.empty:
             raise LmreproError(f"{where}: no rows for task {task!r} (column 'task')")
         n_labels = int(rows["label"].max()) + 1
-        for s_i, (split, n) in enumerate((("train", cfg.n_train), ("test", cfg.n_test), ("valid", cfg.n_valid))):
+        sizes = (("train", train_needed(cfg)), ("test", cfg.n_test), ("valid", cfg.n_valid))
+        for s_i, (split, n) in enumerate(sizes):
             part = rows[rows["split"] == split]
             if part.empty:
                 raise LmreproError(f"{where}: task {task!r} has no rows with split {split!r}")
             rng = np.random.default_rng([cfg.seed, t_i, s_i])
-            take = np.sort(rng.permutation(len(part))[: min(n, len(part))])
-            picked = part.iloc[take].copy()
+            drawn = rng.permutation(len(part))[: min(n, len(part))]
+            order = np.argsort(drawn, kind="stable")
+            picked = part.iloc[drawn[order]].copy()
             picked["source_row"] = picked.index.to_numpy()
+            picked["rank"] = order
             picked["n_labels"] = n_labels
             parts.append(picked)
     out = pd.concat(parts, ignore_index=True)
-    return out[["task", "split", "text_a", "text_b", "label", "n_labels", "source_row"]]
+    return out[list(COLUMNS)]
 
 
 @dataclass

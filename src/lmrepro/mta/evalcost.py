@@ -17,9 +17,7 @@ by the task's full test size, the seeds and the methods.
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,7 +32,7 @@ from lmrepro.mta.methods import BASELINES
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
 from lmrepro.mta.train import Inputs, predict
-from lmrepro.paths import repo_root
+from lmrepro.paths import data_mirror, repo_root
 
 ADAPTER_METHODS = ("adapters", "mta", *(b for b in BASELINES if not b.endswith("_ft")))
 FULL_FT_METHODS = tuple(b for b in BASELINES if b.endswith("_ft"))
@@ -100,7 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
     files = [root / "params.yaml"] + ([root / "workflow/profiles" / args.profile / "params.yaml"] if args.profile else [])
     params = config.load_params(*files)
     torch.set_num_threads(args.threads or int(params["runtime"]["threads"]))
-    mirror = Path(os.environ.get("LMREPRO_DATA_MIRROR") or root / params["data"]["mirror"])
+    mirror = data_mirror(params["data"]["mirror"], root)
     table = build_nlu(mirror / "nlu", config.from_dict(NluConfig, params["data"]["nlu"], "data.nlu"))
     per_task = measure(table, params, args.per_task)
     seeds, n_test = len(params["mta"]["seeds"]), int(params["mta"]["data"]["n_test"])

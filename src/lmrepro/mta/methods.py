@@ -61,9 +61,19 @@ class Task:
     requested: list[str] = field(default_factory=list)  # splits asked for, in order
 
     @classmethod
-    def from_examples(cls, examples) -> "Task":
-        """From a subsample table (data.select_examples; row i = example i of the store)."""
-        return cls(n_labels(examples), {s: task_rows(examples, s) for s in SPLITS}, examples["label"].to_numpy())
+    def from_examples(cls, examples, n_train: int | None = None) -> "Task":
+        """From a subsample table (data.select_examples; row i = example i of the store).
+
+        ``n_train``: train on the rows of rank < n_train of each task (the same rows for
+        every method; a learning-curve point is another n_train); None = every stored row.
+        """
+        splits = {s: task_rows(examples, s) for s in SPLITS}
+        if n_train is not None:
+            if n_train < 1:
+                raise LmreproError(f"n_train must be >= 1, got {n_train}")
+            rank = examples["rank"].to_numpy()
+            splits["train"] = {t: rows[rank[rows] < n_train] for t, rows in splits["train"].items()}
+        return cls(n_labels(examples), splits, examples["label"].to_numpy())
 
     def rows(self, split: str) -> dict[str, np.ndarray]:
         """{task: row numbers} of one split; every task must have rows in it."""

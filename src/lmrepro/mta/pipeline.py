@@ -51,7 +51,9 @@ def save_tokens(encoded: Encoded, path: Path) -> None:
                   metadata={"digest": encoded.digest()})
 
 
-def load_inputs(backbone: str, examples_path: Path, tokens_path: Path) -> Loaded:
+def load_inputs(backbone: str, examples_path: Path, tokens_path: Path, n_train: int | None = None) -> Loaded:
+    """Examples, tokens and backbone; methods train on each task's ``n_train`` rows of lowest
+    rank (``Task.from_examples``; None = every stored training row)."""
     examples = io.read_table(examples_path, Examples)
     try:
         encoded = Encoded.from_tensors(load_file(str(tokens_path)))
@@ -60,7 +62,7 @@ def load_inputs(backbone: str, examples_path: Path, tokens_path: Path) -> Loaded
     if len(encoded) != len(examples):
         raise LmreproError(f"{tokens_path}: {len(encoded)} examples but {examples_path} has {len(examples)}")
     encoder, tokenizer = load_backbone(backbone)
-    data = Task.from_examples(examples)
+    data = Task.from_examples(examples, n_train)
     return Loaded(encoder, tokenizer, examples, encoded, data, backbone_digest(resolve_backbone(backbone)))
 
 

@@ -1,6 +1,6 @@
 """The MTA section of reports/results.md: method x task table, cost columns, figure,
 and the costs behind the paper's claims. The verdicts come from paired tests on the
-per-example predictions (workflow/claims/alter.yaml, lmrepro.evaluate.claims), not from
+per-example predictions (workflow/claims/alter.yaml, lmrepro.report.claims), not from
 this module.
 
 Inputs (under ``root``):
@@ -12,7 +12,7 @@ Inputs (under ``root``):
 No result carries wall times: neither reports/mta/table.md (from mta_eval) nor this
 section of results.md has a Time column, so both are identical between two runs of the
 same commit, params and threads. render_timing formats the timing files for
-reports/timing.md (lmrepro.evaluate.timing).
+reports/timing.md (lmrepro.report.timing).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ FIGURE = Path("reports/mta/tasks.png")
 TABLE = Path("reports/mta/table.md")
 GATES = Path("reports/mta/gates.json")
 GATES_FIGURE = Path("reports/mta/gates.png")
+CURVE_FIGURE = Path("reports/mta/curve.png")  # mta_curve: the cheap methods' learning curve
 TIMING_DIR = Path("reports/mta/timing")
 CHANGE_KEY = "stage2_change"  # scores.json: per stage-2 run, its paired per-task change over the stage-1 adapters
 STAGE2_KEY = "mta.stage2"
@@ -225,6 +226,24 @@ def render_figure(summary: dict, tasks: list[str], path: Path) -> None:
     plt.close(fig)
 
 
+def test_scope(scale: dict) -> str:
+    """What the test scores are computed on: the full official test splits when ``n_test``
+    exceeds every task's test rows (``test_rows``, counted by mta_eval), else a subsample."""
+    rows = scale.get("test_rows")
+    if rows and scale["n_test"] > max(rows.values()):
+        return f"the full official test split of every task ({sum(rows.values())} test examples in all)"
+    return f"{scale['n_test']} seeded test examples per task"
+
+
+def curve_section(root: Path) -> list[str]:
+    """The learning-curve figure (rule mta_curve) when it has been built."""
+    if not (Path(root) / CURVE_FIGURE).is_file():
+        return []
+    return ["", "Learning curve of the cached-feature methods (training rows per task from mta.data.curve, "
+            "nested subsamples, the table's test examples; seeds from mta.curve.seeds):", "",
+            f"![learning curve]({CURVE_FIGURE.relative_to('reports').as_posix()})"]
+
+
 def render(root: Path) -> str:
     root = Path(root)
     for p in (SCORES, RUNS, GATES):
@@ -241,10 +260,10 @@ def render(root: Path) -> str:
         "",
         f"Scale (ours, not the paper's): backbone `{scale['backbone']}` ({scale['blocks']} adapted top "
         f"block(s), bottleneck {scale['bottleneck']}, {scale['n_shared']} shared adapter(s), gate temperature "
-        f"{scale['temperature']}); {len(tasks)} tasks, {scale['n_train']} training and {scale['n_test']} test "
-        f"examples per task (seeded subsample of each task's train/test split; "
-        f"{scale.get('n_valid', 'no')} validation examples per task give per-epoch curves in MLflow, nothing is "
-        f"selected on them), max_len {scale['max_len']}, "
+        f"{scale['temperature']}); {len(tasks)} tasks; every method trains on the same {scale['n_train']} "
+        f"training rows per task (seeded subsample of each task's train split) and is tested on "
+        f"{test_scope(scale)} ({scale.get('n_valid', 'no')} validation examples per task give per-epoch "
+        f"curves in MLflow, nothing is selected on them), max_len {scale['max_len']}, "
         f"seeds {scale['seeds']}. The paper uses T5-base-sized models and the full data sets; papers.md gives "
         f"no per-task numbers from the paper to place beside ours, so the claims are checked by the ranking "
         f"of methods on identical data and seeds. Scores are ×100: accuracy, MCC for CoLA, mean of F1 and "
@@ -262,6 +281,7 @@ def render(root: Path) -> str:
         f"![per-task scores]({FIGURE.relative_to('reports').as_posix()})",
         "",
         *stage2_section(scores[CHANGE_KEY], gate_means, tasks),
+        *curve_section(root),
     ]
     return "\n".join(text) + "\n"
 

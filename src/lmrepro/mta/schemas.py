@@ -3,8 +3,10 @@
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from lmrepro.schema import StrictTable
 
-class Examples(pa.DataFrameModel):
+
+class Examples(StrictTable):
     """The tokenized subsample: row i of this table is example i of the token store."""
 
     task: Series[str]
@@ -14,13 +16,10 @@ class Examples(pa.DataFrameModel):
     label: Series[int] = pa.Field(ge=0)
     n_labels: Series[int] = pa.Field(ge=2)
     source_row: Series[int] = pa.Field(ge=0)
-
-    class Config:
-        strict = True
-        coerce = True
+    rank: Series[int] = pa.Field(ge=0)  # place in the task/split's seeded draw (data.select_examples)
 
 
-class Predictions(pa.DataFrameModel):
+class Predictions(StrictTable):
     """One row per (method, seed, test example)."""
 
     method: Series[str]
@@ -30,12 +29,8 @@ class Predictions(pa.DataFrameModel):
     label: Series[int] = pa.Field(ge=0)
     pred: Series[int] = pa.Field(ge=0)
 
-    class Config:
-        strict = True
-        coerce = True
 
-
-class Scores(pa.DataFrameModel):
+class Scores(StrictTable):
     """Per (method, seed, task) scores; mcc only for CoLA, f1 only for MSRP."""
 
     method: Series[str]
@@ -46,6 +41,13 @@ class Scores(pa.DataFrameModel):
     f1: Series[float] = pa.Field(nullable=True)
     score: Series[float]
 
-    class Config:
-        strict = True
-        coerce = True
+
+class CurveScores(StrictTable):
+    """Learning curve (mta/curve.py): one row per (method, n_train, seed, task)."""
+
+    method: Series[str] = pa.Field(isin=["adapters", "mta"])
+    n_train: Series[int] = pa.Field(ge=1)  # the curve size asked for (rows of rank < n_train)
+    seed: Series[int]
+    task: Series[str]
+    rows: Series[int] = pa.Field(ge=1)  # training rows the task had (fewer where its split is smaller)
+    score: Series[float] = pa.Field(ge=-1, le=1)

@@ -1,6 +1,6 @@
 """Generation speed: ProSG vs the plain base model vs prompt re-feeding, in ONE run.
 
-    python -m lmrepro.prosg.bench [--model models/prosg/base] [--generated 256] ...
+    python -m lmrepro.prosg.bench [--model models/prosg/base/s<seed>] [--generated 256] ...
 
 Every variant generates the same number of tokens token by token with the recurrent
 state passed along (the deployment path), from the same model, so the state size is
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from lmrepro.measure import CheckResult, peak_mb, time_training
 from lmrepro.prosg.rwkv import RwkvModelConfig, build_model, freeze, load_model
 from lmrepro.prosg.synthetic_gradient import ProsgConfig, ProsgGenerator, applied, generate_update
 
@@ -42,6 +43,27 @@ def _run(model, generator, prompt: torch.Tensor, generated: int, refeed_every: i
             out = model(input_ids=nxt, state=state, use_cache=True)
             state, logits = out.state, out.logits[:, -1]
     return time.perf_counter() - start
+
+
+def gpu_step(params: dict, device, amp: bool, steps: int) -> CheckResult:
+    """One language-model step of the RWKV base at prosg.model, on text-length windows."""
+    import torch
+
+    from lmrepro.config import from_dict
+    from lmrepro.prosg.rwkv import RwkvModelConfig, build_model
+
+    p = params["prosg"]
+    cfg = from_dict(RwkvModelConfig, p["model"], "prosg.model")
+    vocab = int(p["tokenizer"]["vocab_size"])
+    batch, length = int(p["pretrain"]["batch_text"]), int(p["pretrain"]["text_length"])
+    torch.manual_seed(0)
+    model = build_model(cfg, vocab).to(device).train()
+    ids = torch.randint(2, vocab, (batch, length), device=device)
+    sec, total, trainable = time_training(
+        model, lambda: model(input_ids=ids, labels=ids, use_cache=False).loss, float(p["pretrain"]["lr"]),
+        device, amp, steps)
+    return CheckResult("prosg", f"RWKV-4 {cfg.num_layers} x {cfg.hidden_size}", total, trainable,
+                       f"{batch} x {length} tokens", sec, batch * length / sec, "tokens/s", peak_mb(device))
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -83,9 +105,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 def run(quick: bool = False) -> list:
     """For `make bench`: the same measurement, as ratios against the base and re-feeding."""
-    from lmrepro.benchmark import BenchResult
+    from lmrepro.measure import BenchResult
 
-    model = Path("models/prosg/base")
+    bases = sorted(Path("models/prosg/base").glob("s*"))  # one base per prosg.seeds entry: the first
+    model = bases[0] if bases else Path("models/prosg/base")
     args = ["--generated", "64" if quick else "256", "--rounds", "3" if quick else "5"]
     if (model / "model.safetensors").is_file():
         args += ["--model", str(model)]

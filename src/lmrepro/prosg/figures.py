@@ -9,12 +9,14 @@ import pandas as pd
 from lmrepro.io import atomic_path
 
 # the methods of the main figure, in legend order; sweep variants go to the sweep table
-MAIN = ["none", "repeat", "oracle", "random", "prosg", "prosg_sg"]
+MAIN = ["none", "repeat", "oracle", "random", "prosg_other", "prosg_shuffled", "prosg", "prosg_sg"]
 LABELS = {
     "none": "no update (base)",
     "repeat": "prompt repeated (upper bound)",
     "oracle": "true-gradient step (oracle)",
     "random": "random low-rank update",
+    "prosg_other": "ProSG fed another prompt (control)",
+    "prosg_shuffled": "ProSG trained on shuffled prompts (control)",
     "prosg": "ProSG, end-to-end",
     "prosg_sg": "ProSG, gradient regression",
 }
@@ -38,7 +40,7 @@ def plot(acc: pd.DataFrame, path: Path) -> None:
         ax.set_xlabel("filler between prompt and query (words)")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("exact-match accuracy (95% Wilson CI)")
+    axes[0].set_ylabel("exact-match accuracy (95% CI, seeds x items)")
     axes[-1].legend(fontsize=7, loc="best")
     fig.tight_layout()
     with atomic_path(path) as tmp:

@@ -2,9 +2,9 @@
 intervals per method and distance), the scale and what we interpret.
 
 No verdicts here: the claims are decided by paired tests on the per-item predictions
-(workflow/claims/prosg.yaml, lmrepro.evaluate.claims), shown in the Verdicts section.
+(workflow/claims/prosg.yaml, lmrepro.report.claims), shown in the Verdicts section.
 No wall-clock either: render_timing formats reports/prosg/timing/*.json for
-reports/timing.md (lmrepro.evaluate.timing), so results.md is byte-identical across runs.
+reports/timing.md (lmrepro.report.timing), so results.md is byte-identical across runs.
 """
 
 from __future__ import annotations
@@ -13,14 +13,17 @@ import json
 from pathlib import Path
 
 from lmrepro.errors import LmreproError
-from lmrepro.prosg.evaluate import wilson
-from lmrepro.prosg.figures import LABELS
 
 
-def _pooled(m: dict, method: str) -> tuple[float, float, float]:
-    c, n = m["with_filler"][method]["correct"], m["with_filler"][method]["n"]
-    lo, hi = wilson(c, n)
-    return c / n, lo, hi
+def _pooled(m: dict, method: str) -> str:
+    """Mean [CI] with filler (every distance above 0, kinds pooled), over seeds and items."""
+    w = m["with_filler"][method]
+    return f"{w['mean']:.2f} [{w['ci'][0]:.2f}, {w['ci'][1]:.2f}]"
+
+
+def _at(m: dict, method: str, distance: str) -> str:
+    lo, hi = m["ci"][method][distance]
+    return f"{m['accuracy'][method][distance]:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def _per_kind(root: Path, near: str, far: str) -> str:
@@ -39,17 +42,24 @@ def _per_kind(root: Path, near: str, far: str) -> str:
     return " Per kind: " + "; ".join(parts) + "."
 
 
+def _pretrain(metrics_dir: Path, seeds: list) -> dict:
+    path = metrics_dir / f"pretrain-s{seeds[0]}.json" if seeds else None
+    return json.loads(path.read_text()) if path is not None and path.is_file() else {}
+
+
 def render(root: Path) -> str:
     metrics_dir = root / "reports" / "metrics" / "prosg"
     eval_file = metrics_dir / "eval.json"
     if not eval_file.is_file():
         return ""
     m = json.loads(eval_file.read_text())
-    pre = json.loads((metrics_dir / "pretrain.json").read_text()) if (metrics_dir / "pretrain.json").is_file() else {}
+    seeds = m.get("seeds", [])
+    pre = _pretrain(metrics_dir, seeds)
     none = m["accuracy"]["none"]
     distances = sorted(none, key=int)
     near, far = distances[0], distances[-1]
-    ci = m["ci"]
+    items = m.get("items_per_distance", {})
+    lrs = sorted(set(m["oracle_lr"].values())) if isinstance(m["oracle_lr"], dict) else [m["oracle_lr"]]
     lines = [
         "## ProSG: prompt synthetic gradients (Luo et al., arXiv 2311.01981)",
         "",
@@ -63,6 +73,13 @@ def render(root: Path) -> str:
         f"(`prosg.pretrain.max_distance`), tested with up to {far} words of filler; the paper used larger "
         "pretrained RNN-like LMs.",
         "",
+        f"**Seeds and uncertainty.** {len(seeds)} paired seeds of the whole track (`prosg.seeds`: seed s pre-trains "
+        "base s and trains every generator on it); every number below is a mean over the seeds and the test items "
+        + (f"({items[far]} items per distance, all kinds) " if far in items else "")
+        + "with a 95% CI that resamples both. The base is pre-trained on short filler only, so forgetting and "
+        "ProSG's gain at long distance mix memory with length generalisation; a base pre-trained on the generator's "
+        "distance range is not run in this profile (see the ProSG issue).",
+        "",
         "![accuracy vs distance](prosg/accuracy_vs_distance.png)",
         "",
     ]
@@ -71,38 +88,32 @@ def render(root: Path) -> str:
         lines += [table.read_text(), ""]
     lines.append("The numbers behind the ProSG claims (their paired tests and verdicts: Verdicts section):")
     lines.append("")
-    lines.append(
-        f"- **Forgetting.** Base accuracy {none[near]:.2f} [{ci['none'][near][0]:.2f}, {ci['none'][near][1]:.2f}] at "
-        f"distance {near} vs {none[far]:.2f} [{ci['none'][far][0]:.2f}, {ci['none'][far][1]:.2f}] at {far} (all kinds pooled)."
-        + _per_kind(root, near, far)
-    )
+    lines.append(f"- **Forgetting.** Base accuracy {_at(m, 'none', near)} at distance {near} vs {_at(m, 'none', far)} "
+                 f"at {far} (all kinds pooled)." + _per_kind(root, near, far))
     for method, what in (("prosg", "end-to-end ProSG"), ("prosg_sg", "ProSG trained by gradient regression")):
-        acc, lo, hi = _pooled(m, method)
-        base, blo, bhi = _pooled(m, "none")
-        far_acc, far_ci = m["accuracy"][method][far], tuple(ci[method][far])
         lines.append(
-            f"- **Remembering, {what}.** With filler (distance > 0, pooled): "
-            f"{acc:.2f} [{lo:.2f}, {hi:.2f}] vs no update {base:.2f} [{blo:.2f}, {bhi:.2f}]. At the longest distance "
-            f"({far} words): {far_acc:.2f} [{far_ci[0]:.2f}, {far_ci[1]:.2f}] vs {none[far]:.2f} "
-            f"[{ci['none'][far][0]:.2f}, {ci['none'][far][1]:.2f}]."
+            f"- **Remembering, {what}.** With filler (distance > 0, pooled): {_pooled(m, method)} vs no update "
+            f"{_pooled(m, 'none')}. At the longest distance ({far} words): {_at(m, method, far)} vs "
+            f"{_at(m, 'none', far)}."
         )
-    acc, lo, hi = _pooled(m, "prosg")
-    racc, rlo, rhi = _pooled(m, "random")
+    controls = [("prosg_other", "the same generator fed another test prompt's states (same kind)"),
+                ("prosg_shuffled", "a generator trained the same way on shuffled prompt states"),
+                ("random", "a random update of the same rank and norm")]
     lines.append(
-        f"- **Control.** End-to-end ProSG {acc:.2f} [{lo:.2f}, {hi:.2f}] vs a random update of the same rank and norm "
-        f"{racc:.2f} [{rlo:.2f}, {rhi:.2f}] (with filler, pooled)."
+        f"- **Controls** (at the longest distance). End-to-end ProSG {_at(m, 'prosg', far)} vs "
+        + "; ".join(f"{what} {_at(m, method, far)}" for method, what in controls if method in m["accuracy"])
+        + ". The first two are trained, prompt-ignoring updates: they separate remembering the prompt from any "
+        "trained update that helps long inputs."
     )
-    oacc, olo, ohi = _pooled(m, "oracle")
-    base, blo, bhi = _pooled(m, "none")
     lines.append(
         f"- **Mechanism** (the true gradient of the prompt's reconstruction loss, i.e. what a perfect synthetic "
-        f"gradient would produce; step size {m['oracle_lr']:g} picked on valid). With filler: {oacc:.2f} "
-        f"[{olo:.2f}, {ohi:.2f}] vs no update {base:.2f} [{blo:.2f}, {bhi:.2f}]."
+        f"gradient would produce; step size picked per seed on valid, {m['valid_items']} items: "
+        + ", ".join(f"{lr:g}" for lr in lrs) + f"). With filler: {_pooled(m, 'oracle')} vs no update "
+        f"{_pooled(m, 'none')}."
     )
-    uacc, ulo, uhi = _pooled(m, "repeat")
     lines.append(
-        f"- **Upper bound.** Prompt repeated right before the query (no distance left), with filler: {uacc:.2f} "
-        f"[{ulo:.2f}, {uhi:.2f}]."
+        f"- **Upper bound.** Prompt repeated right before the query (no distance left), with filler: "
+        f"{_pooled(m, 'repeat')}."
     )
     lines.append(_kinds_note(root))
     lines.append("")
@@ -131,13 +142,13 @@ def render_timing(root: Path, paths: list[Path]) -> str:
     """Evaluation cost relative to no update (eval_prosg) and training wall-clock (the other
     stages), from the timing files in ``paths``, for reports/timing.md."""
     lines = []
-    for path in sorted(paths, key=lambda p: (p.stem != "eval_prosg", p.name)):
+    for path in sorted(paths, key=lambda p: (not p.stem.startswith("eval_prosg"), p.name)):
         try:
             t = json.loads((root / path).read_text())
-            if path.stem == "eval_prosg":
+            if path.stem.startswith("eval_prosg"):
                 rel = t["relative_to_no_update"]
                 lines.append(
-                    f"- **Cost (wall-clock of eval_prosg, relative to no update).** ProSG {rel['prosg']:.2f}x, oracle "
+                    f"- **Cost (wall-clock of {path.stem}, relative to no update).** ProSG {rel['prosg']:.2f}x, oracle "
                     f"{rel['oracle']:.2f}x (a backward pass through every prompt), prompt repeated "
                     f"{rel['repeat']:.2f}x. Generation speed (tokens/s) is measured by `python -m lmrepro.prosg.bench`.")
             else:

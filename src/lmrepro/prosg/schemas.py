@@ -5,11 +5,13 @@ from __future__ import annotations
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from lmrepro.schema import StrictTable
+
 KINDS = ["kv", "passkey", "format"]
 SPLITS = ["train", "valid", "test"]
 
 
-class ProsgExamples(pa.DataFrameModel):
+class ProsgExamples(StrictTable):
     """One prompt-filler-query example; ``answer`` is the exact string to generate."""
 
     uid: Series[str] = pa.Field(unique=True)
@@ -22,9 +24,6 @@ class ProsgExamples(pa.DataFrameModel):
     query: Series[str] = pa.Field(str_length={"min_value": 1})
     answer: Series[str] = pa.Field(str_length={"min_value": 1})
 
-    class Config:
-        strict = True
-        coerce = True
 
     @pa.dataframe_check
     def kv_names_disjoint_across_splits(cls, df) -> bool:  # noqa: N805 - pandera API
@@ -33,24 +32,22 @@ class ProsgExamples(pa.DataFrameModel):
         return bool((kv.groupby("key")["split"].nunique() <= 1).all())
 
 
-class ProsgAccuracy(pa.DataFrameModel):
-    """Exact-match accuracy per method x distance (x kind, 'all' for the pooled row)."""
+class ProsgAccuracy(StrictTable):
+    """Exact-match accuracy per method x distance (x kind, 'all' for the pooled row): the
+    mean over seeds and items, CI resampling both (lmrepro.prosg.summary)."""
 
     method: Series[str]
     kind: Series[str]
     distance: Series[int] = pa.Field(ge=0)
-    n: Series[int] = pa.Field(ge=1)
-    correct: Series[int] = pa.Field(ge=0)
+    n: Series[int] = pa.Field(ge=1)  # test items (each scored under every seed)
+    seeds: Series[int] = pa.Field(ge=1)
     accuracy: Series[float] = pa.Field(ge=0, le=1)
     ci_low: Series[float] = pa.Field(ge=0, le=1)
     ci_high: Series[float] = pa.Field(ge=0, le=1)
 
-    class Config:
-        strict = True
-        coerce = True
 
 
-class ProsgPredictions(pa.DataFrameModel):
+class ProsgPredictions(StrictTable):
     """One scored test item per (method, uid, seed): the paired outcomes every claim is
     computed from (McNemar, paired bootstrap), not only the aggregated accuracy.
 
@@ -71,8 +68,6 @@ class ProsgPredictions(pa.DataFrameModel):
     correct: Series[int] = pa.Field(isin=[0, 1])
 
     class Config:
-        strict = True
-        coerce = True
         unique = ["method", "uid", "seed"]
 
     @pa.dataframe_check

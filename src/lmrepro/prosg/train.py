@@ -10,6 +10,12 @@ Two objectives (weights are params, so either or both can be used):
   prompt), relative error ||A B^T - G||^2 / ||G||^2. Needs only the prompt, so it is
   much cheaper per step; with eta equal to the oracle's step size, a perfect fit
   reproduces the oracle's test-time gradient step.
+
+``shuffle_states`` trains the prompt-ignoring control: every example's update is
+generated from ANOTHER example's prompt states (a random cyclic shift within the batch,
+which never maps an example to itself), so the generator can learn any update that helps
+long inputs but nothing about the prompt it should recall. The shifts come from their own
+random stream, so with the same seed the control is trained on exactly main's batches.
 """
 
 from __future__ import annotations
@@ -34,6 +40,14 @@ class TrainConfig:
     answer_weight: float = 1.0  # weight of the end-to-end answer loss
     regress_weight: float = 0.0  # weight of the regression onto the true prompt gradient
     min_distance: int = 1  # train where forgetting happens; distance 0 has nothing to forget
+    shuffle_states: bool = False  # the control: states of another example's prompt (see the module doc)
+
+
+def shifted(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A permutation of range(n) with no fixed point: a random cyclic shift by 1..n-1."""
+    if n < 2:
+        raise ValueError("shuffled prompt states need batches of at least 2 examples (prosg.train.batch_size)")
+    return (np.arange(n) + int(rng.integers(1, n))) % n
 
 
 def regression_loss(update, target) -> torch.Tensor:
@@ -56,6 +70,7 @@ def train_generator(model: nn.Module, generator: ProsgGenerator, encoder: Encode
         raise ValueError("the base model must be frozen before training the generator")
     pool = examples[examples["distance"] >= cfg.min_distance] if cfg.answer_weight > 0 else examples
     rng = np.random.default_rng(seed)
+    shift_rng = np.random.default_rng([seed, 1])  # its own stream: the control sees main's very batches
     device = next(model.parameters()).device
     generator.to(device)
     opt = torch.optim.AdamW(generator.parameters(), lr=cfg.lr, weight_decay=0.0)
@@ -66,6 +81,8 @@ def train_generator(model: nn.Module, generator: ProsgGenerator, encoder: Encode
         batch = encoder.batch(rows, device=device)
         with torch.no_grad():
             states = prompt_states(model, batch.prompt_ids, batch.prompt_len)  # (b, L*H)
+        if cfg.shuffle_states:
+            states = states[torch.as_tensor(shifted(len(rows), shift_rng), device=device)]
         update = generator(states)
         loss = torch.zeros((), device=device)
         record = {"step": step}

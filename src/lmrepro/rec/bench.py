@@ -2,6 +2,7 @@
 
     python -m lmrepro.rec.bench index [--sizes 1000 2000 4000 8000] [--with-16k]
     python -m lmrepro.rec.bench decode [--users 256] [--repeats 3]
+    python -m lmrepro.rec.bench train [--threads 1] [--bucket N] [--batch-size B]   (train_bench.py)
     run(quick) -> list[BenchResult]       (what `make bench` collects: both, with targets)
 
 index: our spectral clustering vs the official dense approach (scikit-learn
@@ -34,17 +35,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-def _beauty_txt() -> Path:
-    """The raw Beauty file: the mirror named by $LMREPRO_DATA_MIRROR, else the data stage's
-    verified copy (data/raw/rec), else the default mirror next to the repository."""
-    from lmrepro.paths import repo_root
-
-    env = os.environ.get("LMREPRO_DATA_MIRROR")
-    for base in ([Path(env)] if env else []) + [repo_root() / "data" / "raw", repo_root().parent / "shared" / "data"]:
-        if (base / "rec" / "Beauty.txt").is_file():
-            return base / "rec" / "Beauty.txt"
-    raise FileNotFoundError("rec/Beauty.txt not found: set LMREPRO_DATA_MIRROR or run the data stage")
-
+from lmrepro.measure import CheckResult, peak_mb, time_training
+from lmrepro.rec.bench_inputs import beauty_sequences
 
 N_CLUSTERS = 50
 SEED = 0
@@ -116,13 +108,6 @@ def _run(kind: str, graph: Path, out: Path) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-@functools.lru_cache(maxsize=1)
-def _beauty():
-    from lmrepro.rec.data import read_sequences_txt
-
-    return read_sequences_txt(_beauty_txt())
-
-
 @functools.lru_cache(maxsize=64)
 def _beauty_graph(n_users: int | None):
     """(train interactions [U, I], nodes of the SCI graph's largest component, all nodes)
@@ -130,7 +115,7 @@ def _beauty_graph(n_users: int | None):
     from lmrepro.rec.data import Catalog, interaction_matrix, subset_users
     from lmrepro.rec.indexing.graph import GraphConfig, joint_affinity
 
-    df = _beauty()
+    df = beauty_sequences()
     if n_users:
         df = subset_users(df, n_users, SEED)
     cat = Catalog.from_interactions(df)
@@ -151,7 +136,7 @@ def _save(b: sp.csr_matrix, keep: np.ndarray, path: Path) -> int:
 
 def _users_for(target: int) -> int:
     """The user-sample size whose SCI graph (largest component) has ~target nodes."""
-    lo, hi = 10, _beauty()["user"].nunique()
+    lo, hi = 10, beauty_sequences()["user"].nunique()
     while lo < hi:
         mid = (lo + hi) // 2
         if len(_beauty_graph(mid)[1]) < target:
@@ -229,7 +214,7 @@ def run(quick: bool = False) -> list:
     """For `make bench`: decoding ratio and SCI ratios as BenchResults. quick: 64 users and
     1k/2k-node graphs; otherwise 256 users and 1k..8k nodes, plus the 16k-node point when
     this machine has the memory for the dense reference (~8 GB)."""
-    from lmrepro.benchmark import BenchResult
+    from lmrepro.measure import BenchResult
     from lmrepro.rec.decode_bench import measure_decode
 
     out = []
@@ -266,6 +251,60 @@ def run(quick: bool = False) -> list:
     return out
 
 
+def gpu_step(params: dict, device, amp: bool, steps: int) -> CheckResult:
+    """One LightLM (T5, deep-narrow) seq2seq training step at rec.model.lightlm."""
+    import torch
+
+    from lmrepro.config import from_dict
+    from lmrepro.rec.models.t5 import T5Geometry, build_t5
+
+    g = from_dict(T5Geometry, params["rec"]["model"]["lightlm"], "rec.model.lightlm")
+    train = params["rec"]["train"]
+    vocab, batch, src_len, tgt_len = 4096, int(train["batch_size"]), 2 * int(train["history"]) + 2, 5
+    torch.manual_seed(0)
+    model = build_t5(g, vocab).to(device).train()
+    ids = torch.randint(2, vocab, (batch, src_len), device=device)
+    labels = torch.randint(2, vocab, (batch, tgt_len), device=device)
+    mask = torch.ones_like(ids)
+    sec, total, trainable = time_training(
+        model, lambda: model(input_ids=ids, attention_mask=mask, labels=labels).loss, float(train["lr"]),
+        device, amp, steps)
+    return CheckResult("rec", f"T5 d_model {g.d_model}, d_ff {g.d_ff}, {g.num_layers}+{g.num_decoder_layers} layers",
+                       total, trainable, f"{batch} x {src_len} -> {tgt_len} tokens", sec, batch / sec,
+                       "examples/s", peak_mb(device), f"vocabulary {vocab} (synthetic ids)")
+
+
+def bench_train(args) -> None:
+    """One row per model x setting: CPU seconds per step and per epoch, pad share, decoding."""
+    import dataclasses
+
+    import torch
+
+    from lmrepro import config as cfgmod
+    from lmrepro.rec import train_bench as tb
+    from lmrepro.rec.train import TrainConfig
+
+    torch.set_num_threads(args.threads)
+    params = tb.load_params(args.params)
+    cfg = cfgmod.from_dict(TrainConfig, params["rec"]["train"], "rec.train")
+    cfg = dataclasses.replace(cfg, batch_size=args.batch_size or cfg.batch_size,
+                              bucket=cfg.bucket if args.bucket < 0 else args.bucket,
+                              history=args.history or cfg.history)
+    su = tb.setup(beauty_sequences(), args.method, params, SEED)
+    print(f"all Beauty users ({su.cat.n_users} users, {su.cat.n_items} items), {args.method} IDs, vocab {su.vocab.size}, "
+          f"{args.threads} thread(s), batch {cfg.batch_size}, bucket {cfg.bucket}, history {cfg.history}, "
+          f"{cfg.num_beams} beams; CPU seconds")
+    print("| model | setting | params | examples | steps/epoch | s/step | wall s/step | epoch s | pad share "
+          "| decode ms/user | decode all s |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for model in args.models:
+        for setting in args.settings:
+            c = tb.measure(su, params, model, setting, steps=args.steps, decode_users=args.decode_users, cfg=cfg)
+            print(f"| {c.model} | {c.setting} | {c.params:,} | {c.examples:,} | {c.steps_per_epoch:,} | "
+                  f"{c.step_cpu_s:.4f} | {c.step_wall_s:.4f} | {c.epoch_cpu_s:.0f} | {c.pad_share:.2f} | {c.decode_ms_per_user:.2f} | "
+                  f"{c.decode_all_cpu_s:.0f} |", flush=True)
+
+
 def main(argv=None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "_worker":
@@ -280,9 +319,22 @@ def main(argv=None) -> None:
     pd_.add_argument("--users", type=int, default=256)
     pd_.add_argument("--beams", type=int, default=20)
     pd_.add_argument("--repeats", type=int, default=3, help="best of this many passes per method")
+    pt = sub.add_parser("train", help="CPU cost of a training epoch and of decoding, all Beauty users")
+    pt.add_argument("--models", nargs="+", default=["lightlm", "wide", "p5"])
+    pt.add_argument("--settings", nargs="+", default=["direct", "sequential"])
+    pt.add_argument("--method", default="random", help="the rec.index variant giving the IDs")
+    pt.add_argument("--threads", type=int, default=1)
+    pt.add_argument("--steps", type=int, default=40, help="timed training steps (after 3 warm-up steps)")
+    pt.add_argument("--decode-users", type=int, default=128)
+    pt.add_argument("--batch-size", type=int, default=0, help="0: rec.train.batch_size")
+    pt.add_argument("--bucket", type=int, default=-1, help="-1: rec.train.bucket")
+    pt.add_argument("--history", type=int, default=0, help="0: rec.train.history (sequential setting)")
+    pt.add_argument("--params", type=Path, default=None, help="params file (default params.yaml)")
     args = p.parse_args(argv)
     if args.what == "index":
         bench_index(args.sizes + ([16000] if args.with_16k else []))
+    elif args.what == "train":
+        bench_train(args)
     else:
         from lmrepro.rec.decode_bench import bench_decode
 

@@ -40,12 +40,12 @@ class DecodeResult:
 
 
 def measure_decode(n_users: int, beams: int, batch: int = 64, repeats: int = 3) -> DecodeResult:
-    from lmrepro.rec.bench import _beauty
+    from lmrepro.rec.bench_inputs import beauty_sequences
     from lmrepro.rec.data import Catalog, user_sequences
 
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
-    df = _beauty()
+    df = beauty_sequences()
     cat = Catalog.from_interactions(df)
     ids = sequential_ids(user_sequences(df, cat), cat.n_items, 32)
     vocab = Vocab.from_ids(ids)

@@ -64,12 +64,11 @@ def eval_inputs(
 
 
 def pad_batch(seqs: list[list[int]], fill: int = PAD) -> tuple[torch.Tensor, torch.Tensor]:
-    """-> (ids [B, L], mask [B, L]) right-padded."""
-    n = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), n), fill, dtype=torch.int64)
-    for r, s in enumerate(seqs):
-        ids[r, : len(s)] = torch.tensor(s)
-    mask = torch.zeros_like(ids)
-    for r, s in enumerate(seqs):
-        mask[r, : len(s)] = 1
-    return ids, mask
+    """-> (ids [B, L], mask [B, L]) right-padded. Built with one tensor of all tokens and a
+    length mask rather than one small tensor per row: a training step calls this twice, and
+    the per-row version cost ~3% of a LightLM step on CPU."""
+    lens = torch.tensor([len(s) for s in seqs], dtype=torch.int64)  # [B]
+    keep = torch.arange(int(lens.max()))[None] < lens[:, None]  # [B, L]
+    ids = torch.full(keep.shape, fill, dtype=torch.int64)
+    ids[keep] = torch.tensor([t for s in seqs for t in s], dtype=torch.int64)  # row-major = each row's order
+    return ids, keep.to(torch.int64)

@@ -1,8 +1,10 @@
 """The LightLM section of reports/results.md, formatted from the rec_summary stage's
 declared outputs (reports/rec/summary.json and the HR@10-vs-params figure): every
 indexing x model x setting with HR/NDCG@5/10/20 (test) and parameters, next to the
-TIGER-table peers (papers.md); the leak and graph-weight ablations. The verdicts are
-the claims engine's (lmrepro.evaluate.claims). Writes nothing.
+TIGER-table peers (papers.md); the protocol check (rec_protocol stage:
+reports/rec/protocol_check.json, SASRec and MostPop on all users against the published
+SASRec row); the leak and graph-weight ablations. The verdicts are
+the claims engine's (lmrepro.report.claims). Writes nothing.
 
 Wall times (training seconds, decoding ms per user) are not results: they come from
 reports/rec/timing/*.json and go to reports/timing.md (render_timing), so results.md
@@ -12,20 +14,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
+from lmrepro.data.catalog import RecSource
 from lmrepro.errors import LmreproError
+from lmrepro.rec.published import TIGER_COLS
 
-# TIGER paper, Table 1 (sequential setting, full data): Recall@5, NDCG@5, Recall@10, NDCG@10
-PEERS = {
-    "beauty": {"P5": (0.0163, 0.0107, 0.0254, 0.0136), "SASRec": (0.0387, 0.0249, 0.0605, 0.0318),
-               "TIGER": (0.0454, 0.0321, 0.0648, 0.0384)},
-    "sports": {"P5": (0.0061, 0.0041, 0.0095, 0.0052), "SASRec": (0.0233, 0.0154, 0.0350, 0.0192),
-               "TIGER": (0.0264, 0.0181, 0.0400, 0.0225)},
-    "toys": {"P5": (0.0070, 0.0050, 0.0121, 0.0066), "SASRec": (0.0463, 0.0306, 0.0675, 0.0374),
-             "TIGER": (0.0521, 0.0371, 0.0712, 0.0432)},
-}
 PEER_NAMES = {"mostpop": "MostPop", "sasrec": "SASRec"}
 COLS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
 
@@ -130,7 +126,64 @@ def _descriptive(runs: list[dict]) -> list[str]:
     return out
 
 
-def render(root: Path) -> str:
+def _pct(x: float) -> str:
+    return f"{x:+.0%}"
+
+
+def _protocol(root: Path) -> list[str]:
+    """The protocol-check table: our SASRec and MostPop trained and tested with the
+    TIGER/P5 protocol on the users of rec.protocol_check (all of them by default) beside the
+    published SASRec row, the relative gaps, and where our SASRec setting differs from the
+    paper's. Empty when the profile did not run the check."""
+    path = root / "reports" / "rec" / "protocol_check.json"
+    if not path.is_file():
+        return []
+    try:
+        records = json.loads(path.read_text())["datasets"]
+    except (OSError, json.JSONDecodeError, KeyError) as err:
+        raise LmreproError(f"{path}: not a protocol-check file (need 'datasets'): {err}") from err
+    names = " | ".join(c.upper() for c in TIGER_COLS)
+    lines = ["Protocol check (reports/rec/protocol_check.json): do our split, candidates and metrics agree with "
+             "the literature? SASRec and MostPop trained and tested with the TIGER/P5 protocol (leave-one-out, "
+             "ranking over the whole catalogue, epoch selected on validation HR@20) beside the TIGER-table "
+             "SASRec row (its Recall@k is our HR@k: one target per user).", "",
+             f"| dataset | model | users | {names} | gap HR@10 | gap NDCG@10 | within tolerance |",
+             "|---|---|---:|" + "---:|" * len(TIGER_COLS) + "---:|---:|---|"]
+    notes = []
+    for r in records:
+        tol = r["tolerance"]
+        for p in r["peers"]:
+            vals = " | ".join(f"{p['ours'][c]:.4f}" for c in TIGER_COLS)
+            gap = p["rel_gap"]
+            g = (_pct(gap["hr@10"]), _pct(gap["ndcg@10"])) if gap else ("-", "-")
+            ok = "-" if p["within_tolerance"] is None else ("yes" if p["within_tolerance"] else "no")
+            lines.append(f"| {r['dataset']} | {PEER_NAMES.get(p['peer'], p['peer'])} (ours) | {p['users']:,} | "
+                         f"{vals} | {g[0]} | {g[1]} | {ok} |")
+            if p["published"]:
+                pub = " | ".join(f"{p['published'][c]:.4f}" for c in TIGER_COLS)
+                lines.append(f"| {r['dataset']} | {p['published_as']} (TIGER paper) | {r['dataset_users']:,} | "
+                             f"{pub} | - | - | - |")
+        sample = ("all users" if r["all_users"] else
+                  f"a seeded sample of {r['users']:,} of {r['dataset_users']:,} users")
+        cands = ("the items the user has not seen" if r["exclude_history"]
+                 else "every item, seen ones included (as TIGER/P5)")
+        notes.append(f"- {r['dataset']}: {sample}, {r['items']:,} items, candidates: {cands}; test targets never "
+                     f"seen in the sample's train and valid rows: {r['unseen_test_share']:.1%}. Agreement means "
+                     f"a relative gap within {tol:.0%} on HR@10 and NDCG@10.")
+        sas = [p for p in r["peers"] if p["peer"] == "sasrec"]
+        if sas:
+            diff = ", ".join(f"{k} {v['ours']} (paper {v['paper']})" for k, v in r["sasrec_setting"].items()
+                             if k in r["sasrec_differs"])
+            verdict = ("agrees with" if sas[0]["within_tolerance"] else "does not agree with")
+            notes.append(f"- {r['dataset']}: our SASRec {verdict} the published row; selected epoch "
+                         f"{sas[0].get('best_epoch', -1) + 1}. Our setting differs from the SASRec paper's "
+                         f"(its code's defaults) in: {diff or 'nothing'}.")
+    return lines + ["", *notes, ""]
+
+
+def render(root: Path, sources: Mapping[str, RecSource] | None = None) -> str:
+    """``sources``: params data.rec.sources; a dataset's peer rows (a paper's table) come
+    from its entry, and a dataset without any shows our rows only."""
     path = root / "reports" / "rec" / "summary.json"
     if not path.is_file():
         return ""
@@ -151,10 +204,11 @@ def render(root: Path) -> str:
         lines.append(f"| {p['dataset']} | - | {PEER_NAMES.get(p['peer'], p['peer'])} (ours) | {setting} | "
                      f"{p['metrics']['params']:,} | {_vals(p['metrics'])} |")
     for dataset in sorted({r["dataset"] for r in runs}):
-        for peer, (h5, n5, h10, n10) in PEERS[dataset].items():
+        entry = (sources or {}).get(dataset)
+        for peer, (h5, n5, h10, n10) in (entry.peers if entry else {}).items():
             lines.append(f"| {dataset} | - | {peer} (TIGER paper, full data) | sequential | - | "
                          f"{h5:.4f} | {n5:.4f} | {h10:.4f} | {n10:.4f} | - | - |")
-    lines += ["", *_ablation(runs), *_graph_stats(s["index"]), "Orderings:", "", *_descriptive(runs), ""]
+    lines += ["", *_protocol(root), *_ablation(runs), *_graph_stats(s["index"]), "Orderings:", "", *_descriptive(runs), ""]
     if (root / "reports" / "rec" / "hr10_vs_params.png").is_file():
         lines += ["![test HR@10 vs parameters](rec/hr10_vs_params.png)", ""]
     return "\n".join(lines)
@@ -163,7 +217,7 @@ def render(root: Path) -> str:
 def render_timing(root: Path, paths: list[Path]) -> str:
     """Training seconds and decoding ms/user of every rec run, from its timing file
     (rec_train: reports/rec/timing/<dataset>-<indexing>-<model>-<setting>.json; the SASRec
-    peer: <dataset>-peer-sasrec.json). Wall times on a shared CPU machine: compare them
+    peer: <dataset>-peer-sasrec.json; the protocol check's SASRec: <dataset>-protocol-sasrec.json). Wall times on a shared CPU machine: compare them
     within one run only."""
     rows = []
     for path in sorted(paths, key=lambda p: p.name):
@@ -173,13 +227,14 @@ def render_timing(root: Path, paths: list[Path]) -> str:
         except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
             raise LmreproError(f"{path}: not a rec timing file (need train_seconds): {err}") from err
         parts = path.stem.split("-")
-        if len(parts) == 3 and parts[1] == "peer":
-            dataset, method, model, setting = parts[0], "-", f"{PEER_NAMES.get(parts[2], parts[2])} (ours)", "sequential"
+        if len(parts) == 3 and parts[1] in ("peer", "protocol"):
+            where = "-" if parts[1] == "peer" else "protocol check"
+            dataset, method, model, setting = parts[0], where, f"{PEER_NAMES.get(parts[2], parts[2])} (ours)", "sequential"
         elif len(parts) == 4:
             dataset, method, model, setting = parts
         else:
             raise LmreproError(f"{path}: expected <dataset>-<indexing>-<model>-<setting>.json "
-                               "or <dataset>-peer-<peer>.json")
+                               "or <dataset>-peer-<peer>.json or <dataset>-protocol-<peer>.json")
         ms = t.get("latency_ms_per_user")
         rows.append(f"| {dataset} | {method} | {model} | {setting} | {f'{secs:.0f}' if secs >= 10 else f'{secs:.1f}'} | "
                     f"{'-' if ms is None else f'{float(ms):.1f}'} |")

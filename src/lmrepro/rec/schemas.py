@@ -5,24 +5,22 @@ from __future__ import annotations
 import pandera.pandas as pa
 from pandera.typing import Series
 
+from lmrepro.schema import StrictTable
 
-class IndexTable(pa.DataFrameModel):
+
+class IndexTable(StrictTable):
     """One ID per user and per item: space-separated integer tokens, unique per kind."""
 
     entity: Series[int] = pa.Field(ge=1)
     kind: Series[str] = pa.Field(isin=["user", "item"])
     tokens: Series[str] = pa.Field(str_matches=r"^\d+( \d+)*$")
 
-    class Config:
-        strict = True
-        coerce = True
-
     @pa.dataframe_check
     def unique_ids(cls, df) -> bool:  # noqa: N805 - pandera API
         return not (df.duplicated(["kind", "entity"]).any() or df.duplicated(["kind", "tokens"]).any())
 
 
-class UserMetrics(pa.DataFrameModel):
+class UserMetrics(StrictTable):
     """Per-user evaluation: rank of the held-out item in the top-K list (-1 = not in it)."""
 
     split: Series[str] = pa.Field(isin=["valid", "test"])
@@ -34,7 +32,3 @@ class UserMetrics(pa.DataFrameModel):
     ndcg_10: Series[float] = pa.Field(alias="ndcg@10", in_range={"min_value": 0, "max_value": 1})
     hr_20: Series[float] = pa.Field(alias="hr@20", in_range={"min_value": 0, "max_value": 1})
     ndcg_20: Series[float] = pa.Field(alias="ndcg@20", in_range={"min_value": 0, "max_value": 1})
-
-    class Config:
-        strict = True
-        coerce = True

@@ -37,3 +37,21 @@ class EpochSelector:
         self.curve.append(row)
         self.log({k: v for k, v in row.items() if k != "epoch"}, epoch)
         return row
+
+
+def series(row: dict[str, float]) -> dict[str, float]:
+    """A curve row as MLflow series keys: ``train_loss`` -> ``train/loss``, ``valid_hr@20``
+    -> ``valid/hr@20``. Why: these are per-epoch values on the selection users only; the
+    reported all-user values go under ``final/`` (StageContext.log_final), so the latest
+    point the UI shows under a key is never a subset value passed off as the result."""
+    out = {}
+    for key, value in row.items():
+        if "/" in key:  # already a series key (train/step_loss)
+            out[key] = value
+        elif key == "train_loss":
+            out["train/loss"] = value
+        elif key.startswith("valid_"):
+            out["valid/" + key[len("valid_"):]] = value
+        else:
+            out[f"train/{key}"] = value
+    return out

@@ -39,6 +39,7 @@ class TrainConfig:
     eval_every: int = 1  # epochs between validation passes (selection on HR@20)
     history: int = 20  # sequential setting: items of history fed to the encoder
     valid_users: int = 0  # >0: select on a fixed seeded sample of validation users (speed)
+    bucket: int = 0  # >1: sort each run of this many batches by length (fewer pads; changes the batches)
 
 
 def rank_users(
@@ -66,6 +67,42 @@ def evaluate(model, inputs, targets: np.ndarray, users: np.ndarray, trie, cfg, a
     return per_user, summarize(per_user)
 
 
+def batch_order(examples: list[tuple[list[int], list[int]]], cfg: TrainConfig, g: torch.Generator) -> list[list[int]]:
+    """One epoch's batches (example indices) from one seeded permutation. cfg.bucket <= 1:
+    consecutive slices of the permutation (the official order). cfg.bucket = n > 1: each
+    run of n batches of the permutation is sorted by (input, target) length and cut again,
+    and the batches are shuffled (a second permutation), so a batch holds examples of
+    similar length and pads fewer tokens; the number of batches per epoch is unchanged."""
+    perm = torch.randperm(len(examples), generator=g).tolist()
+    bs = cfg.batch_size
+    if cfg.bucket <= 1:
+        return [perm[s : s + bs] for s in range(0, len(perm), bs)]
+    pool = cfg.bucket * bs
+    batches = []
+    for s in range(0, len(perm), pool):
+        run = sorted(perm[s : s + pool], key=lambda i: (len(examples[i][0]), len(examples[i][1])))  # stable
+        batches += [run[j : j + bs] for j in range(0, len(run), bs)]
+    return [batches[k] for k in torch.randperm(len(batches), generator=g).tolist()]
+
+
+def train_step(model, batch: list[tuple[list[int], list[int]]], opt, sched, clip: float,
+               device: torch.device, amp: bool = False) -> float:
+    """One optimizer step on a batch of (input ids, target ids) examples -> its loss. Shared
+    by the training loop and the training-cost benchmark (train_bench.py), so the benchmark
+    times exactly what training runs."""
+    ids, mask = (t.to(device) for t in pad_batch([b[0] for b in batch]))
+    labels = pad_batch([b[1] for b in batch], fill=-100)[0].to(device)
+    with autocast(device, amp):
+        # transformers computes the loss inside forward; autocast runs cross-entropy in fp32
+        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
 def train_seq2seq(
     model,
     examples: list[tuple[list[int], list[int]]],
@@ -91,21 +128,11 @@ def train_seq2seq(
     t0, step = time.perf_counter(), 0
     for epoch in range(cfg.epochs):
         model.train()
-        perm = torch.randperm(len(examples), generator=g).tolist()
         loss_sum = 0.0
-        for s in progress(range(0, len(perm), cfg.batch_size), desc=f"epoch {epoch}", total=steps_per_epoch):
-            batch = [examples[i] for i in perm[s : s + cfg.batch_size]]
-            ids, mask = (t.to(device) for t in pad_batch([b[0] for b in batch]))
-            labels = pad_batch([b[1] for b in batch], fill=-100)[0].to(device)
-            with autocast(device, amp):
-                # transformers computes the loss inside forward; autocast runs cross-entropy in fp32
-                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-            opt.step()
-            sched.step()
-            loss_sum += loss.item()
+        for idx in progress(batch_order(examples, cfg, g), desc=f"epoch {epoch}", total=steps_per_epoch):
+            value = train_step(model, [examples[i] for i in idx], opt, sched, cfg.clip, device, amp)
+            loss_sum += value
+            log({"train/step_loss": value}, step)  # per optimizer step; the epoch mean is train/loss
             step += 1
         sel.end_epoch(model, epoch, loss_sum / max(steps_per_epoch, 1))
     return sel.best_state, {"best_epoch": sel.best_epoch, "curve": sel.curve,

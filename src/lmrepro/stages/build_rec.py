@@ -1,15 +1,17 @@
-"""Stage build_rec: one Amazon dataset as an interactions table with a leave-one-out split."""
+"""Stage build_rec: one sequence dataset (an entry of params data.rec.sources) as an
+interactions table with a leave-one-out split."""
 
 from pathlib import Path
 
 from lmrepro import io
-from lmrepro.data.rec import DATASET_FILES, leave_one_out, read_sequences, stats
+from lmrepro.data.catalog import rec_sources
+from lmrepro.data.rec import leave_one_out, read_sequences, stats
 from lmrepro.data.schemas import RecInteractions
 from lmrepro.errors import LmreproError
 from lmrepro.stage import Stage
 
 stage = Stage(track="data", name="build_rec", wildcards=("dataset",))
-stage.add_argument("--dataset", required=True, choices=sorted(DATASET_FILES))
+stage.add_argument("--dataset", required=True, help="an entry of data.rec.sources")
 stage.add_argument("--raw", type=Path, required=True, help="fetched rec folder (data/raw/rec)")
 stage.add_argument("--out", type=Path, required=True)
 stage.add_argument("--metrics", type=Path, required=True)
@@ -20,7 +22,11 @@ def main(ctx) -> None:
     datasets = ctx.section("data.rec.datasets")
     if ctx.args.dataset not in datasets:
         raise LmreproError(f"data.rec.datasets: {ctx.args.dataset!r} is not enabled ({datasets})")
-    source = ctx.args.raw / DATASET_FILES[ctx.args.dataset]
+    entry = rec_sources({ctx.args.dataset: ctx.section(f"data.rec.sources.{ctx.args.dataset}")})[ctx.args.dataset]
+    source = ctx.args.raw / entry.file
+    if not source.is_file():
+        raise LmreproError(f"data.rec.sources.{ctx.args.dataset}.file: {source} not found; the manifest needs a "
+                           f"line for rec/{entry.file} (fetched into {ctx.args.raw})")
     ctx.log_input(source, context="raw")
     table = leave_one_out(read_sequences(source))
     table = io.write_table(table, ctx.args.out, RecInteractions)

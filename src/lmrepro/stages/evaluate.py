@@ -7,12 +7,15 @@ from pathlib import Path
 
 from lmrepro import config as cfgmod
 from lmrepro import io, tracking
+from lmrepro.data.catalog import rec_sources
 from lmrepro.dvcviews import write_views
-from lmrepro.evaluate.claims import claims_json, evaluate_claims, render_summary, render_verdicts
-from lmrepro.evaluate.collect import collect_metrics, render_results
-from lmrepro.evaluate.curves import curve_runs, plot_curves
-from lmrepro.evaluate.provenance import provenance_section
-from lmrepro.evaluate.timing import per_run_note, render_timing
+from lmrepro.report.claims import claims_json, evaluate_claims, render_summary, render_verdicts
+from lmrepro.report.collect import collect_metrics, render_results
+from lmrepro.report.curves import curve_runs, plot_curves
+from lmrepro.report.provenance import provenance_section
+from lmrepro.report.appendix import faults_note
+from lmrepro.report.timing import per_run_note, render_timing
+from lmrepro.paths import output_root
 from lmrepro.stage import Stage
 
 stage = Stage(track="evaluate", name="evaluate")
@@ -49,24 +52,27 @@ def main(ctx) -> None:
     provenance = {"profile": ctx.section("profile"), "params_hash": whole_params_hash(ctx.root),
                   "git_commit": commit, "git_dirty": dirty}
     claims_cfg = ctx.section("claims")
-    results = evaluate_claims(ctx.root, n_boot=int(claims_cfg["n_boot"]), seed=int(claims_cfg["seed"]))
+    out = output_root(ctx.root)  # the outputs read here: runs/<profile> for a non-default profile
+    results = evaluate_claims(ctx.root, n_boot=int(claims_cfg["n_boot"]), seed=int(claims_cfg["seed"]), out_root=out)
     claims_doc = claims_json(results, provenance, ctx.root)
     io.write_json(claims_doc, ctx.args.out_claims)
-    merged = collect_metrics(ctx.args.metrics_files, ctx.root)
+    merged = collect_metrics(ctx.args.metrics_files, out)
     io.write_json(merged, ctx.args.out_json)
     write_views(merged, claims_doc, ctx.args.out_headline, ctx.args.out_plots)
     stamp = (f"Profile **{provenance['profile']}**, params hash `{provenance['params_hash']}`, "
              f"git commit `{commit[:12]}`{' (with uncommitted changes)' if dirty else ''}.")
-    body = render_results(ctx.root, f"{HEADER}\n\n{stamp}\n\n" + render_verdicts(results).strip())
-    curves = curve_runs(ctx.root)
+    body = render_results(out, f"{HEADER}\n\n{stamp}\n\n" + render_verdicts(results).strip(),
+                          sources=rec_sources(ctx.section("data.rec.sources")))
+    curves = curve_runs(out)
     plot_curves(curves, ctx.args.curves)
     body += f"\n## Training curves\n\n![training curves]({ctx.args.curves.relative_to('reports')})\n\n"
     body += f"{len(curves)} loss curve(s) of the runs behind these results, drawn from MLflow.\n\n"
     body += per_run_note(ctx.args.out_md, ctx.args.out_timing, ctx.args.out_provenance)
+    body += "\n" + faults_note(ctx.args.out_md, ctx.root)
     io.write_text(body, ctx.args.out_md)
-    io.write_text(render_timing(ctx.root, ctx.args.report_files, stamp), ctx.args.out_timing)
+    io.write_text(render_timing(out, ctx.args.report_files, stamp), ctx.args.out_timing)
     io.write_text(f"# lmrepro provenance\n\n{stamp}\n\n" + provenance_section(
-        ctx.root, [*ctx.args.metrics_files, *ctx.args.report_files, *ctx.args.claim_files]), ctx.args.out_provenance)
+        out, [*ctx.args.metrics_files, *ctx.args.report_files, *ctx.args.claim_files]), ctx.args.out_provenance)
     io.write_text(render_summary(results, provenance), ctx.args.out_summary)
     counts = {v: sum(r.verdict == v for r in results) for v in ("supported", "contradicted", "inconclusive", "not tested")}
     ctx.log_metrics({"metrics_files": len(merged), "claims": len(results), **{f"claims_{k.replace(' ', '_')}": n for k, n in counts.items()}})

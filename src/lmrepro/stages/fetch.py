@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from lmrepro.data.manifest import default_mirror, fetch_group, read_manifest
+from lmrepro.data.manifest import fetch_group, read_manifest
+from lmrepro.paths import data_mirror, repo_file
 from lmrepro.stage import Stage
 
 stage = Stage(track="data", name="fetch", wildcards=("group",))
@@ -12,10 +13,9 @@ stage.add_argument("--out", type=Path, required=True, help="folder to fill (repl
 
 @stage.main
 def main(ctx) -> None:
-    import os
-
-    mirror = Path(os.environ.get("LMREPRO_DATA_MIRROR") or ctx.section("data.mirror") or default_mirror())
-    manifest = Path(ctx.section("data.manifest"))
+    # relative params paths mean the repository root, whichever folder the stage runs in
+    mirror = data_mirror(ctx.section("data.mirror"), ctx.root)
+    manifest = repo_file(ctx.section("data.manifest"), ctx.root)
     entries = read_manifest(manifest)
     ctx.log.info("fetching group %s from mirror %s (manifest %s)", ctx.args.group, mirror, manifest)
     fetched = fetch_group(entries, ctx.args.group, mirror, ctx.args.out)

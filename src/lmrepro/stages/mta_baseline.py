@@ -6,6 +6,7 @@ from pathlib import Path
 from lmrepro import io
 from lmrepro.errors import LmreproError
 from lmrepro.mta import methods
+from lmrepro.mta.data import DataConfig
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
 from lmrepro.mta.pipeline import (Timing, features_for, load_adapters, load_inputs, log_training_inputs, predictions,
@@ -36,7 +37,8 @@ def main(ctx) -> None:
     log_training_inputs(ctx, ctx.args.examples, ctx.args.tokens,
                         *([ctx.args.features] if method not in ("single_ft", "multi_ft") else []),
                         *([ctx.args.stage1] if method == "fusion" else []))
-    loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens)
+    loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens,
+                         ctx.config(DataConfig, "mta.data").n_train)
     full_ft = method in ("single_ft", "multi_ft")
     # Full fine-tuning trains the lower blocks, so it cannot use the cache.
     inputs = Inputs(loaded.encoded, None if full_ft else features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
@@ -66,6 +68,7 @@ def main(ctx) -> None:
     write_predictions(frames, ctx.args.preds)
     io.write_json({"method": method, "runs": records}, ctx.args.runs)
     timing.write(ctx.args.timing)
+    ctx.log_artifact(ctx.args.preds, "predictions")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pandas as pd
 from lmrepro import io
 from lmrepro.errors import LmreproError
 from lmrepro.mta import gates, report
-from lmrepro.mta.evaluate import paired_change, score, summarize
+from lmrepro.mta.scoring import paired_change, score, summarize
 from lmrepro.mta.schemas import Predictions, Scores
 from lmrepro.stage import Stage
 
@@ -53,6 +53,14 @@ def gate_summary(paths: list[Path], methods: set[str], tasks: list[str], seeds: 
     return out
 
 
+def test_rows(preds: pd.DataFrame, tasks: list[str]) -> dict[str, int]:
+    """{task: test examples scored}; every method and seed must have scored the same ones."""
+    counts = preds.groupby(["method", "seed", "task"]).size().unstack("task")
+    if counts.isna().any().any() or (counts.nunique() > 1).any():
+        raise LmreproError("predictions: methods/seeds scored different numbers of test examples per task")
+    return {t: int(counts[t].iloc[0]) for t in tasks}
+
+
 @stage.main
 def main(ctx) -> None:
     tasks = list(ctx.section("mta.data.tasks"))
@@ -71,7 +79,8 @@ def main(ctx) -> None:
     data = ctx.section("mta.data")
     scale = {"backbone": ctx.section("mta.backbone"), "blocks": mix["blocks"], "bottleneck": mix["bottleneck"],
              "n_shared": mix["n_shared"], "temperature": mix["temperature"], "n_train": data["n_train"],
-             "n_test": data["n_test"], "n_valid": data["n_valid"], "max_len": data["max_len"], "seeds": seeds}
+             "n_test": data["n_test"], "n_valid": data["n_valid"], "max_len": data["max_len"], "seeds": seeds,
+             "test_rows": test_rows(pd.concat(preds, ignore_index=True), tasks)}
     gate_means = gate_summary(ctx.args.gates, set(summary), tasks, seeds)
     change = {m: paired_change(scores, tasks, m, "adapters") for m in gates.RUNS if m in summary and "adapters" in summary}
     io.write_json({"tasks": tasks, "scale": scale, "summary": summary, report.CHANGE_KEY: change}, ctx.args.scores)

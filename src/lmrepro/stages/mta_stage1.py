@@ -5,6 +5,7 @@ from pathlib import Path
 
 from lmrepro import io
 from lmrepro.mta import methods
+from lmrepro.mta.data import DataConfig
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.pipeline import (Timing, features_for, load_inputs, log_training_inputs, predictions, run_record,
                                   save_adapters, seed_log, write_predictions)
@@ -27,7 +28,8 @@ def main(ctx) -> None:
     cfg = ctx.config(TrainConfig, "mta.stage1")
     timing = Timing("mta_stage1", ctx.threads, str(ctx.device))
     log_training_inputs(ctx, ctx.args.examples, ctx.args.tokens, ctx.args.features)
-    loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens)
+    loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens,
+                         ctx.config(DataConfig, "mta.data").n_train)
     inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
     frames, records = [], []
     with io.atomic_path(ctx.args.out_dir) as tmp:
@@ -44,6 +46,8 @@ def main(ctx) -> None:
     write_predictions(frames, ctx.args.preds)
     io.write_json({"method": "adapters", "runs": records}, ctx.args.runs)
     timing.write(ctx.args.timing)
+    ctx.log_artifact(ctx.args.preds, "predictions")
+    ctx.log_model(ctx.args.out_dir, "mta-stage1-adapters", "mta-adapters", {"seeds": ctx.section("mta.seeds")})
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 from lmrepro import io
 from lmrepro.errors import LmreproError
 from lmrepro.mta import gates, methods
+from lmrepro.mta.data import DataConfig
 from lmrepro.mta.export import save_bundle
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
@@ -45,7 +46,8 @@ def main(ctx) -> None:
     start = ctx.config(gates.GateStart, run.start_key) if run.start_key else None
     timing = Timing(run.timing_stage, ctx.threads, str(ctx.device))
     log_training_inputs(ctx, ctx.args.examples, ctx.args.tokens, ctx.args.features, ctx.args.stage1)
-    loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens)
+    loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens,
+                         ctx.config(DataConfig, "mta.data").n_train)
     inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
     stage1_runs = io.read_json(ctx.args.stage1_runs)["runs"]
     frames, records, gate_runs = [], [], []
@@ -71,6 +73,10 @@ def main(ctx) -> None:
     io.write_json({"method": run.method, "runs": records}, ctx.args.runs)
     gates.write(gates.record(run.method, model, gate_runs), ctx.args.gates)
     timing.write(ctx.args.timing)
+    ctx.log_artifact(ctx.args.preds, "predictions")
+    if ctx.args.bundle is not None:
+        ctx.log_model(ctx.args.bundle, f"{run.method}-bundle", "mta-bundle",
+                      {"method": run.method, "seed": ctx.section("mta.seeds")[0]})
 
 
 if __name__ == "__main__":

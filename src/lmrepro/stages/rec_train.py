@@ -25,6 +25,7 @@ from lmrepro.rec.indexing.ids import parse_tokens
 from lmrepro.rec.metrics import per_user_metrics, summarize
 from lmrepro.rec.models.t5 import T5Geometry, build_t5, count_params, resolve
 from lmrepro.rec.schemas import IndexTable, UserMetrics
+from lmrepro.rec.selection import series
 from lmrepro.rec.train import TrainConfig, evaluate, train_seq2seq
 from lmrepro.rec.trie import Trie
 from lmrepro.rec.vocab import Vocab
@@ -98,7 +99,7 @@ def main(ctx) -> None:
     ctx.log.info("%d training examples, %d selection users, device %s (amp %s), exclude_history %s",
                  len(examples), len(sel_users), ctx.device, ctx.amp, exclude)
     best, summary = train_seq2seq(
-        model, examples, validate, cfg, ctx.seed, log=lambda m, step: ctx.log_metrics(m, step),
+        model, examples, validate, cfg, ctx.seed, log=lambda m, step: ctx.log_metrics(series(m), step),
         progress=ctx.progress, device=ctx.device, amp=ctx.amp,
     )
     model.load_state_dict(best)
@@ -116,8 +117,9 @@ def main(ctx) -> None:
     for split in ("valid", "test"):
         metrics.update({f"{split}_{k}": v for k, v in summarize(per_user[per_user.split == split]).items()})
     ctx.log.info("metrics %s", metrics)
-    ctx.log_metrics({k.replace("@", "_at_"): v for k, v in metrics.items()})
+    ctx.log_final(metrics)
     io.write_json(metrics, a.metrics)
+    ctx.log_artifact(a.per_user, "predictions")
     io.write_json({"train_seconds": summary["train_seconds"], "latency_ms_per_user": latency_ms,
                    "curve": summary["curve"]}, a.timing)
     a.model_dir.mkdir(parents=True, exist_ok=True)
@@ -126,6 +128,9 @@ def main(ctx) -> None:
     io.write_json({"geometry": dataclasses.asdict(g), "vocab_level_sizes": list(vocab.level_sizes),
                    "setting": a.setting, "history": cfg.history, "t5": json.loads(model.config.to_json_string())},
                   a.model_dir / "config.json")
+    ctx.log_model(a.model_dir, f"{a.model}-{a.dataset}-{a.method}-{a.setting}", "t5-generative-recommender",
+                  {"dataset": a.dataset, "method": a.method, "model": a.model, "setting": a.setting,
+                   "params": n_params, "best_epoch": summary["best_epoch"]})
 
 
 if __name__ == "__main__":

@@ -178,7 +178,7 @@ def train_sasrec(
     tgt = _left_pad([s[1:] for s in rows], cfg.max_len).to(device)  # [N, L] aligned with inp
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sel = EpochSelector(validate, cfg.epochs, cfg.eval_every, log)
-    t0 = time.perf_counter()
+    t0, step = time.perf_counter(), 0
     for epoch in range(cfg.epochs):
         model.train()
         perm = torch.randperm(len(rows), generator=g)
@@ -203,8 +203,11 @@ def train_sasrec(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            loss_sum += loss.item()
+            value = loss.item()
+            loss_sum += value
+            log({"train/step_loss": value}, step)  # per optimizer step; the epoch mean is train/loss
             n_batches += 1
+            step += 1
         sel.end_epoch(model, epoch, loss_sum / n_batches)
     model.load_state_dict(sel.best_state)
     return model, {"best_epoch": sel.best_epoch, "curve": sel.curve, "train_seconds": time.perf_counter() - t0}

@@ -1,1 +1,0 @@
-"""The evaluate stage: every metric the pipeline computed, collected into reports/."""

@@ -1,0 +1,48 @@
+"""Stage mta_curve: the learning curve of the cached-feature methods (per-task adapters and
+two-stage MTA) over the training sizes ``mta.data.curve``, scored on the full test split,
+with its figure. The method comparison (mta_stage1, mta_stage2, mta_baseline) stays on the
+``mta.data.n_train`` rows every method trains on; this curve is reported beside it."""
+
+from pathlib import Path
+
+from lmrepro import io
+from lmrepro.mta import curve, methods
+from lmrepro.mta.data import DataConfig
+from lmrepro.mta.mixture import MixtureConfig
+from lmrepro.mta.pipeline import Timing, features_for, load_inputs, log_training_inputs
+from lmrepro.mta.schemas import CurveScores
+from lmrepro.mta.train import Inputs, TrainConfig
+from lmrepro.stage import Stage
+
+stage = Stage(track="mta", name="mta_curve")
+stage.add_argument("--examples", type=Path, required=True)
+stage.add_argument("--tokens", type=Path, required=True)
+stage.add_argument("--features", type=Path, required=True)
+stage.add_argument("--scores", type=Path, required=True, help="data/mta/curve.parquet (CurveScores)")
+stage.add_argument("--figure", type=Path, required=True, help="reports/mta/curve.png")
+stage.add_argument("--timing", type=Path, required=True, help="reports/mta/timing/mta_curve.json (wall times)")
+
+
+@stage.main
+def main(ctx) -> None:
+    data_cfg = ctx.config(DataConfig, "mta.data")
+    mix = ctx.config(MixtureConfig, "mta.mixture")
+    stage1 = ctx.config(TrainConfig, "mta.stage1")
+    stage2 = ctx.config(methods.Stage2Config, "mta.stage2")
+    timing = Timing("mta_curve", ctx.threads, str(ctx.device))
+    log_training_inputs(ctx, ctx.args.examples, ctx.args.tokens, ctx.args.features)
+    loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens)
+    inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
+    seeds = curve.first_seeds(list(ctx.section("mta.seeds")), int(ctx.section("mta.curve.seeds")))
+    scores = curve.run(loaded.encoder, loaded.examples, inputs, mix, stage1, stage2, data_cfg.curve,
+                       seeds, ctx.progress, ctx.log_metrics)
+    scores = io.write_table(scores, ctx.args.scores, CurveScores)
+    for rec in curve.summary(scores).to_dict("records"):
+        ctx.log.info("curve %s n=%d (%.0f rows/task): macro %.4f +- %.4f", rec["method"], rec["n_train"],
+                     rec["rows"], rec["mean"], rec["std"])
+    curve.render_figure(scores, ctx.args.figure)
+    timing.write(ctx.args.timing)
+
+
+if __name__ == "__main__":
+    stage.run()

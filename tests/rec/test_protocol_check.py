@@ -1,0 +1,122 @@
+"""The protocol check (rec.protocol_check; lmrepro.rec.protocol, stages rec_peer --block
+and rec_protocol): our SASRec/MostPop numbers beside the published TIGER-table SASRec row,
+relative gaps against the tolerance, the SASRec setting beside the paper's, the share of
+unseen test targets, and the report table, at smoke size through the real stages."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from lmrepro import config, io
+from lmrepro.errors import LmreproError
+from lmrepro.rec import report
+from lmrepro.rec.protocol import ProtocolCheckConfig, check, unseen_test_share
+from lmrepro.rec.published import TIGER_TABLE
+from lmrepro.rec.schemas import UserMetrics
+from tests.rec.test_stages_smoke import SMOKE, USERS, _run, tiny  # noqa: F401  (the 30-user fixture)
+
+SASREC = dict(zip(("hr@5", "ndcg@5", "hr@10", "ndcg@10"), TIGER_TABLE["beauty"]["SASRec"]))
+
+
+def _metrics(scale_hr10: float, scale_ndcg10: float) -> dict:
+    m = {"users": 100, "best_epoch": 3, "params": 5}
+    m.update({f"test_{c}": v for c, v in SASREC.items()})
+    m["test_hr@10"] *= scale_hr10
+    m["test_ndcg@10"] *= scale_ndcg10
+    return m
+
+
+def test_unseen_test_share_counts_targets_missing_from_train_and_valid():
+    df = pd.DataFrame({"user": [1, 1, 1, 2, 2, 2], "item": [10, 11, 12, 20, 10, 30],
+                       "split": ["train", "valid", "test", "train", "valid", "test"]})
+    assert unseen_test_share(df) == 1.0  # test items 12 and 30: in no train/valid row
+    df.loc[2, "item"] = 20  # user 1's test item now seen in user 2's train row
+    assert unseen_test_share(df) == 0.5
+    df.loc[5, "item"] = 11  # user 2's test item seen in user 1's valid row
+    assert unseen_test_share(df) == 0.0
+
+
+@pytest.mark.parametrize("hr,ndcg,within", [(1.10, 0.90, True), (0.80, 1.0, False), (1.0, 1.2, False)])
+def test_check_applies_the_tolerance_to_hr10_and_ndcg10(hr, ndcg, within):
+    cfg = ProtocolCheckConfig(sasrec={"epochs": 8, "hidden": 64, "max_len": 50})
+    rec = check("beauty", {"sasrec": _metrics(hr, ndcg), "mostpop": _metrics(0.5, 0.5)}, cfg,
+                {"users": 100, "unseen_test_share": 0.0})
+    rows = {r["peer"]: r for r in rec["peers"]}
+    assert rows["sasrec"]["within_tolerance"] is within
+    assert rows["sasrec"]["rel_gap"]["hr@10"] == pytest.approx(hr - 1)
+    assert rows["sasrec"]["best_epoch"] == 3
+    assert rows["mostpop"]["published"] is None and rows["mostpop"]["within_tolerance"] is None
+    assert {"epochs", "hidden"} <= set(rec["sasrec_differs"]) and "max_len" not in rec["sasrec_differs"]
+
+
+def test_config_names_the_bad_key():
+    with pytest.raises(LmreproError, match="rec.protocol_check.datasets"):
+        ProtocolCheckConfig(datasets=["movielens"])
+    with pytest.raises(LmreproError, match="rec.protocol_check.tolerance"):
+        ProtocolCheckConfig(tolerance=1.5)
+    with pytest.raises(LmreproError, match="unknown peer"):
+        check("beauty", {"bpr": _metrics(1, 1)}, ProtocolCheckConfig(), {})
+
+
+def _block(max_users: int) -> dict:
+    block = dict(config.get_key(SMOKE, "rec.protocol_check"))
+    block["subset"] = {"max_users": max_users, "seed": 0}
+    return block
+
+
+def _cfg(block: dict) -> str:
+    return json.dumps({"rec.protocol_check": block, "runtime": {**SMOKE["runtime"], "threads": 1}})
+
+
+def test_protocol_check_stages_at_smoke_size(tiny):  # noqa: F811
+    from lmrepro.stages import rec_peer, rec_protocol
+
+    root, inter, _ = tiny
+    out = root / "protocol"
+    block = _block(USERS - 10)  # a sample of the fixture: the report must say so
+    peers = []
+    for peer in ("mostpop", "sasrec"):
+        extra = ["--model-dir", str(out / "model"), "--timing", str(out / "t.json")] if peer == "sasrec" else []
+        metrics = out / f"protocol-beauty-{peer}.json"
+        _run(rec_peer, ["--dataset", "beauty", "--peer", peer, "--block", "rec.protocol_check",
+                        "--interactions", str(inter), "--per-user", str(out / f"{peer}.parquet"),
+                        "--metrics", str(metrics), *extra, "--cfg", _cfg(block)])
+        assert io.read_json(metrics)["users"] == USERS - 10
+        assert len(io.read_table(out / f"{peer}.parquet", UserMetrics)) == 2 * (USERS - 10)
+        peers.append(metrics)
+    timing = io.read_json(out / "t.json")
+    assert len(timing["curve"]) == block["sasrec"]["epochs"] and timing["train_cpu_seconds"] > 0
+    table = root / "beauty.parquet"
+    dest = root / "reports" / "rec" / "protocol_check.json"
+    _run(rec_protocol, ["--interactions", str(table), "--peers", *map(str, peers), "--out", str(dest),
+                        "--cfg", _cfg(block)])
+    rec = io.read_json(dest)["datasets"][0]
+    assert rec["users"] == USERS - 10 and rec["dataset_users"] == USERS and rec["all_users"] is False
+    assert 0.0 < rec["unseen_test_share"] <= 1.0  # a 20-user sample cannot have seen every target
+    assert [p["peer"] for p in rec["peers"]] == ["mostpop", "sasrec"]
+    md = "\n".join(report._protocol(root))
+    assert "| beauty | SASRec (ours) | 20 |" in md and "| beauty | SASRec (TIGER paper) | 30 | 0.0387 |" in md
+    assert "a seeded sample of 20 of 30 users" in md
+    sas = rec["peers"][1]
+    assert f"our SASRec {'agrees with' if sas['within_tolerance'] else 'does not agree with'}" in md
+    assert f"selected epoch {sas['best_epoch'] + 1}" in md
+    assert f"{rec['unseen_test_share']:.1%}" in md
+
+
+def test_protocol_stage_rejects_a_foreign_metrics_file(tiny, tmp_path):  # noqa: F811
+    from lmrepro.stages import rec_protocol
+
+    root, inter, _ = tiny
+    bad = tmp_path / "peer-beauty-sasrec.json"
+    io.write_json(_metrics(1, 1), bad)
+    with pytest.raises(SystemExit) as exit_:
+        rec_protocol.stage.run(["--interactions", str(root / "beauty.parquet"), "--peers", str(bad),
+                                "--out", str(tmp_path / "o.json"), "--cfg", _cfg(_block(0))])
+    assert exit_.value.code != 0
+
+
+def test_render_without_the_check_adds_nothing(tmp_path):
+    assert report._protocol(tmp_path) == []
