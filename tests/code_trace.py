@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
 
 TRACER = Path(__file__).resolve().parent / "import_trace"
 
@@ -44,7 +43,9 @@ def loaded_files(folder: Path) -> dict[str, set[str]]:
 
 
 def declared_in_dvc_yaml(root: Path) -> dict[str, set[str]]:
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    from lmrepro import dvcgen
+
+    stages = dvcgen.load_stages(root)
     return {log_of(st["cmd"]): set(st["deps"]) for st in stages.values()}
 
 

@@ -82,7 +82,10 @@ def smoke_copy(dest: Path) -> Path:
 
 
 def dvc_stages(root: Path) -> dict:
-    return yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    """dvc.yaml's stages, matrix/foreach entries expanded to the names DVC gives them."""
+    from lmrepro import dvcgen
+
+    return dvcgen.load_stages(root)
 
 
 def affected_stages(stages: dict, key: str) -> set[str]:

@@ -14,7 +14,6 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 
 from lmrepro import codedeps, dvcgen
 from tests.conftest import REPO
@@ -57,7 +56,7 @@ def test_snakefile_jobs_declare_the_import_closure_of_their_stage(snakemake_jobs
 
 
 def test_dvc_stages_declare_the_import_closure_of_their_stage():
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    stages = dvcgen.load_stages(REPO)
     wrong = {}
     for name, stage in stages.items():
         declared, needed = _code(stage["deps"]), _closure(_stage_module(stage["cmd"]))

@@ -17,7 +17,7 @@ from tests.pipeline_helpers import changed_stages, clone_copy, lock_entries, sh
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 SMOKE = ["--configfile", "params.yaml", "workflow/profiles/smoke/params.yaml"]
-NLU = ["fetch-nlu", "build_nlu"]
+NLU = ["fetch@nlu", "build_nlu"]  # DVC names: rule@<wildcard values> (lmrepro.dvcgen)
 
 
 def test_readme_partial_run_exits_0_and_records_only_its_stages(tmp_path, record_fault):
@@ -50,22 +50,22 @@ def test_default_run_after_smoke_never_records_smoke_outputs(tmp_path, record_fa
 
     run = sh(["snakemake", "--cores", "1", "data/nlu/tasks.parquet", "--forcerun", "build_nlu"], root)
     log = run.stdout + run.stderr
-    # both ran: the smoke run's fetch-nlu output is in runs/smoke, not the default's data/
+    # both ran: the smoke run's fetch@nlu output is in runs/smoke, not the default's data/
     assert "recorded 2 stage(s) this run ran and 0 it found up to date" in log, log[-3000:]
     after = lock_entries(root)
     assert {n for n in before if before[n] != after.get(n)} <= set(NLU)
     assert not changed_stages(root, NLU)
-    smoke_made = ["fetch-rec", "build_rec-beauty", "rec_index-beauty-random"]
-    assert all(after[n] == before[n] for n in smoke_made)
-    assert "rec_index-beauty-random" in changed_stages(root, smoke_made)
-    vouched = [n for n in smoke_made if after[n] != before[n]]
+    smoke_made = ["fetch@rec", "build_rec@beauty", "rec_index@beauty-random"]
+    assert all(after.get(n) == before.get(n) for n in smoke_made)
+    assert "rec_index@beauty-random" in changed_stages(root, smoke_made)
+    vouched = [n for n in smoke_made if after.get(n) != before.get(n)]
     record_fault("smoke-profile outputs on disk before a default run (dvc.lock)",
                  "a smoke run of two targets, then a default-params run of build_nlu",
                  f"smoke run: {first_line(smoke.stdout + smoke.stderr, 'dvc.lock left as it was')}; default run: "
                  f"{first_line(log, 'recorded 2 stage(s)')}",
                  lost_summary(lost=[f"dvc.lock vouches for smoke output {n}" for n in vouched],
                               checked=f"dvc.lock entries of {len(smoke_made)} smoke-made stages unchanged; "
-                              "dvc reports rec_index-beauty-random as changed"))
+                              "dvc reports rec_index@beauty-random as changed"))
 
 
 def test_commit_refuses_unknown_stages_and_missing_outputs(tmp_path):

@@ -27,7 +27,7 @@ from tests.pipeline_helpers import BIN, SHARED_DATA, changed_stages, sh, smoke_c
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 TARGETS = ["reports/metrics/rec/index-beauty-random.json", "reports/metrics/rec/index-beauty-sci.json"]
-STAGES = ["fetch-rec", "build_rec-beauty", "rec_index-beauty-random", "rec_index-beauty-sci"]
+STAGES = ["fetch@rec", "build_rec@beauty", "rec_index@beauty-random", "rec_index@beauty-sci"]
 SEED = int(os.environ.get("LMREPRO_KILL_SEED", "20"))
 # What a user has: make's own variables, but the venv of the test session (no install).
 MAKE = ["make", "-o", ".venv/.installed", "-o", ".venv/bin/python", "reproduce", "CORES=1", f"TARGETS={' '.join(TARGETS)}"]

@@ -56,7 +56,7 @@ def test_mlflow_holds_one_finished_run_per_stage(smoke_repo):
     root, _ = smoke_repo
     from mlflow.tracking import MlflowClient
 
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    stages = dvc_stages(root)
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     exps = [e.experiment_id for e in client.search_experiments() if e.name.startswith("lmrepro-")]
     finished = client.search_runs(exps, filter_string="attributes.status = 'FINISHED'", max_results=5000)
@@ -98,7 +98,7 @@ def test_editing_an_mta_model_file_reruns_exactly_its_dependents(smoke_repo):
     planned = set(re.findall(r"^(?:local)?rule (\w+):", dry.stdout + dry.stderr, re.M)) - {"all"}
     assert planned == MTA_RULES | EDGE_READERS | {"edge_energy", "evaluate"}, dry.stdout[-3000:]
     stale = {line[:-1] for line in status.stdout.splitlines() if line.endswith(":") and not line[0].isspace()}
-    expected = {n for n in dvc_stages(root) if n.split("-")[0] in MTA_RULES | EDGE_READERS | {"evaluate"}}
+    expected = {n for n in dvc_stages(root) if n.split("@")[0] in MTA_RULES | EDGE_READERS | {"evaluate"}}
     assert stale == expected, status.stdout
     again = sh(["snakemake", "-n", "--cores", "2"], root)
     assert "Nothing to be done" in again.stdout + again.stderr, "restoring model.py must leave nothing to do"
@@ -115,7 +115,7 @@ def test_changed_knob_reruns_exactly_the_dependent_stages(smoke_repo):
     allowed = affected_stages(dvc_stages(root), "data.corpus")
     assert "build_corpus" in ran and "evaluate" in ran, repro.stdout
     assert ran <= allowed, ran - allowed
-    assert not ran & {"fetch-rec", "build_nlu", "mta_stage1", "rec_index-beauty-random"}
+    assert not ran & {"fetch@rec", "build_nlu", "mta_stage1", "rec_index@beauty-random"}
     assert "up to date" in sh([sys.executable, "-m", "dvc", "status"], root).stdout
 
 def test_pipeline_summary_run_links_every_stage_run(smoke_repo):
@@ -127,7 +127,7 @@ def test_pipeline_summary_run_links_every_stage_run(smoke_repo):
     summaries = client.search_runs([exp.experiment_id])
     assert summaries, "no pipeline summary run"
     first = sorted(summaries, key=lambda r: r.info.start_time)[0]
-    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    stages = dvc_stages(root)
     linked = {k: v for k, v in first.data.params.items() if k.startswith("run.")}
     assert len(linked) == len(stages)
     assert first.data.metrics["stages_failed"] == 0
@@ -193,7 +193,15 @@ def test_mlflow_ui_shows_the_runs_in_a_real_browser(smoke_repo, tmp_path):
                 return json.loads(r.read())
 
         exps = {e["name"]: e for e in api("experiments/search", {"max_results": 100})["experiments"]}
-        kinds = {name: {t["key"]: t["value"] for t in e.get("tags", [])}.get("mlflow.experimentKind") for name, e in exps.items()}
+        # MLflow creates the empty "Default" experiment (id 0) with every store; ours are the
+        # lmrepro-* ones, and nothing may be logged outside them.
+        ours = {name: e for name, e in exps.items() if name.startswith("lmrepro-")}
+        assert {"lmrepro-pipeline", "lmrepro-rec"} <= set(ours), sorted(exps)
+        strays = set(exps) - set(ours)
+        if strays:
+            stray_ids = [exps[name]["experiment_id"] for name in strays]
+            assert not api("runs/search", {"experiment_ids": stray_ids, "max_results": 10}).get("runs"), strays
+        kinds = {name: {t["key"]: t["value"] for t in e.get("tags", [])}.get("mlflow.experimentKind") for name, e in ours.items()}
         assert set(kinds.values()) == {"custom_model_development"}, kinds  # the classic runs/charts view
         exp_id = exps["lmrepro-rec"]["experiment_id"]
         runs = api("runs/search", {"experiment_ids": [exp_id], "max_results": 1000})["runs"]

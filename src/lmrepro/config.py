@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -26,12 +27,28 @@ from lmrepro.errors import LmreproError
 from lmrepro.paths import repo_root, schema_dir
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader that also reads YAML 1.2 floats without a dot (``1e-05``).
+
+    Why: `dvc exp run -S` rewrites params.yaml with ruamel (YAML 1.2), which writes 1e-5
+    as ``1e-05``; PyYAML (YAML 1.1) would read that back as a string and the schema check
+    would reject a value the user never changed.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise LmreproError(f"{path}: parameter file not found")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as err:
         raise LmreproError(f"{path}: not valid YAML ({err})") from err
     if data is None:

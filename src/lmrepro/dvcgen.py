@@ -5,8 +5,17 @@ default target (params.yaml only, every job forced) and writes one DVC stage per
 the same command with ``--cfg <json>`` replaced by ``--keys <dotted keys>`` (DVC reads
 params.yaml and tracks exactly those keys), the job's inputs as deps (data and the
 package sources the rule lists) and its outputs as outs. Outputs under reports/ are
-committed to git, so DVC does not cache them; those under reports/metrics/ are DVC
-metrics, cached (git ignores them) so that `dvc push`/`dvc pull` carry them.
+committed to git, so DVC does not cache them; the per-stage metrics files under
+reports/metrics/ are cached outs (git ignores them) so that `dvc push`/`dvc pull` carry
+them. DVC's metrics are the small headline files only (reports/headline/<track>.json,
+see lmrepro.dvcviews), and its plots the x/y tables under reports/plots/ plus the PNGs.
+
+A rule with wildcards becomes one templated stage: ``matrix`` where its jobs are the full
+product of the wildcard values, else ``foreach`` over a dict keyed the way DVC names
+matrix stages. Either way the job ``rule`` with wildcards ``a=x, b=y`` is the DVC stage
+``rule@x-y`` (a rule without wildcards keeps its name), so `dvc repro rule@x-y`,
+``dvc status`` and the ``commit`` below address single jobs, and dvc.yaml stays short.
+:func:`load_stages` expands the templates the way DVC does (a test compares the two).
 
     python -m lmrepro.dvcgen write    # regenerate dvc.yaml
     python -m lmrepro.dvcgen check    # exit 1 if the committed dvc.yaml is stale
@@ -25,8 +34,10 @@ from __future__ import annotations
 import contextlib
 import difflib
 import io as _io
+import itertools
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -37,10 +48,13 @@ from typing import Any
 
 import yaml
 
+from lmrepro import dvcviews
 from lmrepro.errors import LmreproError
 from lmrepro.paths import repo_root
 
 PLOT_SUFFIXES = (".png", ".svg", ".csv")
+HEADLINE_FILES = set(dvcviews.headline_paths())
+PLOT_TABLES = set(dvcviews.plot_paths())
 
 HEADER = """\
 # GENERATED from the Snakefile by `make dvc.yaml` (python -m lmrepro.dvcgen write).
@@ -87,8 +101,10 @@ def _jobs(root: Path):
 
 
 def stage_name(rule: str, wildcards: dict) -> str:
-    """The DVC stage of a Snakemake job: rule name, then wildcard values in order."""
-    return "-".join([rule, *map(str, wildcards.values())])
+    """The DVC stage of a Snakemake job: ``rule``, or ``rule@v1-v2`` with its wildcard
+    values in order (the name DVC gives a ``matrix`` stage's item)."""
+    values = [str(v) for v in wildcards.values()]
+    return f"{rule}@{'-'.join(values)}" if values else rule
 
 
 def _stage_name(job: dict) -> str:
@@ -106,36 +122,147 @@ def _dvc_cmd(job: dict) -> tuple[str, list[str]]:
     return shellcmd.replace(cfg_arg, "--keys " + " ".join(keys)), keys
 
 
+def _job_stage(job: dict) -> dict:
+    """The DVC stage of one job, fully expanded."""
+    cmd, keys = _dvc_cmd(job)
+    outs, metrics = [], []
+    for out in job["output"]:
+        if out in HEADLINE_FILES:  # committed to git, what `dvc metrics show/diff` read
+            metrics.append({out: {"cache": False}})
+        elif out.startswith("reports/metrics/"):  # per-stage numbers: DVC-cached, not DVC metrics
+            outs.append(out)
+        elif out.startswith("reports/"):
+            outs.append({out: {"cache": False}})
+        else:
+            outs.append(out)
+    # absolute inputs lie outside the repository (the raw-data mirror's files): machine-specific, no deps
+    deps = [d for d in job["input"] if not Path(d).is_absolute()]
+    stage: dict = {"cmd": cmd, "deps": sorted(dict.fromkeys(deps)), "params": keys}
+    if outs:
+        stage["outs"] = outs
+    if metrics:
+        stage["metrics"] = metrics
+    return stage
+
+
+_TOKEN = "(?<![A-Za-z0-9_]){}(?![A-Za-z0-9_])"  # a wildcard value as a whole word of a path or command
+
+
+def _map_strings(obj: Any, fn) -> Any:
+    if isinstance(obj, str):
+        return fn(obj)
+    if isinstance(obj, list):
+        return [_map_strings(v, fn) for v in obj]
+    if isinstance(obj, dict):
+        return {_map_strings(k, fn): _map_strings(v, fn) for k, v in obj.items()}
+    return obj
+
+
+def _abstract(stage: dict, wildcards: dict, whole_words: bool = True) -> dict:
+    """``stage`` with each wildcard value replaced by ``${item.<wildcard>}`` (longest first):
+    as whole words (``sci`` not inside ``sci_leak``), or anywhere (``2022`` in ``s2022``)."""
+    pairs = sorted(wildcards.items(), key=lambda kv: -len(str(kv[1])))
+    pattern = _TOKEN if whole_words else "{}"
+
+    def fn(text: str) -> str:
+        for name, value in pairs:
+            text = re.sub(pattern.format(re.escape(str(value))), "${item.%s}" % name, text)
+        return text
+
+    return _map_strings(stage, fn)
+
+
+def _render(template: dict, item: dict, key: str | None = None) -> dict:
+    """DVC's interpolation of ``${item.x}`` (and ``${key}`` in a foreach) in every string."""
+    def fn(text: str) -> str:
+        text = re.sub(r"\$\{item\.(\w+)\}", lambda m: str(item[m.group(1)]), text)
+        return text.replace("${key}", key) if key is not None else text
+
+    return _map_strings(template, fn)
+
+
+def _canonical(stage: dict) -> dict:
+    """Order-free form of a stage for comparisons (DVC does not care about list order)."""
+    return {k: sorted(v, key=json.dumps) if isinstance(v, list) else v for k, v in stage.items()}
+
+
+def _templated(rule: str, jobs: list[dict]) -> dict:
+    """One dvc.yaml entry (matrix or foreach) that expands to exactly these jobs' stages."""
+    names = list(jobs[0]["wildcards"])
+    if any(list(j["wildcards"]) != names for j in jobs):
+        raise LmreproError(f"rule {rule}: its jobs have different wildcards")
+    stages = [(dict(j["wildcards"]), _job_stage(j)) for j in jobs]
+    # the first abstraction (of any job, whole words first) that reproduces every job
+    tries = ((w, st, whole) for whole in (True, False) for w, st in stages)
+    for wildcards, candidate, whole in tries:
+        template = _abstract(candidate, wildcards, whole)
+        if all(_canonical(_render(template, w)) == _canonical(st) for w, st in stages):
+            break
+    else:
+        raise LmreproError(f"rule {rule}: no template with ${{item.<wildcard>}} reproduces all its jobs "
+                           "(a wildcard value also occurs as a fixed word in its command or paths?)")
+    values = {n: list(dict.fromkeys(str(w[n]) for w, _ in stages)) for n in names}
+    combos = {tuple(str(w[n]) for n in names) for w, _ in stages}
+    if combos == set(itertools.product(*values.values())):
+        return {"matrix": values, **template}
+    items = {"-".join(str(w[n]) for n in names): {n: str(w[n]) for n in names} for w, _ in stages}
+    return {"foreach": dict(sorted(items.items())), "do": template}
+
+
 def build(root: Path | None = None) -> str:
     root = root or repo_root()
-    stages: dict[str, dict] = {}
-    plots: list[str] = []
+    by_rule: dict[str, list[dict]] = {}
+    order: dict[str, int] = {}
+    plots: list = []
     for job in sorted(_jobs(root), key=lambda j: (j["order"], _stage_name(j))):
-        cmd, keys = _dvc_cmd(job)
-        outs, metrics = [], []
+        by_rule.setdefault(job["rule"], []).append(job)
+        order[job["rule"]] = job["order"]
         for out in job["output"]:
-            if out.startswith("reports/metrics/"):
-                metrics.append(out)
-            elif out in ("reports/metrics.json", "reports/claims.json"):  # committed to git, read by `dvc metrics`
-                metrics.append({out: {"cache": False}})
-            elif out.startswith("reports/"):
-                outs.append({out: {"cache": False}})
-            else:
-                outs.append(out)
-        # absolute inputs lie outside the repository (the raw-data mirror's files): machine-specific, no deps
-        deps = [d for d in job["input"] if not Path(d).is_absolute()]
-        stage: dict = {"cmd": cmd, "deps": sorted(dict.fromkeys(deps)), "params": keys}
-        if outs:
-            stage["outs"] = outs
-        if metrics:
-            stage["metrics"] = metrics
-        stages[_stage_name(job)] = stage
-        plots += [o for o in job["output"] if o.startswith("reports/") and o.endswith(PLOT_SUFFIXES)]
+            if out in PLOT_TABLES:
+                plots.append(dvcviews.dvc_plot_entry(out))
+            elif out.startswith("reports/") and out.endswith(PLOT_SUFFIXES):
+                plots.append(out)
+    stages: dict[str, dict] = {}
+    for rule in sorted(by_rule, key=order.__getitem__):
+        jobs = by_rule[rule]
+        if jobs[0]["wildcards"]:
+            stages[rule] = _templated(rule, jobs)
+        else:
+            stages[rule] = _job_stage(jobs[0])
     spec: dict = {"stages": stages}
-    if plots:
-        spec["plots"] = sorted(dict.fromkeys(plots))  # `dvc plots show` / `dvc plots diff`
+    if plots:  # `dvc plots show` / `dvc plots diff`: x/y tables first, then the figures
+        tables = sorted((p for p in plots if isinstance(p, dict)), key=lambda p: next(iter(p)))
+        images = sorted(dict.fromkeys(p for p in plots if isinstance(p, str)))
+        spec["plots"] = [*tables, *images]
     body = yaml.safe_dump(spec, sort_keys=False, width=200)
     return HEADER + body
+
+
+def expand_stages(stages: dict) -> dict[str, dict]:
+    """dvc.yaml's ``stages`` with every matrix/foreach entry expanded, named as DVC names them."""
+    out: dict[str, dict] = {}
+    for name, stage in stages.items():
+        if "matrix" in stage:
+            template = {k: v for k, v in stage.items() if k != "matrix"}
+            keys = list(stage["matrix"])
+            for combo in itertools.product(*(stage["matrix"][k] for k in keys)):
+                item = dict(zip(keys, map(str, combo)))
+                out[f"{name}@{'-'.join(item.values())}"] = _render(template, item)
+        elif "foreach" in stage:
+            for key, item in stage["foreach"].items():
+                out[f"{name}@{key}"] = _render(stage["do"], item, key)
+        else:
+            out[name] = stage
+    return out
+
+
+def load_stages(root: Path | None = None) -> dict[str, dict]:
+    """The expanded stages of ``root``'s dvc.yaml (what `dvc stage list` lists)."""
+    root = root or repo_root()
+    path = root / "dvc.yaml"
+    if not path.is_file():
+        raise LmreproError(f"{path}: not found (run `make dvc.yaml`)")
+    return expand_stages(yaml.safe_load(path.read_text())["stages"])
 
 
 def write(root: Path | None = None) -> Path:
@@ -161,7 +288,7 @@ def _stage_outputs(stage: dict) -> list[str]:
 
 def output_mtimes(root: Path, names: list[str]) -> dict[Path, int]:
     """mtime (ns) of every file and folder among these stages' outputs."""
-    spec = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    spec = load_stages(root)
     times: dict[Path, int] = {}
     for name in names:
         for out in _stage_outputs(spec[name]):
@@ -196,7 +323,7 @@ def commit(root: Path | None = None, names: list[str] | tuple[str, ...] = ()) ->
     names = list(dict.fromkeys(names))
     if not names:
         return []
-    spec = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    spec = load_stages(root)
     unknown = [n for n in names if n not in spec]
     if unknown:
         raise LmreproError(f"dvc.yaml: no stage {', '.join(unknown)} (stale? run `make dvc.yaml`)")
@@ -288,7 +415,7 @@ def why_not_verified(job: Any, persistence: Any, root: Path) -> str | None:
 def invocation_stages(workflow: Any, root: Path | None = None) -> Invocation:
     """Classify the jobs of the DAG that ``workflow`` (Snakemake's, in ``onsuccess``) just ran."""
     root = root or repo_root()
-    known = set(yaml.safe_load((root / "dvc.yaml").read_text())["stages"])
+    known = set(load_stages(root))
     dag, result = workflow.dag, Invocation()
     for job in dag.jobs:
         if not job.rule.shellcmd:  # `rule all` and other aggregations

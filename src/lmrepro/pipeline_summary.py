@@ -6,9 +6,7 @@ with the same wildcards (rec_peer serves the peers and the protocol check), so t
 with two equal param keys: the summary crashed after every stage had finished and the
 run's dvc.lock record was never written. Here labels are made unique (the run id is
 appended to a repeated one) and a failing summary is a warning, never a failed pipeline:
-tracking must not decide whether results exist. (tracking.summarize_invocation is the
-previous version; it goes once tracking.py changes for another reason, because editing
-it makes every stage's code input newer than its outputs.)
+tracking must not decide whether results exist.
 """
 
 from __future__ import annotations
@@ -73,7 +71,7 @@ def summarize_invocation(invocation_id: str, status: str = "FINISHED", root: Pat
         ]
         collected = output_root(root) / "reports" / "metrics.json"
         if collected.is_file():
-            flat = tracking._flatten_numbers(json.loads(collected.read_text()))
+            flat = flatten_numbers(json.loads(collected.read_text()))
             metrics += [Metric(tracking._metric_key(k)[:250], v, now, 0) for k, v in sorted(flat.items())]
         params = list({p.key: p for p in (Param(tracking._metric_key(f"run.{row['stage']}")[:250], row["run_id"])
                                           for row in table)}.values())
@@ -92,6 +90,16 @@ def summarize_invocation(invocation_id: str, status: str = "FINISHED", root: Pat
     finally:
         retry(c.set_terminated, run_id, status=status)  # never left RUNNING, even half-written
     return run_id
+
+
+def flatten_numbers(node, prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    if isinstance(node, dict):
+        for key, value in node.items():
+            out.update(flatten_numbers(value, f"{prefix}{key}/" if prefix or key else ""))
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        out[prefix.rstrip("/")] = float(node)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

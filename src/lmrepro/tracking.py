@@ -499,67 +499,6 @@ def init(root: Path | None = None) -> None:
     reap_stale_runs(root)
 
 
-def summarize_invocation(invocation_id: str, status: str = "FINISHED", root: Path | None = None) -> str | None:
-    """One run in ``lmrepro-pipeline`` per `snakemake` call, linking its stage runs.
-
-    Its params say what ran (stage run ids by stage), its metrics how it went (stages,
-    failures, summed stage time) plus the collected results of reports/metrics.json.
-    """
-    import json as _json
-
-    from mlflow.entities import Metric, Param
-
-    root = root or repo_root()
-    c = client(root)
-    experiments = {e.experiment_id: e.name for e in retry(c.search_experiments) if e.name.startswith(EXPERIMENT_PREFIX)}
-    runs = retry(c.search_runs, list(experiments), filter_string=f"tags.`lmrepro.invocation_id` = '{invocation_id}'", max_results=5000)
-    for parent in (r for r in runs if r.data.tags.get(PARENT_TAG) == "true"):
-        retry(c.set_terminated, parent.info.run_id, status=status)  # the orchestrator's verdict
-    runs = [r for r in runs if "lmrepro.stage" in r.data.tags]
-    if not runs:
-        return None
-    commit, dirty = git_state(root)
-    summary = retry(
-        c.create_run,
-        ensure_experiment("pipeline", root),
-        run_name=f"pipeline-{invocation_id[:8]}",
-        tags={"lmrepro.invocation_id": invocation_id, "lmrepro.git_commit": commit, "lmrepro.git_dirty": str(dirty).lower(),
-              "lmrepro.orchestrator": orchestrator(), "mlflow.source.git.commit": commit,
-              "mlflow.source.name": orchestrator(), "mlflow.source.type": "JOB", "mlflow.user": user()},
-    )
-    run_id = summary.info.run_id
-    table = sorted(
-        ({"stage": run_label(r.data.tags), "run_id": r.info.run_id, "experiment": experiments[r.info.experiment_id],
-          "experiment_id": r.info.experiment_id, "status": r.info.status,
-          "seconds": r.data.metrics.get("stage_seconds")} for r in runs),
-        key=lambda row: row["stage"],
-    )
-    now = int(time.time() * 1000)
-    metrics = [
-        Metric("stages", len(table), now, 0),
-        Metric("stages_failed", sum(row["status"] != "FINISHED" for row in table), now, 0),
-        Metric("stage_seconds_total", sum(row["seconds"] or 0 for row in table), now, 0),
-    ]
-    collected = output_root(root) / "reports" / "metrics.json"
-    if collected.is_file():
-        flat = _flatten_numbers(_json.loads(collected.read_text()))
-        metrics += [Metric(_metric_key(k)[:250], v, now, 0) for k, v in sorted(flat.items())]
-    params = [Param(_metric_key(f"run.{row['stage']}")[:250], row["run_id"]) for row in table]
-    for i in range(0, len(metrics), 500):
-        retry(c.log_batch, run_id, metrics=metrics[i : i + 500], synchronous=True)
-    for i in range(0, len(params), 100):
-        retry(c.log_batch, run_id, params=params[i : i + 100], synchronous=True)
-    retry(c.log_dict, run_id, {"stage_runs": table}, "stage_runs.json")
-    lines = ["| stage | status | seconds | run |", "|---|---|---:|---|"]
-    lines += [f"| {row['stage']} | {row['status']} | {row['seconds'] or 0:.1f} | [{row['run_id'][:8]}](#/experiments/{row['experiment_id']}/runs/{row['run_id']}) |" for row in table]
-    retry(c.log_text, run_id, "\n".join(lines) + "\n", "stage_runs.md")
-    results_md = output_root(root) / "reports" / "results.md"
-    if results_md.is_file():
-        retry(c.log_artifact, run_id, str(results_md))
-    retry(c.set_terminated, run_id, status=status)
-    return run_id
-
-
 def run_label(tags: Mapping[str, str]) -> str:
     """stage[wildcard=value,...]: unique within an invocation, unlike the short run name."""
     import json as _json
@@ -569,30 +508,15 @@ def run_label(tags: Mapping[str, str]) -> str:
     return tags["lmrepro.stage"] + (f"[{inner}]" if inner else "")
 
 
-def _flatten_numbers(node, prefix: str = "") -> dict[str, float]:
-    out: dict[str, float] = {}
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out.update(_flatten_numbers(value, f"{prefix}{key}/" if prefix or key else ""))
-    elif isinstance(node, (int, float)) and not isinstance(node, bool):
-        out[prefix.rstrip("/")] = float(node)
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m lmrepro.tracking")
-    parser.add_argument("action", choices=["init", "uri", "reap", "summary"])
-    parser.add_argument("--status", default="FINISHED", choices=["FINISHED", "FAILED"])
+    parser.add_argument("action", choices=["init", "uri", "reap"])
     args = parser.parse_args(argv)
     if args.action == "init":
         init()
         print(f"MLflow store ready: {tracking_uri()}")
-    elif args.action == "summary":
-        invocation = os.environ.get("LMREPRO_INVOCATION_ID")
-        run_id = summarize_invocation(invocation, args.status) if invocation else None
-        print(f"pipeline summary run: {run_id}" if run_id else "no stage runs in this invocation")
     elif args.action == "uri":
         print(tracking_uri())
     else:

@@ -58,9 +58,9 @@ def test_tech_stage_cli_bad_file_is_a_clear_error_without_output(tmp_path):
 def test_energy_knobs_rerun_only_the_energy_stage():
     """dvc.yaml (generated from the Snakefile): edge.energy is read by edge_energy alone, and
     edge_energy reads no other edge section but edge.prune."""
-    import yaml
+    from lmrepro import dvcgen
 
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    stages = dvcgen.load_stages(REPO)
     readers = [name for name, st in stages.items() if any(str(p).startswith("edge.energy") for p in st["params"])]
     assert readers == ["edge_energy"]
     assert sorted(stages["edge_energy"]["params"]) == ["edge.energy", "edge.prune", "runtime"]

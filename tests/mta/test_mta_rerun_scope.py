@@ -9,7 +9,7 @@ def test_stage2_knob_reruns_stage2_and_downstream_only():
     # mta_curve trains stage 2 at every learning-curve size with the same settings
     ours = {"mta_stage2", "mta_stage2_neutral", "mta_curve", "mta_eval", "evaluate"}
     assert ours <= hit
-    assert not hit & {"mta_features", "mta_stage1", "build_nlu", "fetch-nlu"}
+    assert not hit & {"mta_features", "mta_stage1", "build_nlu", "fetch@nlu"}
     assert not {n for n in hit if n.startswith("mta_baseline")}
     # the only other consumers are the edge stages that read the trained bundle
     assert hit - ours <= {"edge_workload_ours", "edge_robustness", "edge_energy"}

@@ -151,7 +151,7 @@ def test_sigterm_ends_run_killed_and_sigkill_is_reaped_later(tmp_root):
 def test_dvc_mode_reads_params_file_and_validates_it_whole(tmp_root, rec_raw):
     args = ["-m", "lmrepro.stages.build_rec", "--dataset", "beauty", "--raw", str(rec_raw), "--out", str(tmp_root / "out.parquet"),
             "--metrics", str(tmp_root / "m.json"), "--keys", "data.rec"]
-    result = run_stage(args, tmp_root, {"DVC_STAGE": "build_rec-beauty"})
+    result = run_stage(args, tmp_root, {"DVC_STAGE": "build_rec@beauty"})
     assert result.returncode == 0, result.stderr
     assert runs(tmp_root)[0].data.tags["lmrepro.orchestrator"] == "dvc"
     params = (tmp_root / "params.yaml").read_text().replace("threads: 1", "threads: 1\n  bogus: 3")

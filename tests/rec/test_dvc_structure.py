@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import yaml
 
+from lmrepro import dvcgen
 from tests.conftest import REPO
 
 
 def _stages():
-    return yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    return dvcgen.load_stages(REPO)
+
+
+def _trained_on(stages: dict, method: str) -> set[str]:
+    """rec_train@<dataset>-<method>-<model>-<setting> stages of one indexing method."""
+    return {n for n in stages if n.startswith("rec_train@") and n.split("@")[1].split("-")[1] == method}
 
 
 def _downstream(stages: dict, seeds: set[str]) -> set[str]:
@@ -39,18 +45,18 @@ def test_each_indexing_knob_reaches_only_its_own_stages():
         key = f"rec.index.{method}"
         readers = {n for n, st in stages.items() if any(str(p) == key or str(p).startswith(key + ".")
                                                          for p in st.get("params", []))}
-        built = {f"rec_index-{d}-{method}" for d in params["datasets"]}
+        built = {f"rec_index@{d}-{method}" for d in params["datasets"]}
         if method not in set(params["indexings"]) | set(params["ablations"]):
             assert not readers, f"{key} read by {readers} but not built"
             continue
         assert readers == built, f"{key} is read by {sorted(readers - built)} too"
         rerun = _downstream(stages, readers)
-        allowed = {n for n in stages if n.startswith("rec_train-") and n.split("-")[2] == method} | built
+        allowed = _trained_on(stages, method) | built
         allowed |= {"rec_summary", "evaluate"}  # the track summary and the report read every run
         assert rerun <= allowed, f"changing {key} reruns {sorted(rerun - allowed)}"
         assert {"rec_summary", "evaluate"} <= rerun
         # and it does rerun every model trained on this indexing (ablations included)
-        trained = {n for n in stages if n.startswith("rec_train-") and n.split("-")[2] == method}
+        trained = _trained_on(stages, method)
         assert trained <= rerun
         if method in params["ablations"]:
             assert len(trained) == len(params["datasets"]) * len(params["ablation_models"]) * len(params["settings"])

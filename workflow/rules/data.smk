@@ -2,7 +2,8 @@
 
 
 # A group reruns when its manifest lines change (params.manifest: Snakemake's params
-# trigger) or a mirror file of it is replaced (input.sources), never for another group's.
+# trigger) or the bytes of one of its mirror files change (params.mirror), never for
+# another group's; the mirror files' mtimes do not count (ancient inputs).
 rule fetch:
     input:
         sources=mirror_files,
@@ -17,6 +18,7 @@ rule fetch:
     params:
         cfg=cfg("data.mirror", "data.manifest"),
         manifest=manifest_lines,
+        mirror=mirror_digests,
     shell:
         "python -m lmrepro.stages.fetch --group {wildcards.group} --out {output} {params.cfg} --log {log}"
 

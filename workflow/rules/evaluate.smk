@@ -1,5 +1,6 @@
 # Evaluation: every metric into reports/. Included last: the track rule files have
 # extended EVALUATE_INPUTS and REPORT_INPUTS by now.
+from lmrepro import dvcviews  # the headline and plot files DVC reads (lmrepro.dvcviews)
 
 
 rule evaluate:
@@ -30,6 +31,8 @@ rule evaluate:
             "reports/timing.md", caption="../report/timing.rst", category="Results"
         ),
         provenance="reports/provenance.md",
+        headline=dvcviews.headline_paths(),
+        plots=dvcviews.plot_paths(),
     log:
         "logs/evaluate/evaluate.log",
     conda:
@@ -41,4 +44,5 @@ rule evaluate:
         "python -m lmrepro.stages.evaluate --metrics-files {input.metrics} --report-files {input.reports}"
         " --claim-files {input.claims} --out-claims {output.claims}"
         " --out-json {output.json} --out-md {output.md} --out-summary {output.summary} --curves {output.curves}"
-        " --out-timing {output.timing} --out-provenance {output.provenance} {params.cfg} --log {log}"
+        " --out-timing {output.timing} --out-provenance {output.provenance}"
+        " --out-headline {output.headline} --out-plots {output.plots} {params.cfg} --log {log}"

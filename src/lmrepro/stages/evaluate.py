@@ -8,6 +8,7 @@ from pathlib import Path
 from lmrepro import config as cfgmod
 from lmrepro import io, tracking
 from lmrepro.data.catalog import rec_sources
+from lmrepro.dvcviews import write_views
 from lmrepro.report.claims import claims_json, evaluate_claims, render_summary, render_verdicts
 from lmrepro.report.collect import collect_metrics, render_results
 from lmrepro.report.curves import curve_runs, plot_curves
@@ -28,6 +29,10 @@ stage.add_argument("--claim-files", type=Path, nargs="*", default=[], help="per-
 stage.add_argument("--curves", type=Path, required=True, help="PNG of the training curves (from MLflow)")
 stage.add_argument("--out-timing", type=Path, required=True, help="wall times from the timing files (per run)")
 stage.add_argument("--out-provenance", type=Path, required=True, help="the MLflow run behind each input (per run)")
+stage.add_argument("--out-headline", type=Path, nargs="+", required=True,
+                   help="reports/headline/<track>.json: the few numbers `dvc metrics show/diff` compare")
+stage.add_argument("--out-plots", type=Path, nargs="+", required=True,
+                   help="reports/plots/<name>.csv: x/y data that `dvc plots show/diff` draw")
 
 HEADER = """# lmrepro results
 
@@ -49,9 +54,11 @@ def main(ctx) -> None:
     claims_cfg = ctx.section("claims")
     out = output_root(ctx.root)  # the outputs read here: runs/<profile> for a non-default profile
     results = evaluate_claims(ctx.root, n_boot=int(claims_cfg["n_boot"]), seed=int(claims_cfg["seed"]), out_root=out)
-    io.write_json(claims_json(results, provenance, ctx.root), ctx.args.out_claims)
+    claims_doc = claims_json(results, provenance, ctx.root)
+    io.write_json(claims_doc, ctx.args.out_claims)
     merged = collect_metrics(ctx.args.metrics_files, out)
     io.write_json(merged, ctx.args.out_json)
+    write_views(merged, claims_doc, ctx.args.out_headline, ctx.args.out_plots)
     stamp = (f"Profile **{provenance['profile']}**, params hash `{provenance['params_hash']}`, "
              f"git commit `{commit[:12]}`{' (with uncommitted changes)' if dirty else ''}.")
     body = render_results(out, f"{HEADER}\n\n{stamp}\n\n" + render_verdicts(results).strip(),
