@@ -11,14 +11,15 @@ import pandas as pd
 import pytest
 
 from lmrepro import config, io
+from lmrepro.data.catalog import rec_sources
 from lmrepro.errors import LmreproError
 from lmrepro.rec import report
-from lmrepro.rec.protocol import ProtocolCheckConfig, check, unseen_test_share
-from lmrepro.rec.published import TIGER_TABLE
+from lmrepro.rec.protocol import ProtocolCheckConfig, check, published_rows, unseen_test_share
 from lmrepro.rec.schemas import UserMetrics
 from tests.rec.test_stages_smoke import SMOKE, USERS, _run, tiny  # noqa: F401  (the 30-user fixture)
 
-SASREC = dict(zip(("hr@5", "ndcg@5", "hr@10", "ndcg@10"), TIGER_TABLE["beauty"]["SASRec"]))
+BEAUTY_ROWS = rec_sources(config.get_key(SMOKE, "data.rec.sources"))["beauty"].peers  # params, not code
+SASREC = dict(zip(("hr@5", "ndcg@5", "hr@10", "ndcg@10"), BEAUTY_ROWS["SASRec"]))
 
 
 def _metrics(scale_hr10: float, scale_ndcg10: float) -> dict:
@@ -43,7 +44,7 @@ def test_unseen_test_share_counts_targets_missing_from_train_and_valid():
 def test_check_applies_the_tolerance_to_hr10_and_ndcg10(hr, ndcg, within):
     cfg = ProtocolCheckConfig(sasrec={"epochs": 8, "hidden": 64, "max_len": 50})
     rec = check("beauty", {"sasrec": _metrics(hr, ndcg), "mostpop": _metrics(0.5, 0.5)}, cfg,
-                {"users": 100, "unseen_test_share": 0.0})
+                {"users": 100, "unseen_test_share": 0.0}, published=BEAUTY_ROWS)
     rows = {r["peer"]: r for r in rec["peers"]}
     assert rows["sasrec"]["within_tolerance"] is within
     assert rows["sasrec"]["rel_gap"]["hr@10"] == pytest.approx(hr - 1)
@@ -53,12 +54,23 @@ def test_check_applies_the_tolerance_to_hr10_and_ndcg10(hr, ndcg, within):
 
 
 def test_config_names_the_bad_key():
-    with pytest.raises(LmreproError, match="rec.protocol_check.datasets"):
-        ProtocolCheckConfig(datasets=["movielens"])
+    # a dataset without a published SASRec row (e.g. a user's own file) cannot be checked
+    with pytest.raises(LmreproError, match=r"rec.protocol_check.datasets: mine has no published \['SASRec'\] row"):
+        published_rows("mine", {})
+    with pytest.raises(LmreproError, match="data.rec.sources.mine.peers has \\['TIGER'\\]"):
+        check("mine", {"sasrec": _metrics(1, 1)}, ProtocolCheckConfig(), {}, published={"TIGER": (0.1,) * 4})
     with pytest.raises(LmreproError, match="rec.protocol_check.tolerance"):
         ProtocolCheckConfig(tolerance=1.5)
     with pytest.raises(LmreproError, match="unknown peer"):
-        check("beauty", {"bpr": _metrics(1, 1)}, ProtocolCheckConfig(), {})
+        check("beauty", {"bpr": _metrics(1, 1)}, ProtocolCheckConfig(), {}, published=BEAUTY_ROWS)
+
+
+def test_the_published_row_is_read_from_params():
+    """Another SASRec row in data.rec.sources moves the gap: no number is typed in code."""
+    halved = {**BEAUTY_ROWS, "SASRec": tuple(v / 2 for v in BEAUTY_ROWS["SASRec"])}
+    rec = check("beauty", {"sasrec": _metrics(1, 1)}, ProtocolCheckConfig(), {}, published=halved)
+    assert rec["peers"][0]["rel_gap"]["hr@10"] == pytest.approx(1.0)
+    assert rec["peers"][0]["within_tolerance"] is False
 
 
 def _block(max_users: int) -> dict:
@@ -68,7 +80,8 @@ def _block(max_users: int) -> dict:
 
 
 def _cfg(block: dict) -> str:
-    return json.dumps({"rec.protocol_check": block, "runtime": {**SMOKE["runtime"], "threads": 1}})
+    return json.dumps({"rec.protocol_check": block, "runtime": {**SMOKE["runtime"], "threads": 1},
+                       "data.rec.sources.beauty": config.get_key(SMOKE, "data.rec.sources.beauty")})
 
 
 def test_protocol_check_stages_at_smoke_size(tiny):  # noqa: F811

@@ -164,7 +164,10 @@ rule rec_protocol:
         "../envs/lmrepro.yaml"
     threads: THREADS
     params:
-        cfg=cfg("rec.protocol_check"),
+        cfg=cfg(
+            "rec.protocol_check",
+            *(f"data.rec.sources.{d}" for d in PROTOCOL["datasets"]),
+        ),
     shell:
         "python -m lmrepro.stages.rec_protocol --interactions {input.interactions} --peers {input.peers}"
         " --out {output} {params.cfg} --log {log}"

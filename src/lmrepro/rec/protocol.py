@@ -4,7 +4,8 @@ Why: at the default profile the rec track trains on a user sample, where absolut
 cannot be compared with any paper. This check trains and evaluates the classic peers
 (SASRec, MostPop; rec_peer stage, params block rec.protocol_check) on ALL users of a
 dataset with the TIGER/P5 protocol (leave-one-out, full ranking over every item, HR/NDCG
-@5 and @10) and sets the result beside the TIGER-table SASRec row (published.py). If our
+@5 and @10) and sets the result beside the dataset's published SASRec row (params
+data.rec.sources.<dataset>.peers, the TIGER table for the Amazon sets). If our
 SASRec lands within `tolerance` (relative) of the published HR@10 and NDCG@10, the
 protocol agrees; if not, the table says so and the differences in setting (epochs,
 hidden size, loss, dropout: ours vs the SASRec paper) are listed next to it.
@@ -15,12 +16,13 @@ on full data in a 5-core dataset; large on small user samples, where it caps HR)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
 from lmrepro.errors import LmreproError
-from lmrepro.rec.published import SASREC_PAPER, TIGER_COLS, TIGER_TABLE
+from lmrepro.rec.published import SASREC_PAPER, TIGER_COLS
 
 PEER_PUBLISHED = {"sasrec": "SASRec", "mostpop": None}  # our peer -> its TIGER-table row
 CHECKED = ("hr@10", "ndcg@10")  # the metrics the tolerance applies to (issue 13)
@@ -28,17 +30,13 @@ CHECKED = ("hr@10", "ndcg@10")  # the metrics the tolerance applies to (issue 13
 
 @dataclass(frozen=True)
 class ProtocolCheckConfig:
-    datasets: list[str] = field(default_factory=lambda: ["beauty"])  # TIGER-table datasets only
+    datasets: list[str] = field(default_factory=lambda: ["beauty"])  # datasets with a published SASRec row
     subset: dict = field(default_factory=lambda: {"max_users": 0, "seed": 0})  # 0 = all users
     exclude_history: bool = False  # TIGER/P5: seen items stay candidates
     tolerance: float = 0.15  # relative gap to the published row that still counts as agreement
     sasrec: dict = field(default_factory=dict)  # SasRecConfig keys (rec.peer.sasrec's shape)
 
     def __post_init__(self):
-        unknown = sorted(set(self.datasets) - set(TIGER_TABLE))
-        if unknown:
-            raise LmreproError(f"rec.protocol_check.datasets: no published row for {unknown}; "
-                               f"use some of {sorted(TIGER_TABLE)}")
         if not 0 < self.tolerance < 1:
             raise LmreproError(f"rec.protocol_check.tolerance={self.tolerance}: use a share in (0, 1)")
 
@@ -53,11 +51,25 @@ def unseen_test_share(df: pd.DataFrame) -> float:
     return float(np.mean([t not in seen for t in test]))
 
 
-def check(dataset: str, peers: dict[str, dict], cfg: ProtocolCheckConfig, data: dict) -> dict:
+def published_rows(dataset: str, rows: Mapping[str, tuple[float, ...]]) -> dict[str, tuple[float, ...]]:
+    """The dataset's published peer rows (data.rec.sources.<dataset>.peers), checked to
+    hold every row a peer is compared with: the check means nothing without them."""
+    missing = sorted(name for name in PEER_PUBLISHED.values() if name is not None and name not in rows)
+    if missing:
+        raise LmreproError(f"rec.protocol_check.datasets: {dataset} has no published {missing} row "
+                           f"(data.rec.sources.{dataset}.peers has {sorted(rows) or 'none'}); "
+                           "check only datasets with one")
+    return dict(rows)
+
+
+def check(dataset: str, peers: dict[str, dict], cfg: ProtocolCheckConfig, data: dict,
+          published: Mapping[str, tuple[float, ...]]) -> dict:
     """peers: {peer: its rec_peer metrics JSON}; data: users/items/unseen share of the
-    sample. -> the protocol_check record for one dataset: per peer our test metrics, the
+    sample; published: the dataset's published rows (published_rows) in TIGER_COLS order.
+    -> the protocol_check record for one dataset: per peer our test metrics, the
     published row (if any), the relative gaps and whether every checked gap is within
     tolerance; and our SASRec setting beside the paper's."""
+    published = published_rows(dataset, published)
     rows = []
     for peer, m in sorted(peers.items()):
         if peer not in PEER_PUBLISHED:
@@ -67,7 +79,7 @@ def check(dataset: str, peers: dict[str, dict], cfg: ProtocolCheckConfig, data: 
         row = {"peer": peer, "users": int(m["users"]), "ours": ours, "published_as": name,
                "published": None, "rel_gap": None, "within_tolerance": None}
         if name is not None:
-            pub = dict(zip(TIGER_COLS, TIGER_TABLE[dataset][name]))
+            pub = dict(zip(TIGER_COLS, published[name]))
             gap = {c: (ours[c] - pub[c]) / pub[c] for c in TIGER_COLS}
             row.update(published=pub, rel_gap=gap,
                        within_tolerance=all(abs(gap[c]) <= cfg.tolerance for c in CHECKED))

@@ -1,11 +1,13 @@
 """Stage rec_protocol: the protocol check (lmrepro.rec.protocol) of every dataset in
 rec.protocol_check.datasets, from the rec_peer runs of that params block (SASRec and
-MostPop on all users, TIGER protocol) -> reports/rec/protocol_check.json, which the
-report's LightLM section shows next to the TIGER-table rows."""
+MostPop on all users, TIGER protocol) and the dataset's published rows (params
+data.rec.sources.<dataset>.peers) -> reports/rec/protocol_check.json, which the report's
+LightLM section shows next to the TIGER-table rows."""
 
 from pathlib import Path
 
 from lmrepro import io
+from lmrepro.data.catalog import rec_sources
 from lmrepro.data.schemas import RecInteractions
 from lmrepro.errors import LmreproError
 from lmrepro.rec.data import Catalog, subset_users
@@ -38,6 +40,8 @@ def _peer_files(paths: list[Path], datasets: list[str]) -> dict[str, dict[str, P
 def main(ctx) -> None:
     a = ctx.args
     cfg = ctx.config(ProtocolCheckConfig, "rec.protocol_check")
+    # each checked dataset's own entry only (the rule passes just those keys)
+    sources = rec_sources({d: ctx.section(f"data.rec.sources.{d}") for d in cfg.datasets})
     tables = {p.stem: p for p in a.interactions}
     records = []
     for dataset, files in _peer_files(a.peers, cfg.datasets).items():
@@ -50,7 +54,8 @@ def main(ctx) -> None:
         data = {"users": cat.n_users, "dataset_users": int(full["user"].nunique()), "items": cat.n_items,
                 "interactions": len(df), "all_users": cat.n_users == full["user"].nunique(),
                 "unseen_test_share": unseen_test_share(df)}
-        rec = check(dataset, {peer: io.read_json(p) for peer, p in files.items()}, cfg, data)
+        rec = check(dataset, {peer: io.read_json(p) for peer, p in files.items()}, cfg, data,
+                    published=sources[dataset].peers)
         for row in rec["peers"]:
             ctx.log.info("%s/%s: ours %s published %s within tolerance %s", dataset, row["peer"], row["ours"],
                          row["published"], row["within_tolerance"])
