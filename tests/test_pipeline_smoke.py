@@ -151,6 +151,11 @@ def _chromium(*args, timeout=120):
     return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=timeout)
 
 
+def _visible_text(dom: str) -> str:
+    """The words a reader sees in a dumped DOM (no styles, scripts or tags)."""
+    return " ".join(re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)\b.*?</\1>", "", dom, flags=re.S)).split())
+
+
 def test_mlflow_ui_shows_the_runs_in_a_real_browser(smoke_repo, tmp_path):
     """Start the UI as `make ui` does, read the runs over REST (experiments in the classic
     view, one parent run with the stage runs as children), render the runs page and one
@@ -225,6 +230,16 @@ def test_mlflow_ui_shows_the_runs_in_a_real_browser(smoke_repo, tmp_path):
         dom = _chromium("--user-data-dir=" + str(tmp_path / "profile1"), "--dump-dom", url).stdout
         assert [r for r in parents if r["info"]["run_name"] in dom], "no parent run rendered on the runs page"
         shoot(url, "mlflow_runs.png", "profile2")
+        # the parent run's page lists its stage runs as children (the UI's nesting)
+        parent = parents[0]
+        url = f"{base}/#/experiments/{exp_id}/runs/{parent['info']['run_id']}"
+        dom = _chromium("--user-data-dir=" + str(tmp_path / "profile5"), "--dump-dom", url).stdout
+        text = _visible_text(dom)
+        own = {r["info"]["run_name"] for r in children if tags[r["info"]["run_id"]]["mlflow.parentRunId"] == parent["info"]["run_id"]}
+        listed = re.search(r"Child runs (.*?) (?:Load more )?Source", text)
+        names = set(re.findall(r"[a-z_0-9]+", listed.group(1))) if listed else set()
+        assert names and names <= own, ("the parent's stage runs are not listed as its children", text[:2000])
+        shoot(url, "mlflow_nested_runs.png", "profile6")
         # one training run's metric charts: per-epoch series and the final values
         train = next(r for r in children if r["info"]["run_name"] == "rec_train")
         url = f"{base}/#/experiments/{exp_id}/runs/{train['info']['run_id']}/model-metrics"
@@ -232,7 +247,7 @@ def test_mlflow_ui_shows_the_runs_in_a_real_browser(smoke_repo, tmp_path):
         # MLflow 3 groups charts by key prefix into sections ("valid (6)"), titled without the
         # prefix, and renders only the first section's charts: the per-epoch series and the
         # final values are separate sections, and a final value's chart is drawn
-        text = " ".join(re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)\b.*?</\1>", "", dom, flags=re.S)).split())
+        text = _visible_text(dom)
         sections = dict(re.findall(r"\b(final|valid|train) \((\d+)\) Add chart", text))
         assert set(sections) == {"final", "valid", "train"}, ("metric sections not rendered", text[:1500])
         assert "best_epoch" in text, ("final/best_epoch chart not rendered", text[:1500])
