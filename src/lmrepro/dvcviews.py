@@ -27,10 +27,10 @@ from typing import Any
 
 from lmrepro import io
 from lmrepro.errors import LmreproError
+from lmrepro.tracks import TRACKS
 
 HEADLINE_DIR = "reports/headline"
 PLOTS_DIR = "reports/plots"
-TRACKS = ("rec", "mta", "prosg", "edge")
 # claims.json names a claim's paper; its headline row is the track that reproduces it.
 PAPER_TRACK = {"LightLM": "rec", "ALTER": "mta", "ProSG": "prosg", "Edge": "edge", "Edge robustness": "edge"}
 VERDICTS = ("supported", "contradicted", "inconclusive", "not tested")
