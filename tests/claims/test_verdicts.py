@@ -5,6 +5,7 @@ through the claim's own registry entry (arms, direction, test, margin, alpha).""
 from __future__ import annotations
 
 import dataclasses
+import zlib
 
 import numpy as np
 import pytest
@@ -18,7 +19,9 @@ CLAIMS = [c for r in registry.load_all(REPO) for c in r.claims]
 
 def _synthetic(claim: registry.Claim, verdict: str):
     """A loader whose arm a is better / worse / indistinguishable, per the claimed direction."""
-    rng = np.random.default_rng(abs(hash((claim.id, verdict))) % 2**32)
+    # crc32, not hash(): str hashes change per process (PYTHONHASHSEED), and one CI run drew
+    # a base with a single success, so "inconclusive" data came out supported
+    rng = np.random.default_rng(zlib.crc32(f"{claim.id}/{verdict}".encode()))
     seeds = 3 if claim.source == "mta" else 1
     n = 20 if verdict == "inconclusive" else 2000
     if claim.statistic == "region":
@@ -49,9 +52,9 @@ def _synthetic(claim: registry.Claim, verdict: str):
     def near(values):
         """The same outcomes with 3 units flipped up and 2 down per seed: a small effect, a wide CI."""
         out = values.copy()
-        for row in out:
-            row[np.flatnonzero(row == 0)[:3]] = 1
-            row[np.flatnonzero(row == 1)[-2:]] = 0
+        for row, orig in zip(out, values):
+            row[np.flatnonzero(orig == 0)[:3]] = 1  # 3 units up and 2 other units down:
+            row[np.flatnonzero(orig == 1)[-2:]] = 0  # discordant both ways, whatever the draw
         return out
 
     a_values = arm_a()
