@@ -30,7 +30,7 @@ from typing import Any
 
 from lmrepro import config
 from lmrepro.errors import LmreproError
-from lmrepro.paths import repo_root
+from lmrepro.paths import data_mirror, repo_root
 
 
 def _value(value: Any) -> str:
@@ -83,12 +83,12 @@ def overlay_overrides(root: Path, profile: str | None, mirror: Path) -> list[str
     return overrides
 
 
-def command(root: Path, profile: str | None, sets: list[str], targets: list[str], name: str | None,
-            mirror: Path) -> list[str]:
+def command(overlay: list[str], sets: list[str], targets: list[str], name: str | None) -> list[str]:
+    """``overlay``: overlay_overrides(...); the user's ``sets`` come after it and win."""
     cmd = [sys.executable, "-m", "dvc", "exp", "run", "--temp"]
     if name:
         cmd += ["--name", name]
-    for override in [*overlay_overrides(root, profile, mirror), *sets]:
+    for override in [*overlay, *sets]:
         cmd += ["-S", override]
     return cmd + targets
 
@@ -103,15 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--print", dest="print_only", action="store_true", help="print the dvc command, run nothing")
     parser.add_argument("targets", nargs="*", help="DVC stages to reproduce (default: all), e.g. build_corpus, rec_train@beauty-sci-lightlm-direct")
     args = parser.parse_args(argv)
-    from lmrepro.paths import data_mirror
-
     root = repo_root()
     profile = None if args.profile == "default" else args.profile
     mirror = data_mirror(config.load_params(root / "params.yaml")["data"]["mirror"], root)
     try:
         if not (mirror / "MANIFEST.tsv").is_file():
             raise LmreproError(f"raw-data mirror {mirror}: no MANIFEST.tsv (set LMREPRO_DATA_MIRROR)")
-        cmd = command(root, profile, args.sets, args.targets, args.name, mirror)
+        overlay = overlay_overrides(root, profile, mirror)
+        cmd = command(overlay, args.sets, args.targets, args.name)
     except LmreproError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -119,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_only:
         print(full)
         return 0
-    n_overlay = len(overlay_overrides(root, profile, mirror))
-    print(f"+ dvc exp run --temp with {n_overlay} -S values for profile {args.profile} (raw data: {mirror})"
+    print(f"+ dvc exp run --temp with {len(overlay)} -S values for profile {args.profile} (raw data: {mirror})"
           f"{''.join(' -S ' + shlex.quote(s) for s in args.sets)} {' '.join(args.targets)}"
           "  [the whole command: --print]", file=sys.stderr, flush=True)
     env = {**os.environ, "LMREPRO_DATA_MIRROR": str(mirror.resolve()), "DVC_NO_ANALYTICS": "1"}

@@ -27,7 +27,7 @@ from typing import Any
 
 from lmrepro import io
 from lmrepro.errors import LmreproError
-from lmrepro.tracks import TRACKS
+from lmrepro.tracks import TRACKS, by_track
 
 HEADLINE_DIR = "reports/headline"
 PLOTS_DIR = "reports/plots"
@@ -125,7 +125,8 @@ def _edge(merged: dict) -> dict:
     return {"metric": "energy_uj (lower=better)", "ours": min(hetero), "baseline": min(homo) if homo else None}
 
 
-HEADLINES: dict[str, Callable[[dict], dict]] = {"rec": _rec, "mta": _mta, "prosg": _prosg, "edge": _edge}
+HEADLINES: dict[str, Callable[[dict], dict]] = by_track(
+    {"rec": _rec, "mta": _mta, "prosg": _prosg, "edge": _edge}, "lmrepro.dvcviews.HEADLINES")
 
 
 def verdict_counts(claims: dict) -> dict[str, dict[str, int]]:

@@ -1,6 +1,4 @@
 # Helpers shared by the .smk files of every track: config validation, params, code inputs.
-import functools
-import hashlib
 import json
 import os
 import re
@@ -21,6 +19,7 @@ from lmrepro.config import (
 )  # noqa: E402
 from lmrepro.errors import LmreproError  # noqa: E402
 from lmrepro.data.manifest import read_manifest  # noqa: E402
+from lmrepro.io import sha256_file  # noqa: E402
 from lmrepro.paths import (
     OUTPUT_ROOT_ENV,
     data_mirror,
@@ -169,17 +168,11 @@ def mirror_files(wildcards):
     return [ancient(str(path)) for path in _group_mirror_paths(wildcards.group)]
 
 
-@functools.lru_cache(maxsize=None)
-def _sha256(path, size, mtime_ns):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def mirror_digests(wildcards):
     """The sha256 of this group's mirror files as they are now (a params trigger): a file
     replaced by other bytes reruns the fetch, whose check against the manifest then
     decides; the same bytes with a new mtime rerun nothing. The mirror is small (17 MB
     hash in well under a second)."""
     return ";".join(
-        f"{path.name}:{_sha256(str(path), path.stat().st_size, path.stat().st_mtime_ns)}"
-        for path in _group_mirror_paths(wildcards.group)
+        f"{path.name}:{sha256_file(path)}" for path in _group_mirror_paths(wildcards.group)
     )
