@@ -174,5 +174,6 @@ def mirror_digests(wildcards):
     decides; the same bytes with a new mtime rerun nothing. The mirror is small (17 MB
     hash in well under a second)."""
     return ";".join(
-        f"{path.name}:{sha256_file(path)}" for path in _group_mirror_paths(wildcards.group)
+        f"{path.name}:{sha256_file(path)}"
+        for path in _group_mirror_paths(wildcards.group)
     )
