@@ -183,3 +183,30 @@ def test_bernoulli_positions_unbiased():
     assert np.mean(counts) == pytest.approx(100, rel=0.03)
     pos = C.bernoulli_positions(10_000, 0.3, rng)
     assert (np.diff(pos) > 0).all() and pos.max() < 10_000
+
+
+def test_evaluation_order_changes_speed_only():
+    """Rows fed to predict in another order (length_order) give the same per-row outcomes,
+    returned in the evaluation frame's order; an order that is not a permutation is refused."""
+    model, backbone, predict, df = tiny_setup()
+    seen = []
+
+    def recording(frame):
+        seen.append(list(zip(frame.task, frame.row)))
+        return predict(frame)
+
+    lengths = np.random.default_rng(1).integers(1, 50, len(df))
+    order = R.length_order(df["task"].to_numpy(), lengths)
+    ordered = R.sweep(model, backbone, recording, df, CFG, order=order)
+    plain = R.sweep(model, backbone, predict, df, CFG)
+    pd.testing.assert_frame_equal(ordered.predictions, plain.predictions)
+    pd.testing.assert_frame_equal(ordered.accuracy, plain.accuracy)
+    fed = seen[0]
+    assert fed != list(zip(df.task, df.row))  # the order really changed what predict saw
+    tasks = [t for t, _ in fed]
+    assert tasks == sorted(tasks)  # grouped by task, then by length within it
+    for task in set(tasks):
+        lens = [lengths[i] for i in order if df.task.iat[i] == task]
+        assert lens == sorted(lens)
+    with pytest.raises(LmreproError, match="permutation"):
+        R.sweep(model, backbone, predict, df, CFG, order=np.zeros(len(df), dtype=int))

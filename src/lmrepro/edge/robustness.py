@@ -47,9 +47,10 @@ class RobustnessConfig:
     bit_error_rates: tuple[float, ...] = (0.0, 1.5e-8, 1.5e-4, 1e-3, 6.3e-3, 1e-2)
     sparsities: tuple[float, ...] = (0.3, 0.5, 0.7)  # magnitude-pruning levels of the layer matrices
     seeds: tuple[int, ...] = (0, 1, 2)  # bit-error draws per rate
-    max_per_task: int = 150  # test rows per task, the same for every condition (CPU budget); 0 = all
+    max_per_task: int = 0  # test rows per task, the same for every condition; 0 = the full split
     sample_seed: int = 0  # which rows: a seeded uniform sample of each task's split
     split: str = "test"
+    batch_size: int = 32  # rows per forward pass (measured fastest on CPU for the MTA bundle)
 
 
 @dataclass
@@ -97,6 +98,17 @@ def eval_frame(tasks_df: pd.DataFrame, tasks: list[str], cfg: RobustnessConfig) 
     return df.sort_values(["task", "row"], kind="stable").reset_index(drop=True)
 
 
+def length_order(tasks: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Row order for the forward passes: by task, then by input length (stable).
+
+    A batch is padded to its longest row, so rows of like length in one batch cut the padded
+    tokens; on the default test splits this cut the forward cost ~1.7x (measured on the MTA
+    bundle: 11.0 vs 18.4 CPU-s for the same 1,800 rows at batch 32 and 64)."""
+    if len(tasks) != len(lengths):
+        raise LmreproError(f"length_order: {len(tasks)} tasks but {len(lengths)} lengths")
+    return np.lexsort((np.arange(len(tasks)), lengths, tasks))
+
+
 def sweep(
     model: torch.nn.Module,
     backbone_names: list[str],
@@ -104,11 +116,20 @@ def sweep(
     df: pd.DataFrame,
     cfg: RobustnessConfig,
     progress: Callable = lambda it, **kw: it,
+    order: np.ndarray | None = None,
 ) -> SweepResult:
-    """Run every condition on the rows of ``df`` (columns task, row, label, inputs of predict)."""
+    """Run every condition on the rows of ``df`` (columns task, row, label, inputs of predict).
+
+    ``order`` (a permutation of df's positions, e.g. from :func:`length_order`) is the order
+    in which rows are passed to ``predict``; it changes speed only: predictions come back in
+    df's order."""
     for col in ("task", "row", "label"):
         if col not in df.columns:
             raise LmreproError(f"robustness sweep: evaluation frame lacks column {col!r} (use eval_frame)")
+    order = np.arange(len(df)) if order is None else np.asarray(order)
+    if not np.array_equal(np.sort(order), np.arange(len(df))):
+        raise LmreproError("robustness sweep: order is not a permutation of the evaluation rows")
+    ordered = df.iloc[order].reset_index(drop=True)
     mats = _backbone_matrices(model, backbone_names)
     if not mats:
         raise LmreproError("the backbone has no weight matrices to store")
@@ -131,7 +152,8 @@ def sweep(
         key = point_key(condition, sparsity, ber, seed)
         if pred is None:
             start, cpu = time.perf_counter(), time.process_time()
-            pred = np.asarray(predict(df), dtype=np.int64)
+            pred = np.empty(len(df), dtype=np.int64)
+            pred[order] = np.asarray(predict(ordered), dtype=np.int64)
             seconds[key] = time.perf_counter() - start
             cpu_seconds[key] = time.process_time() - cpu
         preds.append(pd.DataFrame({"condition": condition, "sparsity": sparsity, "bit_error_rate": ber,

@@ -6,6 +6,7 @@ table, metrics, the figure, and a separate timing file (the only output that var
 between two runs of the same commit, params and threads)."""
 
 import time
+from functools import partial
 from pathlib import Path
 
 from lmrepro import io
@@ -30,20 +31,25 @@ MLC_RATES = {"MLC RRAM 2 b/cell": (1.0e-8, 2.0e-8), "MLC RRAM 3 b/cell": (1.5e-4
 
 @stage.main
 def main(ctx) -> None:
+    from lmrepro.mta.data import encode
     from lmrepro.mta.export import load_bundle
 
     started = time.perf_counter()
     sec = ctx.section("edge.robustness")
     cfg = R.RobustnessConfig(bit_error_rates=tuple(sec["bit_error_rates"]),
                              sparsities=tuple(ctx.section("edge.prune.sparsities")), seeds=tuple(sec["seeds"]),
-                             max_per_task=sec["max_per_task"], sample_seed=sec["sample_seed"], split=sec["split"])
+                             max_per_task=sec["max_per_task"], sample_seed=sec["sample_seed"], split=sec["split"],
+                             batch_size=sec["batch_size"])
     ctx.log_input(ctx.args.bundle, context="model")
     bundle = load_bundle(ctx.args.bundle)
     nlu = io.read_table(ctx.args.nlu, NluExamples)
     df = R.eval_frame(nlu, list(bundle.tasks), cfg)
     full = R.eval_frame(nlu, list(bundle.tasks), R.RobustnessConfig(max_per_task=0, split=cfg.split))
     ctx.log.info("evaluating %d of %d %s rows over %d tasks", len(df), len(full), cfg.split, df.task.nunique())
-    res = R.sweep(bundle.model, bundle.backbone_param_names(), bundle.predict, df, cfg, progress=ctx.progress)
+    texts = df if "text_b" in df.columns else df.assign(text_b=None)
+    lengths = encode(texts, bundle.tokenizer, bundle.max_len).lengths()  # tokens per row, as the model sees it
+    res = R.sweep(bundle.model, bundle.backbone_param_names(), partial(bundle.predict, batch_size=cfg.batch_size),
+                  df, cfg, progress=ctx.progress, order=R.length_order(df["task"].to_numpy(), lengths))
     io.write_table(res.predictions, ctx.args.predictions, RobustnessPredictions)
     acc = io.write_table(res.accuracy, ctx.args.out, Robustness)
     summary = R.summarize(acc)
@@ -65,7 +71,7 @@ def main(ctx) -> None:
     per_row = forward / (passes * len(df)) if passes and len(df) else 0.0
     cpu_per_row = cpu / (passes * len(df)) if passes and len(df) else 0.0
     # wall time depends on the machine's load; process CPU time less so (1 thread: CPU ~ wall when idle)
-    io.write_json({"threads": ctx.threads, "rows": len(df), "split_rows": len(full), "forward_passes": passes,
+    io.write_json({"threads": ctx.threads, "batch_size": cfg.batch_size, "rows": len(df), "split_rows": len(full), "forward_passes": passes,
                    "forward_seconds": forward, "forward_cpu_seconds": cpu,
                    "seconds_per_row_forward": per_row, "cpu_seconds_per_row_forward": cpu_per_row,
                    "full_split_forward_seconds_estimate": per_row * passes * len(full),
