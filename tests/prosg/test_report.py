@@ -80,8 +80,10 @@ def test_tuning_record_names_the_split_and_the_choice(tmp_path):
              "curve": [{"steps": 50 * (i + 1), "valid_accuracy": a} for i, a in enumerate(scores)]}))
     text = render(tmp_path)
     assert "chosen on the valid split (60 items, every kind and distance) with the base of seed 7" in text
-    assert "*main* (chosen: lr 0.002, 50 steps):" in text and "| 0.002 | **0.450** | 0.350 |" in text
-    assert "*sg* (chosen: lr 0.001, 100 steps):" in text and "| 0.001 | 0.200 | **0.250** |" in text
+    assert "*main* (chosen: lr 0.002, 50 steps). At the search's edge (its lr is the largest tried): a wider" in text
+    assert "| 0.002 | **0.450** | 0.350 |" in text
+    assert "*sg* (chosen: lr 0.001, 100 steps). At the search's edge (its steps are the most tried)" in text
+    assert "| 0.001 | 0.200 | **0.250** |" in text
     timing = tmp_path / "reports" / "prosg" / "timing"
     timing.mkdir(parents=True)
     (timing / "tune_prosg-main-lr0.002.json").write_text(json.dumps(

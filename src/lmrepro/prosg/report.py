@@ -65,7 +65,13 @@ def _tuning(metrics_dir: Path) -> list[str]:
              ""]
     for family, trials in sorted(by_family.items()):
         chosen = select(trials)
-        lines += [f"*{family}* (chosen: lr {chosen['lr']:g}, {chosen['steps']} steps):", "",
+        lrs = [t["lr"] for t in trials]
+        last = max(p["steps"] for t in trials for p in t["curve"])
+        edges = ([f"its lr is the {'largest' if chosen['lr'] == max(lrs) else 'smallest'} tried"]
+                 if len(lrs) > 1 and chosen["lr"] in (min(lrs), max(lrs)) else [])
+        edges += ["its steps are the most tried"] if chosen["steps"] == last else []
+        edge_note = f" At the search's edge ({' and '.join(edges)}): a wider grid might choose otherwise." if edges else ""
+        lines += [f"*{family}* (chosen: lr {chosen['lr']:g}, {chosen['steps']} steps).{edge_note}", "",
                   render_trials(trials), ""]
     return lines
 
