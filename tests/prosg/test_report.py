@@ -68,3 +68,25 @@ def test_costs_come_from_the_timing_files_only_into_the_timing_page(tmp_path):
     (timing / "pretrain_rnn.json").write_text(json.dumps({"seconds": 1.0}))
     with pytest.raises(LmreproError, match="pretrain_rnn.json: not a ProSG timing file"):
         render_timing(tmp_path, [Path("reports/prosg/timing/pretrain_rnn.json")])
+
+
+def test_tuning_record_names_the_split_and_the_choice(tmp_path):
+    _write(tmp_path, (0.9, 0.2), prosg_filler=0.6)
+    assert "Tuning record" not in render(tmp_path)  # no trials, no record
+    metrics = tmp_path / "reports" / "metrics" / "prosg"
+    for family, lr, scores in (("main", 0.001, [0.3, 0.4]), ("main", 0.002, [0.45, 0.35]), ("sg", 0.001, [0.2, 0.25])):
+        (metrics / f"tune-{family}-lr{lr:g}.json").write_text(json.dumps(
+            {"variant": family, "lr": lr, "seed": 7, "split": "valid", "valid_items": 60,
+             "curve": [{"steps": 50 * (i + 1), "valid_accuracy": a} for i, a in enumerate(scores)]}))
+    text = render(tmp_path)
+    assert "chosen on the valid split (60 items, every kind and distance) with the base of seed 7" in text
+    assert "*main* (chosen: lr 0.002, 50 steps). At the search's edge (its lr is the largest tried): a wider" in text
+    assert "| 0.002 | **0.450** | 0.350 |" in text
+    assert "*sg* (chosen: lr 0.001, 100 steps). At the search's edge (its steps are the most tried)" in text
+    assert "| 0.001 | 0.200 | **0.250** |" in text
+    timing = tmp_path / "reports" / "prosg" / "timing"
+    timing.mkdir(parents=True)
+    (timing / "tune_prosg-main-lr0.002.json").write_text(json.dumps(
+        {"seconds": 250.2, "scoring_seconds": 30.4, "steps": 400, "device": "cpu", "threads": 1}))
+    assert "tune_prosg-main-lr0.002: 250 s for 400 steps, of which 30 s scoring the valid split" in render_timing(
+        tmp_path, [Path("reports/prosg/timing/tune_prosg-main-lr0.002.json")])

@@ -27,11 +27,13 @@ from lmrepro.stages import eval_prosg as prosg_eval
 from lmrepro.stages import pretrain_rnn as prosg_pretrain_rnn
 from lmrepro.stages import summarize_prosg
 from lmrepro.stages import train_prosg as prosg_train
+from lmrepro.stages import tune_prosg as prosg_tune
 from tests.conftest import REPO
 
 SMOKE = config.load_params(REPO / "params.yaml", REPO / "workflow" / "profiles" / "smoke" / "params.yaml")
 VARIANTS = ("main", "sg", "shuffled")  # the three eval_prosg requires; r2 is the same code as main
 SEEDS = SMOKE["prosg"]["seeds"]
+TUNE = SMOKE["prosg"]["tune"]
 
 
 def _cfg(*keys: str) -> str:
@@ -64,17 +66,33 @@ def root(corpus, tmp_path_factory):
             os.environ[k] = v
 
 
-def _train(root: Path, examples: Path, out: Path, seed: int) -> None:
+def _tune(examples: Path, out: Path) -> None:
+    """The validation search's trials on the base of prosg.tune.seed (already pre-trained in out)."""
+    s = f"s{TUNE['seed']}"
+    for leader in TUNE["families"]:
+        for lr in TUNE["lrs"]:
+            _run(prosg_tune, ["--variant", leader, "--lr", f"{lr:g}", "--examples", examples,
+                              "--base", out / "base" / s, "--metrics", out / f"tune-{leader}-lr{lr:g}.json",
+                              "--timing", out / "timing" / f"tune_prosg-{leader}-lr{lr:g}.json",
+                              "--cfg", _cfg("prosg.update", "prosg.train", "prosg.tune", f"prosg.variants.{leader}",
+                                            "prosg.eval.batch_size")])
+
+
+def _train(root: Path, examples: Path, out: Path, seed: int, tune: bool = True) -> None:
     s = f"s{seed}"
     _run(prosg_pretrain_rnn, ["--seed", seed, "--examples", examples, "--corpus", root / "corpus.parquet",
                               "--out", out / "base" / s, "--metrics", out / f"pretrain-{s}.json",
                               "--timing", out / "timing" / f"pretrain_rnn-{s}.json",
                               "--cfg", _cfg("prosg.tokenizer", "prosg.model", "prosg.pretrain")])
+    if tune and seed == TUNE["seed"]:  # the validation search runs on this seed's base (smoke: the first seed)
+        _tune(examples, out)
     for v in VARIANTS:
+        trials = [out / f"tune-{leader}-lr{lr:g}.json" for leader in TUNE["families"] for lr in TUNE["lrs"]]
         _run(prosg_train, ["--seed", seed, "--variant", v, "--examples", examples, "--base", out / "base" / s,
+                           "--trials", *trials,
                            "--out", out / "generators" / s / v, "--metrics", out / f"train-{s}-{v}.json",
                            "--timing", out / "timing" / f"train_prosg-{s}-{v}.json",
-                           "--cfg", _cfg("prosg.update", "prosg.train", f"prosg.variants.{v}")])
+                           "--cfg", _cfg("prosg.update", "prosg.train", "prosg.tune.families", "prosg.variants")])
 
 
 def _eval(examples: Path, models: Path, out: Path) -> None:
@@ -191,13 +209,42 @@ def test_training_stages_read_train_rows_only(root, runs, monkeypatch):
 
         monkeypatch.setattr(module, "read_examples", recording)
     poisoned = _poisoned(a / "examples.parquet", root / "poisoned.parquet")
-    _train(root, poisoned, root / "poisoned", SEEDS[0])
+    (root / "poisoned").mkdir(exist_ok=True)
+    for trial in a.glob("tune-*.json"):  # the choices made on the clean valid split (tested below)
+        shutil.copy(trial, root / "poisoned" / trial.name)
+    _train(root, poisoned, root / "poisoned", SEEDS[0], tune=False)
     assert asked and set(asked) == {"train"}
     trained = {k: v for k, v in _files(root / "poisoned").items()}
     clean = {k: v for k, v in _files(a).items() if k in trained}
     assert trained.keys() == clean.keys()
     differ = [k for k in trained if trained[k] != clean[k]]
     assert not differ, f"valid/test rows changed the trained outputs: {differ}"
+
+
+def test_the_validation_search_never_reads_test_rows(root, runs, monkeypatch):
+    """tune_prosg asks for train and valid rows only, and sentinel text in every test row
+    leaves its curves byte-identical; train_prosg uses the (lr, steps) the curves choose."""
+    from lmrepro.prosg import tuning
+
+    a, _ = runs
+    asked: list[str] = []
+    real = prosg_tune.read_examples
+    monkeypatch.setattr(prosg_tune, "read_examples", lambda path, split: asked.append(split) or real(path, split))
+    df = io.read_table(a / "examples.parquet", ProsgExamples)
+    test = df["split"] == "test"
+    df.loc[test, "prompt"], df.loc[test, "answer"] = "Sentinel zqxj zqxj zqxj.\n", "zqxj"
+    io.write_table(df, root / "test-poisoned.parquet", ProsgExamples)
+    out = root / "tune-test-poisoned"
+    shutil.copytree(a / "base" / f"s{TUNE['seed']}", out / "base" / f"s{TUNE['seed']}")
+    _tune(root / "test-poisoned.parquet", out)
+    assert set(asked) == {"train", "valid"}
+    for trial in sorted(a.glob("tune-*.json")):
+        assert (out / trial.name).read_bytes() == trial.read_bytes(), trial.name
+    for leader, members in TUNE["families"].items():
+        chosen = tuning.select([io.read_json(a / f"tune-{leader}-lr{lr:g}.json") for lr in TUNE["lrs"]])
+        for v in set(members) & set(VARIANTS):
+            assert io.read_json(a / f"train-s{SEEDS[0]}-{v}.json")["tuned"] == chosen, v
+            assert io.read_json(a / "timing" / f"train_prosg-s{SEEDS[0]}-{v}.json")["steps"] == chosen["steps"], v
 
 
 def test_registry_claims_pair_items_and_seeds(root, runs, tmp_path):

@@ -2,13 +2,26 @@
 # generators (one per variant), evaluation against baselines; every model once per seed
 # of prosg.seeds (seed s pre-trains base s and trains the generators on it).
 
+from lmrepro.prosg.tuning import family_of as prosg_family_of
+
 PROSG_VARIANTS = list(config["prosg"]["variants"])
 PROSG_SEEDS = [str(s) for s in config["prosg"]["seeds"]]
+PROSG_TUNE = config["prosg"]["tune"]
+PROSG_TUNE_LRS = [f"{lr:g}" for lr in PROSG_TUNE["lrs"]]
+try:
+    prosg_family_of(PROSG_TUNE["families"], PROSG_VARIANTS)
+except LmreproError as err:
+    raise WorkflowError(str(err))
+if str(PROSG_TUNE["seed"]) not in PROSG_SEEDS:
+    raise WorkflowError(
+        f"prosg.tune.seed {PROSG_TUNE['seed']} is not one of prosg.seeds {PROSG_SEEDS}"
+    )
 
 
 wildcard_constraints:
     variant="|".join(PROSG_VARIANTS) or "none",
     seed="|".join(PROSG_SEEDS) or "none",
+    lr="|".join(re.escape(lr) for lr in PROSG_TUNE_LRS) or "none",
 
 
 rule build_prosg_data:
@@ -54,10 +67,46 @@ rule pretrain_rnn:
         " {params.cfg} --log {log}"
 
 
+rule tune_prosg:
+    input:
+        examples=rules.build_prosg_data.output.table,
+        base=f"models/prosg/base/s{PROSG_TUNE['seed']}",
+        code=code_of("stages.tune_prosg"),
+    output:
+        metrics="reports/metrics/prosg/tune-{variant}-lr{lr}.json",
+        timing="reports/prosg/timing/tune_prosg-{variant}-lr{lr}.json",
+    log:
+        "logs/tune_prosg/{variant}-lr{lr}.log",
+    benchmark:
+        "benchmarks/tune_prosg/{variant}-lr{lr}.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
+    threads: THREADS
+    params:
+        cfg=cfg(
+            "prosg.update",
+            "prosg.train",
+            "prosg.tune",
+            "prosg.variants.{variant}",
+            "prosg.eval.batch_size",
+        ),
+    shell:
+        "python -m lmrepro.stages.tune_prosg --variant {wildcards.variant} --lr {wildcards.lr}"
+        " --examples {input.examples} --base {input.base} --metrics {output.metrics}"
+        " --timing {output.timing} {params.cfg} --log {log}"
+
+
 rule train_prosg:
     input:
         examples=rules.build_prosg_data.output.table,
         base=rules.pretrain_rnn.output.model,
+        # every trial of the validation search; train_prosg takes its family's (one list for all
+        # variants, so the DVC stage stays one template)
+        trials=expand(
+            rules.tune_prosg.output.metrics,
+            variant=list(PROSG_TUNE["families"]),
+            lr=PROSG_TUNE_LRS,
+        ),
         code=code_of("stages.train_prosg"),
     output:
         generator=directory("models/prosg/generators/s{seed}/{variant}"),
@@ -71,11 +120,11 @@ rule train_prosg:
         "../envs/lmrepro.yaml"
     threads: THREADS
     params:
-        cfg=cfg("prosg.update", "prosg.train", "prosg.variants.{variant}"),
+        cfg=cfg("prosg.update", "prosg.train", "prosg.tune.families", "prosg.variants"),
     shell:
         "python -m lmrepro.stages.train_prosg --seed {wildcards.seed} --variant {wildcards.variant}"
-        " --examples {input.examples} --base {input.base} --out {output.generator} --metrics {output.metrics}"
-        " --timing {output.timing} {params.cfg} --log {log}"
+        " --examples {input.examples} --base {input.base} --trials {input.trials} --out {output.generator}"
+        " --metrics {output.metrics} --timing {output.timing} {params.cfg} --log {log}"
 
 
 rule eval_prosg:
@@ -148,6 +197,11 @@ EVALUATE_INPUTS.extend(
         ),
         *expand(rules.eval_prosg.output.metrics, seed=PROSG_SEEDS),
         rules.summarize_prosg.output.metrics,
+        *expand(
+            rules.tune_prosg.output.metrics,
+            variant=list(PROSG_TUNE["families"]),
+            lr=PROSG_TUNE_LRS,
+        ),
     ]
 )
 REPORT_INPUTS.extend(
@@ -161,6 +215,11 @@ REPORT_INPUTS.extend(
             rules.train_prosg.output.timing, seed=PROSG_SEEDS, variant=PROSG_VARIANTS
         ),
         *expand(rules.eval_prosg.output.timing, seed=PROSG_SEEDS),
+        *expand(
+            rules.tune_prosg.output.timing,
+            variant=list(PROSG_TUNE["families"]),
+            lr=PROSG_TUNE_LRS,
+        ),
     ]
 )
 CLAIM_INPUTS.append(rules.summarize_prosg.output.pooled)

@@ -47,6 +47,35 @@ def _pretrain(metrics_dir: Path, seeds: list) -> dict:
     return json.loads(path.read_text()) if path is not None and path.is_file() else {}
 
 
+def _tuning(metrics_dir: Path) -> list[str]:
+    """The validation search's record: per family, accuracy per lr and steps, the choice in bold."""
+    from lmrepro.prosg.tuning import render as render_trials, select
+
+    by_family: dict[str, list[dict]] = {}
+    for path in sorted(metrics_dir.glob("tune-*.json")):
+        trial = json.loads(path.read_text())
+        by_family.setdefault(trial["variant"], []).append(trial)
+    if not by_family:
+        return []
+    first = next(iter(by_family.values()))[0]
+    lines = [f"**Tuning record** (`prosg.tune`; stage tune_prosg, runs in MLflow). Each family's learning rate and "
+             f"number of steps were chosen on the {first['split']} split ({first['valid_items']} items, every kind and "
+             f"distance) with the base of seed {first['seed']}, and used for every seed; the test split was not read. "
+             "Validation accuracy of each family's leader (`prosg.tune.families`) per learning rate and step count:",
+             ""]
+    for family, trials in sorted(by_family.items()):
+        chosen = select(trials)
+        lrs = [t["lr"] for t in trials]
+        last = max(p["steps"] for t in trials for p in t["curve"])
+        edges = ([f"its lr is the {'largest' if chosen['lr'] == max(lrs) else 'smallest'} tried"]
+                 if len(lrs) > 1 and chosen["lr"] in (min(lrs), max(lrs)) else [])
+        edges += ["its steps are the most tried"] if chosen["steps"] == last else []
+        edge_note = f" At the search's edge ({' and '.join(edges)}): a wider grid might choose otherwise." if edges else ""
+        lines += [f"*{family}* (chosen: lr {chosen['lr']:g}, {chosen['steps']} steps).{edge_note}", "",
+                  render_trials(trials), ""]
+    return lines
+
+
 def render(root: Path) -> str:
     metrics_dir = root / "reports" / "metrics" / "prosg"
     eval_file = metrics_dir / "eval.json"
@@ -86,6 +115,7 @@ def render(root: Path) -> str:
     table = root / "reports" / "prosg" / "accuracy.md"
     if table.is_file():
         lines += [table.read_text(), ""]
+    lines += _tuning(metrics_dir)
     lines.append("The numbers behind the ProSG claims (their paired tests and verdicts: Verdicts section):")
     lines.append("")
     lines.append(f"- **Forgetting.** Base accuracy {_at(m, 'none', near)} at distance {near} vs {_at(m, 'none', far)} "
@@ -151,6 +181,10 @@ def render_timing(root: Path, paths: list[Path]) -> str:
                     f"- **Cost (wall-clock of {path.stem}, relative to no update).** ProSG {rel['prosg']:.2f}x, oracle "
                     f"{rel['oracle']:.2f}x (a backward pass through every prompt), prompt repeated "
                     f"{rel['repeat']:.2f}x. Generation speed (tokens/s) is measured by `python -m lmrepro.prosg.bench`.")
+            elif path.stem.startswith("tune_prosg"):
+                lines.append(f"- **Validation search** {path.stem}: {t['seconds']:.0f} s for {t['steps']} steps, of "
+                             f"which {t['scoring_seconds']:.0f} s scoring the valid split ({t['device']}, "
+                             f"{t['threads']} threads).")
             else:
                 lines.append(f"- **Training wall-clock** {path.stem}: {t['seconds']:.0f} s "
                              f"({t['steps_per_second']:.2f} steps/s, {t['device']}, {t['threads']} threads).")

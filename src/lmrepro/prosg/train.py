@@ -21,14 +21,16 @@ random stream, so with the same seed the control is trained on exactly main's ba
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
+from lmrepro.config import from_dict
 from lmrepro.prosg.sequences import Encoder, answer_loss
-from lmrepro.prosg.synthetic_gradient import ProsgGenerator, applied, prompt_gradient, prompt_states
+from lmrepro.prosg.synthetic_gradient import ProsgConfig, ProsgGenerator, applied, prompt_gradient, prompt_states
 from lmrepro.runtime import autocast
 
 
@@ -41,6 +43,15 @@ class TrainConfig:
     regress_weight: float = 0.0  # weight of the regression onto the true prompt gradient
     min_distance: int = 1  # train where forgetting happens; distance 0 has nothing to forget
     shuffle_states: bool = False  # the control: states of another example's prompt (see the module doc)
+
+
+UPDATE_KEYS = ("rank", "eta")  # variant keys that belong to the update, the rest to training
+
+
+def variant_configs(update: dict, train: dict, variant: dict, where: str) -> tuple[ProsgConfig, TrainConfig]:
+    """The update and training configs of one prosg.variants entry (``where`` names it in errors)."""
+    return (from_dict(ProsgConfig, {**update, **{k: variant[k] for k in UPDATE_KEYS}}, where),
+            from_dict(TrainConfig, {**train, **{k: v for k, v in variant.items() if k not in UPDATE_KEYS}}, where))
 
 
 def shifted(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -64,8 +75,14 @@ def regression_loss(update, target) -> torch.Tensor:
 
 def train_generator(model: nn.Module, generator: ProsgGenerator, encoder: Encoder, examples: pd.DataFrame,
                     cfg: TrainConfig, seed: int, progress=lambda it, **kw: it, log=None,
-                    amp: bool = False) -> list[dict]:
-    """Train ``generator`` in place on the model's device; the base model must be frozen."""
+                    amp: bool = False, checkpoints: Iterable[int] = (),
+                    on_checkpoint: Callable[[int], None] | None = None) -> list[dict]:
+    """Train ``generator`` in place on the model's device; the base model must be frozen.
+
+    ``on_checkpoint(steps_done)`` runs after each step count in ``checkpoints``, with the
+    generator in eval mode (the validation search scores it there). It must not draw from
+    the batch streams: a run with checkpoints trains exactly as one without."""
+    checkpoints = set(checkpoints)
     if any(p.requires_grad for p in model.parameters()):
         raise ValueError("the base model must be frozen before training the generator")
     pool = examples[examples["distance"] >= cfg.min_distance] if cfg.answer_weight > 0 else examples
@@ -104,5 +121,9 @@ def train_generator(model: nn.Module, generator: ProsgGenerator, encoder: Encode
         curve.append(record)
         if log is not None and (step % 25 == 0 or step == cfg.steps - 1):
             log(" ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+        if on_checkpoint is not None and step + 1 in checkpoints:
+            generator.eval()
+            on_checkpoint(step + 1)
+            generator.train()
     generator.eval()
     return curve

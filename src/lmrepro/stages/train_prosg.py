@@ -1,19 +1,22 @@
 """Stage train_prosg: train one ProSG generator variant on the frozen base LM of one seed
-(the same seed draws the generator's init and its training batches)."""
+(the same seed draws the generator's init and its training batches), with the lr and
+steps its family's validation search chose (tune_prosg's trials, lmrepro.prosg.tuning)."""
 
+import dataclasses
 import time
 from pathlib import Path
 
 import torch
 
 from lmrepro import io
-from lmrepro.config import from_dict
+from lmrepro.errors import LmreproError
+from lmrepro.prosg import tuning
 from lmrepro.prosg.rwkv import freeze, load_model
 from lmrepro.prosg.splits import read_examples
 from lmrepro.prosg.sequences import Encoder
-from lmrepro.prosg.synthetic_gradient import ProsgConfig, ProsgGenerator, save_generator
+from lmrepro.prosg.synthetic_gradient import ProsgGenerator, save_generator
 from lmrepro.prosg.tokenizer import load_tokenizer
-from lmrepro.prosg.train import TrainConfig, train_generator
+from lmrepro.prosg.train import train_generator, variant_configs
 from lmrepro.stage import Stage
 
 stage = Stage(track="prosg", name="train_prosg", wildcards=("seed", "variant"))
@@ -25,17 +28,30 @@ stage.add_argument("--out", type=Path, required=True)
 stage.add_argument("--metrics", type=Path, required=True)
 stage.add_argument("--timing", type=Path, required=True,
                    help="wall-clock JSON (the only output that differs between identical runs)")
-
-UPDATE_KEYS = ("rank", "eta")  # variant keys that belong to the update, the rest to training
+stage.add_argument("--trials", type=Path, nargs="+", required=True,
+                   help="tune_prosg metrics (every family's; this variant's family's give its lr and steps)")
 
 
 @stage.main
 def main(ctx) -> None:
-    variant = dict(ctx.section(f"prosg.variants.{ctx.args.variant}"))
-    where = f"prosg.variants.{ctx.args.variant}"
-    update = from_dict(ProsgConfig, {**ctx.section("prosg.update"), **{k: variant[k] for k in UPDATE_KEYS}}, where)
-    train_cfg = from_dict(TrainConfig, {**ctx.section("prosg.train"),
-                                        **{k: v for k, v in variant.items() if k not in UPDATE_KEYS}}, where)
+    name = ctx.args.variant
+    variants = dict(ctx.section("prosg.variants"))
+    leader = tuning.family_of(dict(ctx.section("prosg.tune.families")), list(variants))[name]
+    if variants[name]["steps"] != variants[leader]["steps"]:
+        raise LmreproError(f"prosg.variants.{name}.steps ({variants[name]['steps']}) must equal its family leader's "
+                           f"prosg.variants.{leader}.steps ({variants[leader]['steps']}): both are the search's limit")
+    trials = [t for t in (io.read_json(path) for path in ctx.args.trials) if t["variant"] == leader]
+    if not trials:
+        raise LmreproError(f"--trials holds no trial of {leader!r}, whose family {name!r} is in "
+                           f"({', '.join(map(str, ctx.args.trials))})")
+    chosen = tuning.select(trials)
+    update, train_cfg = variant_configs(ctx.section("prosg.update"), ctx.section("prosg.train"), variants[name],
+                                        f"prosg.variants.{name}")
+    train_cfg = dataclasses.replace(train_cfg, lr=chosen["lr"], steps=chosen["steps"])
+    ctx.log.info("lr %g and %d steps, chosen on %s (%d items, base seed %d) by %r's search: accuracy %.3f",
+                 chosen["lr"], chosen["steps"], chosen["split"], chosen["valid_items"], chosen["seed"], leader,
+                 chosen["valid_accuracy"])
+    ctx.set_tags({"lmrepro.tuned_by": leader})
     model, _ = load_model(ctx.args.base, device=ctx.device)
     model = freeze(model)
     encoder = Encoder(load_tokenizer(ctx.args.base / "tokenizer.json"))
@@ -52,9 +68,11 @@ def main(ctx) -> None:
     save_generator(generator, ctx.args.out)
     tail = curve[-10:]
     metrics = {f"{k}_last10": sum(r[k] for r in tail) / len(tail) for k in tail[0] if k != "step"}
+    metrics["tuned"] = chosen
     metrics["generator_parameters"] = sum(p.numel() for p in generator.parameters())
     metrics["update_parameters_per_matrix"] = {n: update.rank * (o + i) for n, (o, i) in generator.shapes.items()}
-    ctx.log_final({k: v for k, v in metrics.items() if not isinstance(v, dict)})
+    ctx.log_final({**{k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+                   "tuned_lr": chosen["lr"], "tuned_steps": chosen["steps"]})
     io.write_json(metrics, ctx.args.metrics)
     ctx.log_model(ctx.args.out, f"prosg-{ctx.args.variant}", "prosg-generator", {"variant": ctx.args.variant})
     io.write_json({"seconds": seconds, "steps": len(curve), "steps_per_second": len(curve) / seconds,
