@@ -19,6 +19,7 @@ def _write(root, none_acc, prosg_filler, prosg_far=None):
         "seeds": [7, 8, 9],
         "items_per_distance": {"0": 450, "64": 450},
         "oracle_lr": {"7": 1.0, "8": 10.0, "9": 1.0},
+        "sg_eta": {"7": 100.0, "8": 10.0, "9": 100.0},
         "valid_items": 60,
         "accuracy": {k: {"0": v[0], "64": v[1]} for k, v in acc.items()},
         "ci": {k: cell(*v) for k, v in acc.items()},
@@ -44,6 +45,7 @@ def test_render_states_interpretation_and_numbers_without_verdicts(tmp_path):
     assert "another test prompt's states (same kind) 0.30 [0.25, 0.35]" in controls
     assert "shuffled prompt states 0.25 [0.20, 0.30]" in controls
     assert "on valid, 60 items: 1, 10)" in text
+    assert "gradient regression (its test-time step size eta picked per seed on valid, as the oracle's: 10, 100)" in text
     # verdicts belong to the claims engine (Verdicts section), never to this prose
     for word in ("supported", "contradicted", "inconclusive"):
         assert word not in text

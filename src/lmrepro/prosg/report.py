@@ -120,7 +120,10 @@ def render(root: Path) -> str:
     lines.append("")
     lines.append(f"- **Forgetting.** Base accuracy {_at(m, 'none', near)} at distance {near} vs {_at(m, 'none', far)} "
                  f"at {far} (all kinds pooled)." + _per_kind(root, near, far))
-    for method, what in (("prosg", "end-to-end ProSG"), ("prosg_sg", "ProSG trained by gradient regression")):
+    sg_etas = sorted(set(m["sg_eta"].values())) if "sg_eta" in m else []
+    picked = (f" (its test-time step size eta picked per seed on valid, as the oracle's: "
+              + ", ".join(f"{eta:g}" for eta in sg_etas) + ")") if sg_etas else ""
+    for method, what in (("prosg", "end-to-end ProSG"), ("prosg_sg", "ProSG trained by gradient regression" + picked)):
         lines.append(
             f"- **Remembering, {what}.** With filler (distance > 0, pooled): {_pooled(m, method)} vs no update "
             f"{_pooled(m, 'none')}. At the longest distance ({far} words): {_at(m, method, far)} vs "

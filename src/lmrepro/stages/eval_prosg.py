@@ -27,6 +27,7 @@ from lmrepro.prosg.scoring import (
 )
 from lmrepro.prosg.rwkv import freeze, load_model
 from lmrepro.prosg.schemas import ProsgPredictions
+from lmrepro.prosg.selection import pick_eta
 from lmrepro.prosg.splits import read_examples
 from lmrepro.prosg.sequences import Encoder
 from lmrepro.prosg.synthetic_gradient import load_generator
@@ -44,7 +45,8 @@ stage.add_argument("--predictions", type=Path, required=True,
                    help="per-item Parquet: one row per method x test item (prediction, answer, correct)")
 stage.add_argument("--timing", type=Path, required=True,
                    help="wall-clock JSON (the only output that differs between identical runs)")
-stage.add_argument("--metrics", type=Path, required=True, help="the oracle's step size picked on valid")
+stage.add_argument("--metrics", type=Path, required=True,
+                   help="the step sizes picked on valid (the oracle's, the gradient-regression generator's)")
 
 REQUIRED = ("main", "sg", "shuffled")  # the figure's ProSG lines and the trained control
 
@@ -68,6 +70,9 @@ def main(ctx) -> None:
     best_lr, lr_scores = pick_oracle_lr(model, main_gen.names, encoder, valid, cfg.oracle_lrs, cfg.batch_size)
     ctx.log.info("oracle step size on valid (%d items): %s -> %s", len(valid), lr_scores, best_lr)
     ctx.log_final({f"oracle_valid_accuracy_lr{lr:g}": s for lr, s in lr_scores.items()})
+    sg_eta, sg_scores = pick_eta(model, generators["sg"], encoder, valid, cfg.oracle_lrs, cfg.batch_size)
+    ctx.log.info("gradient-regression generator's step size on valid: %s -> %s", sg_scores, sg_eta)
+    ctx.log_final({f"sg_valid_accuracy_eta{eta:g}": s for eta, s in sg_scores.items()})
     pick_seconds = time.perf_counter() - started
     # the random draws of the controls differ per seed, like everything else of seed s
     draw = cfg.random_seed + ctx.args.seed
@@ -77,17 +82,16 @@ def main(ctx) -> None:
         "oracle": method_oracle(model, main_gen.names, best_lr),
         "random": method_random(model, main_gen, draw),
         "prosg": method_prosg(model, main_gen),
-        "prosg_sg": method_prosg(model, generators["sg"]),
+        "prosg_sg": method_prosg(model, generators["sg"], eta=sg_eta),
         "prosg_other": method_prosg_other(model, main_gen, test, draw),
         "prosg_shuffled": method_prosg(model, generators["shuffled"]),
     }
     for name, gen in generators.items():
         if name not in REQUIRED:
             methods[f"prosg_{name}"] = method_prosg(model, gen)
-    for scale in cfg.eta_scales:
-        for name, key in (("main", "prosg"), ("sg", "prosg_sg")):
-            gen = generators[name]
-            methods[f"{key}@eta{scale:g}x"] = method_prosg(model, gen, eta=gen.cfg.eta * scale)
+    for scale in cfg.eta_scales:  # multipliers of the eta each line is scored with
+        for name, key, eta in (("main", "prosg", generators["main"].cfg.eta), ("sg", "prosg_sg", sg_eta)):
+            methods[f"{key}@eta{scale:g}x"] = method_prosg(model, generators[name], eta=eta * scale)
 
     seconds, per_example = {}, []
     for name, fn in methods.items():
@@ -100,7 +104,9 @@ def main(ctx) -> None:
     means = per_example.groupby("method")["correct"].mean()
     ctx.log_final({f"mean_accuracy_{m}": float(v) for m, v in means.items()})
     io.write_json({"seed": ctx.args.seed, "oracle_lr": best_lr, "valid_items": len(valid),
-                   "oracle_valid_accuracy": {f"{lr:g}": s for lr, s in lr_scores.items()}}, ctx.args.metrics)
+                   "oracle_valid_accuracy": {f"{lr:g}": s for lr, s in lr_scores.items()},
+                   "sg_eta": sg_eta, "sg_valid_accuracy": {f"{eta:g}": s for eta, s in sg_scores.items()}},
+                  ctx.args.metrics)
     ctx.log_artifact(ctx.args.predictions, "predictions")
     base = seconds["none"]
     io.write_json({"seconds": seconds, "relative_to_no_update": {m: s / base for m, s in seconds.items()},

@@ -43,8 +43,8 @@ def main(ctx) -> None:
     io.write_text(
         f"Pooled exact-match accuracy on the test split: mean over {len(seeds)} seeds (base and generators) and the "
         "test items, 95% CI resampling both, by filler distance (words).\n\n"
-        + figures.table(acc, figures.MAIN) + "\nSweeps (rank variants trained separately; `@eta` rows rescale a "
-        "trained generator's eta at test time):\n\n" + figures.table(acc, sweep),
+        + figures.table(acc, figures.MAIN) + "\nSweeps (rank variants trained separately; `@eta` rows rescale at test "
+        "time the eta each line is scored with):\n\n" + figures.table(acc, sweep),
         ctx.args.markdown,
     )
     evals = sorted((io.read_json(p) for p in ctx.args.evals), key=lambda m: m["seed"])
@@ -53,6 +53,7 @@ def main(ctx) -> None:
         "seeds": seeds,
         "items_per_distance": {str(int(r.distance)): int(r.n) for r in pooled[pooled["method"] == "none"].itertuples()},
         "oracle_lr": {str(m["seed"]): m["oracle_lr"] for m in evals},
+        "sg_eta": {str(m["seed"]): m["sg_eta"] for m in evals},
         "valid_items": evals[0]["valid_items"],
         "accuracy": {m: {str(int(r.distance)): r.accuracy for r in g.itertuples()} for m, g in pooled.groupby("method")},
         "ci": {m: {str(int(r.distance)): [r.ci_low, r.ci_high] for r in g.itertuples()} for m, g in pooled.groupby("method")},
