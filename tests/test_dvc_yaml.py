@@ -127,3 +127,14 @@ def test_stage_names_are_rule_at_wildcard_values():
     assert dvcgen.stage_name("evaluate", {}) == "evaluate"
     assert dvcgen.stage_name("rec_train", {"dataset": "beauty", "method": "sci", "model": "lightlm", "setting": "direct"}) \
         == "rec_train@beauty-sci-lightlm-direct"
+
+
+@pytest.mark.parametrize("key", ["edge.energy.e_mac_pj", "edge.energy.dram_pj_per_bit", "edge.energy.sweep",
+                                 "edge.energy.sensitivity.clock_ghz.values"])
+def test_an_energy_knob_reruns_only_the_energy_stage_and_evaluate(key):
+    """The energy model is analytical: a changed assumption must not retrain or re-evaluate anything."""
+    from tests.pipeline_helpers import affected_stages
+
+    assert affected_stages(dvcgen.load_stages(REPO), key) == {"edge_energy", "evaluate"}
+    # the same helper does find other readers: a robustness knob reruns the robustness stage
+    assert "edge_robustness" in affected_stages(dvcgen.load_stages(REPO), "edge.robustness.seeds")
