@@ -144,7 +144,7 @@ def stage1(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig, c
     train_rows = data.rows("train")
     for t_i, task in enumerate(model.task_names):
         rng = np.random.default_rng([seed, 1, t_i])
-        schedule = single_task_schedule(task, train_rows[task], cfg, rng)
+        schedule = single_task_schedule(task, train_rows[task], cfg, rng, inputs.encoded.lengths())
         names = _task_adapter_names(model, t_i) + names_with(model, f"heads.{task}.")
         curves = _curves(log, inputs, data, [task], single_task_epoch(train_rows[task], cfg), f"/{task}")
         result.logs.append(train(model, inputs, data.labels, schedule, names, cfg, progress, f"stage1 {task}", curves))
@@ -168,7 +168,7 @@ def _balanced(model: MtaClassifier, inputs: Inputs, data: Task, names: list[str]
               rng: np.random.Generator, progress, desc: str, log: MetricLog | None) -> MethodResult:
     """Train ``names`` of one model on all tasks with task-balanced sampling, then predict."""
     train_rows = data.rows("train")
-    schedule = balanced_schedule(train_rows, cfg, rng)
+    schedule = balanced_schedule(train_rows, cfg, rng, inputs.encoded.lengths())
     curves = _curves(log, inputs, data, model.task_names, balanced_epoch(train_rows, cfg))
     tlog = train(model, inputs, data.labels, schedule, names, cfg, progress, desc, curves)
     result = MethodResult(model, {}, [tlog], tlog.trainable, count(model),
@@ -219,7 +219,7 @@ def single_ft(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig
         torch.manual_seed(seed * 1000 + t_i)
         model = MtaClassifier(copy.deepcopy(encoder), {task: n}, mix, "none").to(inputs.device)
         rng = np.random.default_rng([seed, 5, t_i])
-        schedule = single_task_schedule(task, train_rows[task], cfg, rng)
+        schedule = single_task_schedule(task, train_rows[task], cfg, rng, inputs.encoded.lengths())
         names = [n for n, _ in model.named_parameters()]
         curves = _curves(log, inputs, data, [task], single_task_epoch(train_rows[task], cfg), f"/{task}")
         tlog = train(model, inputs, data.labels, schedule, names, cfg, progress, f"single_ft {task}", curves)

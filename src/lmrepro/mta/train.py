@@ -30,10 +30,13 @@ class TrainConfig:
     lr: float = 1e-3  # adapters like ~1e-3; full fine-tuning overrides with ~5e-5
     weight_decay: float = 0.01  # AdamW default for BERT-style fine-tuning
     max_grad_norm: float = 1.0  # clipping keeps the softmax gate at T=0.1 stable
+    length_groups: int = 0  # batches per length group (see epoch_batches); 0 = plain shuffled batches
 
     def __post_init__(self) -> None:
         if self.epochs <= 0 or self.batch_size < 1 or self.lr <= 0:
             raise LmreproError(f"mta training config needs epochs > 0, batch_size >= 1, lr > 0: {self}")
+        if self.length_groups < 0:
+            raise LmreproError(f"mta training config needs length_groups >= 0, got {self.length_groups}")
 
 
 class Inputs:
@@ -69,17 +72,39 @@ def _chunks(rows: np.ndarray, size: int) -> list[np.ndarray]:
     return [rows[i: i + size] for i in range(0, len(rows), size)]
 
 
+def epoch_batches(rows: np.ndarray, cfg: TrainConfig, rng: np.random.Generator,
+                  lengths: np.ndarray | None = None) -> list[np.ndarray]:
+    """One shuffled pass over ``rows`` in batches of ``cfg.batch_size``.
+
+    With ``cfg.length_groups`` = g > 0 and token ``lengths`` (indexed by row number): the
+    shuffled rows are cut into groups of g batches, each group is sorted by length and cut
+    into batches, and the batches of the pass are shuffled. Why: a batch is padded to its
+    longest row, and random batches of these sentences carry 1.6-2.3x their real tokens
+    (measured on the 1,000-row training subsample per task); grouping makes full fine-tuning
+    affordable on more rows while every batch is still a random draw of similar-length rows
+    and every row is seen once per pass.
+    """
+    shuffled = rng.permutation(rows)
+    if cfg.length_groups == 0 or lengths is None:
+        return _chunks(shuffled, cfg.batch_size)
+    batches: list[np.ndarray] = []
+    for group in _chunks(shuffled, cfg.batch_size * cfg.length_groups):
+        batches += _chunks(group[np.argsort(lengths[group], kind="stable")], cfg.batch_size)
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def single_task_epoch(rows: np.ndarray, cfg: TrainConfig) -> int:
     """Steps in one pass over one task's rows."""
     return math.ceil(len(rows) / cfg.batch_size)
 
 
-def single_task_schedule(task: str, rows: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) -> Schedule:
+def single_task_schedule(task: str, rows: np.ndarray, cfg: TrainConfig, rng: np.random.Generator,
+                         lengths: np.ndarray | None = None) -> Schedule:
     """``epochs`` shuffled passes over one task (a fractional last pass is cut short)."""
     total = max(1, round(cfg.epochs * single_task_epoch(rows, cfg)))
     out: Schedule = []
     while len(out) < total:
-        out.extend((task, b) for b in _chunks(rng.permutation(rows), cfg.batch_size))
+        out.extend((task, b) for b in epoch_batches(rows, cfg, rng, lengths))
     return out[:total]
 
 
@@ -90,7 +115,8 @@ def balanced_epoch(rows_by_task: dict[str, np.ndarray], cfg: TrainConfig) -> int
     return math.ceil(mean_n / cfg.batch_size) * len(rows_by_task)
 
 
-def balanced_schedule(rows_by_task: dict[str, np.ndarray], cfg: TrainConfig, rng: np.random.Generator) -> Schedule:
+def balanced_schedule(rows_by_task: dict[str, np.ndarray], cfg: TrainConfig, rng: np.random.Generator,
+                      lengths: np.ndarray | None = None) -> Schedule:
     """Task-balanced sampling: rounds that visit every task once in random order; each
     task cycles through its own shuffled rows, so small tasks are seen as often as large."""
     tasks = list(rows_by_task)
@@ -101,7 +127,7 @@ def balanced_schedule(rows_by_task: dict[str, np.ndarray], cfg: TrainConfig, rng
         for t_i in rng.permutation(len(tasks)):
             task = tasks[t_i]
             if not queues[task]:
-                queues[task] = _chunks(rng.permutation(rows_by_task[task]), cfg.batch_size)
+                queues[task] = epoch_batches(rows_by_task[task], cfg, rng, lengths)
             out.append((task, queues[task].pop(0)))
     return out
 
@@ -170,7 +196,9 @@ def train(model: nn.Module, inputs: Inputs, labels: np.ndarray, schedule: Schedu
     params = set_trainable(model, trainable)
     if not params:
         raise LmreproError(f"{desc}: nothing to train")
-    optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # fused: one kernel for the whole update; on CPU it takes ~0.012 s instead of ~0.098 s per
+    # step for full fine-tuning's 22M weights (1 thread), a fifth of a step's time
+    optim = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: 1.0 - s / len(schedule))
     _train_mode(model)
     log = TrainLog(trainable=sum(p.numel() for p in params))
@@ -211,7 +239,13 @@ def train(model: nn.Module, inputs: Inputs, labels: np.ndarray, schedule: Schedu
 
 @torch.no_grad()
 def predict(model: nn.Module, inputs: Inputs, rows: np.ndarray, task: str, batch_size: int = 64) -> np.ndarray:
-    """Argmax labels for ``rows`` of one task, [N] int64."""
+    """Argmax labels for ``rows`` of one task, [N] int64, in the order of ``rows``.
+
+    Rows are fed in order of token length (batches padded to similar lengths; full test
+    splits cost about half the padded tokens) and put back in the caller's order."""
     model.eval()
-    out = [inputs.logits(model, b, task).argmax(-1).cpu().numpy() for b in _chunks(rows, batch_size)]
-    return np.concatenate(out).astype(np.int64)
+    order = np.argsort(inputs.encoded.lengths()[rows], kind="stable")
+    out = [inputs.logits(model, b, task).argmax(-1).cpu().numpy() for b in _chunks(rows[order], batch_size)]
+    labels = np.empty(len(rows), dtype=np.int64)
+    labels[order] = np.concatenate(out)
+    return labels

@@ -8,9 +8,46 @@ its run in the MLflow UI, so a reader can go from a number to its params, curves
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from lmrepro import tracking
+
+# What the pipeline itself rewrites in the repository while it runs (reports, dvc.lock):
+# a change there is the run's output, not an uncommitted change to what produced it.
+PIPELINE_WRITES = ("reports/", "dvc.lock")
+
+
+def source_state(root: Path) -> tuple[str, list[str]]:
+    """(commit, tracked files changed since that commit, outside :data:`PIPELINE_WRITES`).
+
+    Why not ``tracking.git_state``: a rerun of a committed pipeline rewrites the committed
+    reports before ``evaluate`` runs, so "dirty" there was true for every reproduction and
+    results.md claimed uncommitted changes that were only its own outputs. Outside git:
+    ("unknown", ["(not a git checkout)"]), so the stamp never claims a clean state it
+    could not check."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "-z"], cwd=root,
+                                capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown", ["(not a git checkout)"]
+    changed, entries = [], iter(status.split("\0"))
+    for entry in entries:
+        if len(entry) > 3:
+            changed.append(entry[3:])
+            if entry[0] in "RC":  # a rename or copy: its source path follows as its own field
+                changed.append(next(entries, ""))
+    return commit, sorted(p for p in changed if not p.startswith(PIPELINE_WRITES))
+
+
+def source_stamp(commit: str, changed: list[str]) -> str:
+    """The commit as results.md states it, naming up to three changed source files."""
+    if not changed:
+        return f"git commit `{commit[:12]}`"
+    shown = ", ".join(f"`{p}`" for p in changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+    return f"git commit `{commit[:12]}` with uncommitted changes to {shown}"
 
 
 def _relative(path: Path, root: Path) -> str:

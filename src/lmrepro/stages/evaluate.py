@@ -6,13 +6,13 @@ import os
 from pathlib import Path
 
 from lmrepro import config as cfgmod
-from lmrepro import io, tracking
+from lmrepro import io
 from lmrepro.data.catalog import rec_sources
 from lmrepro.dvcviews import write_views
 from lmrepro.report.claims import claims_json, evaluate_claims, render_summary, render_verdicts
 from lmrepro.report.collect import collect_metrics, render_results
 from lmrepro.report.curves import curve_runs, plot_curves
-from lmrepro.report.provenance import provenance_section
+from lmrepro.report.provenance import provenance_section, source_stamp, source_state
 from lmrepro.report.appendix import faults_note
 from lmrepro.report.timing import per_run_note, render_timing
 from lmrepro.paths import output_root
@@ -48,9 +48,9 @@ def whole_params_hash(root: Path) -> str:
 
 @stage.main
 def main(ctx) -> None:
-    commit, dirty = tracking.git_state(ctx.root)
+    commit, changed = source_state(ctx.root)
     provenance = {"profile": ctx.section("profile"), "params_hash": whole_params_hash(ctx.root),
-                  "git_commit": commit, "git_dirty": dirty}
+                  "git_commit": commit, "git_dirty": bool(changed)}
     claims_cfg = ctx.section("claims")
     out = output_root(ctx.root)  # the outputs read here: runs/<profile> for a non-default profile
     results = evaluate_claims(ctx.root, n_boot=int(claims_cfg["n_boot"]), seed=int(claims_cfg["seed"]), out_root=out)
@@ -60,7 +60,7 @@ def main(ctx) -> None:
     io.write_json(merged, ctx.args.out_json)
     write_views(merged, claims_doc, ctx.args.out_headline, ctx.args.out_plots)
     stamp = (f"Profile **{provenance['profile']}**, params hash `{provenance['params_hash']}`, "
-             f"git commit `{commit[:12]}`{' (with uncommitted changes)' if dirty else ''}.")
+             f"{source_stamp(commit, changed)}.")
     body = render_results(out, f"{HEADER}\n\n{stamp}\n\n" + render_verdicts(results).strip(),
                           sources=rec_sources(ctx.section("data.rec.sources")))
     curves = curve_runs(out)
