@@ -142,8 +142,8 @@ def grouping(n: int = 256, tasks: tuple[str, ...] = ("sst2", "cola", "trec", "ms
              table: Path = Path("data/nlu/tasks.parquet")) -> dict[str, float]:
     """Full fine-tuning (every weight, the multi_ft recipe) for one balanced epoch on plain
     shuffled batches vs length-grouped batches (TrainConfig.length_groups), same rows, seed
-    and batch size 16; also the test-time predict over the same rows. Returns seconds per
-    epoch of each and the padded-token ratio of the two schedules."""
+    and batch size 16. Returns the training seconds of each and the padded tokens each
+    schedule feeds."""
     torch.set_num_threads(threads)
     frame = _table(table, data_mirror())
     tasks = tuple(t for t in tasks if t in set(frame["task"]))
