@@ -24,6 +24,14 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = data_mirror(root=REPO)
 
 
+@pytest.fixture(autouse=True)
+def _no_orchestrator_leak(monkeypatch):
+    """Parsing the Snakefile in-process (workflow/rules/common.smk) sets LMREPRO_ORCHESTRATOR
+    in os.environ for the rest of the session, which tagged later in-process stage runs as
+    Snakemake's and made tests/plumbing depend on test order. Each test starts without it."""
+    monkeypatch.delenv("LMREPRO_ORCHESTRATOR", raising=False)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "MANIFEST.tsv").is_file():

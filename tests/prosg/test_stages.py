@@ -4,9 +4,12 @@
   the timing files (the only place wall-clock may go);
 - eval_prosg's per-item predictions (one file per seed) agree with summarize_prosg's
   accuracy table (means over seeds and items), and every item is scored under every seed;
-- pre-training and generator training never read valid or test rows: they ask the
-  loader for ``train`` only, and planting sentinel text in every valid/test row leaves
-  their outputs byte-identical.
+- pre-training (short and long base) and generator training never read valid or test
+  rows: they ask the loader for ``train`` only, and planting sentinel text in every
+  valid/test row leaves their outputs byte-identical;
+- the long base is its seed's short base continued (same tokenizer, other weights), scored
+  by eval_prosg_long into the same pooled predictions;
+- eval_prosg's ProSG line is the rank variant its valid scores choose.
 """
 
 from __future__ import annotations
@@ -24,14 +27,16 @@ from lmrepro.data.schemas import TextCorpus
 from lmrepro.prosg.schemas import ProsgAccuracy, ProsgExamples, ProsgPredictions
 from lmrepro.stages import build_prosg_data as prosg_build_data
 from lmrepro.stages import eval_prosg as prosg_eval
+from lmrepro.stages import eval_prosg_long as prosg_eval_long
 from lmrepro.stages import pretrain_rnn as prosg_pretrain_rnn
+from lmrepro.stages import pretrain_rnn_long as prosg_pretrain_long
 from lmrepro.stages import summarize_prosg
 from lmrepro.stages import train_prosg as prosg_train
 from lmrepro.stages import tune_prosg as prosg_tune
 from tests.conftest import REPO
 
 SMOKE = config.load_params(REPO / "params.yaml", REPO / "workflow" / "profiles" / "smoke" / "params.yaml")
-VARIANTS = ("main", "sg", "shuffled")  # the three eval_prosg requires; r2 is the same code as main
+VARIANTS = ("main", "sg", "shuffled", "r2")  # the three eval_prosg requires and main's rank rival
 SEEDS = SMOKE["prosg"]["seeds"]
 TUNE = SMOKE["prosg"]["tune"]
 
@@ -93,6 +98,16 @@ def _train(root: Path, examples: Path, out: Path, seed: int, tune: bool = True) 
                            "--out", out / "generators" / s / v, "--metrics", out / f"train-{s}-{v}.json",
                            "--timing", out / "timing" / f"train_prosg-{s}-{v}.json",
                            "--cfg", _cfg("prosg.update", "prosg.train", "prosg.tune.families", "prosg.variants")])
+    _run(prosg_pretrain_long, ["--seed", seed, "--base", out / "base" / s, "--examples", examples,
+                               "--corpus", root / "corpus.parquet", "--out", out / "base_long" / s,
+                               "--metrics", out / f"pretrain_long-{s}.json",
+                               "--timing", out / "timing" / f"pretrain_rnn_long-{s}.json",
+                               "--cfg", _cfg("prosg.long_base")])
+    _run(prosg_train, ["--seed", seed, "--variant", "main", "--label", "main-long-base", "--examples", examples,
+                       "--base", out / "base_long" / s, "--trials", *trials,
+                       "--out", out / "generators_long" / s / "main", "--metrics", out / f"train_long-{s}-main.json",
+                       "--timing", out / "timing" / f"train_prosg_long-{s}-main.json",
+                       "--cfg", _cfg("prosg.update", "prosg.train", "prosg.tune.families", "prosg.variants")])
 
 
 def _eval(examples: Path, models: Path, out: Path) -> None:
@@ -102,10 +117,17 @@ def _eval(examples: Path, models: Path, out: Path) -> None:
                           "--generators", *[models / "generators" / s / v for v in VARIANTS],
                           "--predictions", out / f"preds-{s}.parquet", "--timing", out / "timing" / f"eval_prosg-{s}.json",
                           "--metrics", out / f"eval-{s}.json", "--cfg", _cfg("prosg.eval")])
+        _run(prosg_eval_long, ["--seed", seed, "--examples", examples, "--base", models / "base_long" / s,
+                               "--generator", models / "generators_long" / s / "main",
+                               "--predictions", out / f"preds_long-{s}.parquet",
+                               "--timing", out / "timing" / f"eval_prosg_long-{s}.json",
+                               "--metrics", out / f"eval_long-{s}.json", "--cfg", _cfg("prosg.eval.batch_size")])
     _run(summarize_prosg, ["--predictions", *[out / f"preds-s{seed}.parquet" for seed in SEEDS],
+                         *[out / f"preds_long-s{seed}.parquet" for seed in SEEDS],
                          "--evals", *[out / f"eval-s{seed}.json" for seed in SEEDS],
                          "--pooled", out / "preds.parquet", "--table", out / "accuracy.parquet",
-                         "--figure", out / "accuracy.png", "--markdown", out / "accuracy.md",
+                         "--figure", out / "accuracy.png", "--long-figure", out / "long_base.png",
+                         "--markdown", out / "accuracy.md",
                          "--metrics", out / "eval.json", "--cfg", _cfg("prosg.seeds", "claims")])
 
 
@@ -131,20 +153,24 @@ def runs(root):
 def test_two_runs_are_byte_identical_except_timing(runs):
     a, b = runs
     files_a, files_b = _files(a), _files(b)
-    assert {"examples.parquet", "data.json", "preds.parquet", "accuracy.parquet", "accuracy.png", "eval.json"} \
-        <= files_a.keys()
+    assert {"examples.parquet", "data.json", "preds.parquet", "accuracy.parquet", "accuracy.png", "long_base.png",
+            "eval.json"} <= files_a.keys()
     for seed in SEEDS:
         assert any(k.startswith(f"base/s{seed}/") for k in files_a)
+        assert any(k.startswith(f"base_long/s{seed}/") for k in files_a)
         assert any(k.startswith(f"generators/s{seed}/shuffled/") for k in files_a)
+        assert any(k.startswith(f"generators_long/s{seed}/main/") for k in files_a)
     assert files_a.keys() == files_b.keys()
     differ = [k for k in files_a if files_a[k] != files_b[k]]
     assert not differ, f"outputs differ between identical runs: {differ}"
     s = f"s{SEEDS[0]}"
-    for stage in (f"pretrain_rnn-{s}", f"train_prosg-{s}-main", f"train_prosg-{s}-shuffled", f"eval_prosg-{s}"):
+    for stage in (f"pretrain_rnn-{s}", f"train_prosg-{s}-main", f"train_prosg-{s}-shuffled", f"eval_prosg-{s}",
+                  f"pretrain_rnn_long-{s}", f"train_prosg_long-{s}-main", f"eval_prosg_long-{s}"):
         seconds = io.read_json(a / "timing" / f"{stage}.json")["seconds"]
         assert min(seconds.values()) > 0 if isinstance(seconds, dict) else seconds > 0, stage
     # no wall-clock leaks into the result files: no key about seconds anywhere else
-    for name in ("data.json", "eval.json", f"eval-{s}.json", f"pretrain-{s}.json", f"train-{s}-main.json"):
+    for name in ("data.json", "eval.json", f"eval-{s}.json", f"pretrain-{s}.json", f"train-{s}-main.json",
+                 f"pretrain_long-{s}.json", f"eval_long-{s}.json"):
         assert "second" not in (a / name).read_text(), name
 
 
@@ -155,7 +181,8 @@ def test_predictions_pair_every_method_with_every_test_item(root, runs):
     examples = io.read_table(a / "examples.parquet", ProsgExamples)
     test = examples[examples["split"] == "test"]
     methods = set(acc["method"])
-    assert {"prosg_other", "prosg_shuffled", "prosg", "none"} <= methods
+    assert {"prosg_other", "prosg_shuffled", "prosg", "none", "prosg_main", "prosg_r2",
+            "long_none", "long_repeat", "long_prosg"} <= methods
     assert set(preds["method"]) == methods
     for (method, seed), g in preds.groupby(["method", "seed"]):
         assert sorted(g["uid"]) == sorted(test["uid"]), (method, seed)  # every test item once per seed
@@ -200,7 +227,7 @@ def _poisoned(examples: Path, out: Path) -> Path:
 def test_training_stages_read_train_rows_only(root, runs, monkeypatch):
     a, _ = runs
     asked: list[str] = []
-    for module in (prosg_pretrain_rnn, prosg_train):
+    for module in (prosg_pretrain_rnn, prosg_train, prosg_pretrain_long):
         real = module.read_examples
 
         def recording(path, split, real=real):
@@ -301,3 +328,40 @@ def test_mlflow_final_values_equal_the_metrics_files(root, runs):
     preds = io.read_table(a / f"preds-s{seed}.parquet", ProsgPredictions)
     means = {m: float(v) for m, v in preds.groupby("method")["correct"].mean().items()}
     assert {m: evaluation.data.metrics[tracking._metric_key(f"final/mean_accuracy_{m}")] for m in means} == means
+
+
+def test_the_long_base_continues_its_seeds_base(runs):
+    """Same tokenizer and architecture as the seed's short base, other weights, and every
+    continuation step practised one distance of the range up to prosg.long_base.max_distance."""
+    from safetensors.torch import load_file
+
+    a, _ = runs
+    long_cfg = SMOKE["prosg"]["long_base"]
+    allowed = {d for d in SMOKE["prosg"]["data"]["distances"] if d <= long_cfg["max_distance"]}
+    for seed in SEEDS:
+        short, long = a / "base" / f"s{seed}", a / "base_long" / f"s{seed}"
+        assert (long / "tokenizer.json").read_bytes() == (short / "tokenizer.json").read_bytes()
+        assert (long / "config.json").read_bytes() == (short / "config.json").read_bytes()
+        w_short, w_long = load_file(str(short / "model.safetensors")), load_file(str(long / "model.safetensors"))
+        assert w_short.keys() == w_long.keys()
+        assert any(not (w_short[k] == w_long[k]).all() for k in w_short), seed
+        metrics = io.read_json(a / f"pretrain_long-s{seed}.json")
+        assert sum(metrics["steps_per_distance"].values()) == metrics["steps"] == long_cfg["steps"]
+        assert {int(d) for d in metrics["steps_per_distance"]} <= allowed
+
+
+def test_the_prosg_line_is_the_rank_valid_chooses(runs):
+    """eval_prosg records every rank candidate's valid accuracy; method prosg is the best one
+    (ties: the first listed) and its outcomes are that variant's, also kept under its name."""
+    a, _ = runs
+    preds = io.read_table(a / "preds.parquet", ProsgPredictions)
+    candidates = SMOKE["prosg"]["eval"]["rank_candidates"]
+    for seed in SEEDS:
+        m = io.read_json(a / f"eval-s{seed}.json")
+        scores = m["rank_valid_accuracy"]
+        assert list(scores) == candidates
+        best = max(candidates, key=lambda c: (scores[c], -candidates.index(c)))
+        assert m["rank_variant"] == best
+        assert m["rank"] == SMOKE["prosg"]["variants"][best]["rank"]
+        mine = preds[preds["seed"] == seed].set_index(["method", "uid"])["correct"]
+        assert (mine.loc["prosg"] == mine.loc[f"prosg_{best}"].reindex(mine.loc["prosg"].index)).all()

@@ -188,3 +188,29 @@ def test_wkv_cpu_matches_library():
     torch.testing.assert_close(out, ref, rtol=0, atol=0)
     for x, y in zip(s1, s2):
         torch.testing.assert_close(x, y, rtol=0, atol=0)
+
+
+def test_folded_generation_path_equals_the_hooks_and_puts_the_weights_back(tiny_model, encoder, examples):
+    """One sequence, every position, no autograd: the update is folded into swapped-in
+    weights instead of per-token hooks. Same logits as the hook path (start 0 forces it),
+    no hook registered, and the very same weight tensors back afterwards, also on error."""
+    batch = encoder.batch(examples.iloc[:1])
+    factors = _random_factors(tiny_model, target_names(tiny_model, CFG), 1, 2)
+    update = LowRankUpdate({n: (a.float(), b.float()) for n, (a, b) in factors.items()}, eta=0.5)
+    modules = dict(tiny_model.named_modules())
+    originals = {n: modules[n].weight for n in update.factors}
+    with torch.no_grad():
+        with applied(tiny_model, update, start=torch.zeros(1, dtype=torch.long)):
+            hooked = tiny_model(input_ids=batch.ids).logits
+        with applied(tiny_model, update):
+            assert not any(m._forward_hooks for m in tiny_model.modules())
+            assert all(modules[n].weight is not originals[n] for n in update.factors)
+            folded = tiny_model(input_ids=batch.ids).logits
+        base = tiny_model(input_ids=batch.ids).logits
+    same = (folded - hooked).abs().max()
+    assert same <= 1e-5 * hooked.abs().max()  # equal up to float rounding
+    assert (folded - base).abs().max() > 1000 * same  # and the update does something
+    assert all(modules[n].weight is originals[n] for n in update.factors)
+    with pytest.raises(RuntimeError, match="inside"), torch.no_grad(), applied(tiny_model, update):
+        raise RuntimeError("inside")
+    assert all(modules[n].weight is originals[n] for n in update.factors)

@@ -67,6 +67,31 @@ rule pretrain_rnn:
         " {params.cfg} --log {log}"
 
 
+rule pretrain_rnn_long:
+    input:
+        examples=rules.build_prosg_data.output.table,
+        corpus="data/text/corpus.parquet",
+        base=rules.pretrain_rnn.output.model,
+        code=code_of("stages.pretrain_rnn_long"),
+    output:
+        model=directory("models/prosg/base_long/s{seed}"),
+        metrics="reports/metrics/prosg/pretrain_long-s{seed}.json",
+        timing="reports/prosg/timing/pretrain_rnn_long-s{seed}.json",
+    log:
+        "logs/pretrain_rnn_long/s{seed}.log",
+    benchmark:
+        "benchmarks/pretrain_rnn_long/s{seed}.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
+    threads: THREADS
+    params:
+        cfg=cfg("prosg.long_base"),
+    shell:
+        "python -m lmrepro.stages.pretrain_rnn_long --seed {wildcards.seed} --base {input.base}"
+        " --examples {input.examples} --corpus {input.corpus} --out {output.model} --metrics {output.metrics}"
+        " --timing {output.timing} {params.cfg} --log {log}"
+
+
 rule tune_prosg:
     input:
         examples=rules.build_prosg_data.output.table,
@@ -127,6 +152,31 @@ rule train_prosg:
         " --metrics {output.metrics} --timing {output.timing} {params.cfg} --log {log}"
 
 
+rule train_prosg_long:
+    input:
+        examples=rules.build_prosg_data.output.table,
+        base=rules.pretrain_rnn_long.output.model,
+        trials=rules.train_prosg.input.trials,
+        code=code_of("stages.train_prosg"),
+    output:
+        generator=directory("models/prosg/generators_long/s{seed}/main"),
+        metrics="reports/metrics/prosg/train_long-s{seed}-main.json",
+        timing="reports/prosg/timing/train_prosg_long-s{seed}-main.json",
+    log:
+        "logs/train_prosg_long/s{seed}-main.log",
+    benchmark:
+        "benchmarks/train_prosg_long/s{seed}-main.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
+    threads: THREADS
+    params:
+        cfg=cfg("prosg.update", "prosg.train", "prosg.tune.families", "prosg.variants"),
+    shell:
+        "python -m lmrepro.stages.train_prosg --seed {wildcards.seed} --variant main --label main-long-base"
+        " --examples {input.examples} --base {input.base} --trials {input.trials} --out {output.generator}"
+        " --metrics {output.metrics} --timing {output.timing} {params.cfg} --log {log}"
+
+
 rule eval_prosg:
     input:
         examples=rules.build_prosg_data.output.table,
@@ -156,9 +206,37 @@ rule eval_prosg:
         " --metrics {output.metrics} {params.cfg} --log {log}"
 
 
+rule eval_prosg_long:
+    input:
+        examples=rules.build_prosg_data.output.table,
+        base=rules.pretrain_rnn_long.output.model,
+        generator=rules.train_prosg_long.output.generator,
+        code=code_of("stages.eval_prosg_long"),
+    output:
+        predictions="data/prosg/eval/preds_long-s{seed}.parquet",
+        timing="reports/prosg/timing/eval_prosg_long-s{seed}.json",
+        metrics="reports/metrics/prosg/eval_long-s{seed}.json",
+    log:
+        "logs/eval_prosg_long/s{seed}.log",
+    benchmark:
+        "benchmarks/eval_prosg_long/s{seed}.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
+    threads: THREADS
+    params:
+        cfg=cfg("prosg.eval.batch_size"),
+    shell:
+        "python -m lmrepro.stages.eval_prosg_long --seed {wildcards.seed} --examples {input.examples}"
+        " --base {input.base} --generator {input.generator} --predictions {output.predictions}"
+        " --timing {output.timing} --metrics {output.metrics} {params.cfg} --log {log}"
+
+
 rule summarize_prosg:
     input:
         predictions=expand(rules.eval_prosg.output.predictions, seed=PROSG_SEEDS),
+        long_predictions=expand(
+            rules.eval_prosg_long.output.predictions, seed=PROSG_SEEDS
+        ),
         evals=expand(rules.eval_prosg.output.metrics, seed=PROSG_SEEDS),
         code=code_of("stages.summarize_prosg"),
     output:
@@ -167,6 +245,11 @@ rule summarize_prosg:
         figure=report(
             "reports/prosg/accuracy_vs_distance.png",
             caption="../report/prosg.rst",
+            category="ProSG",
+        ),
+        long_figure=report(
+            "reports/prosg/long_base.png",
+            caption="../report/prosg_long_base.rst",
             category="ProSG",
         ),
         markdown=report(
@@ -183,8 +266,9 @@ rule summarize_prosg:
     params:
         cfg=cfg("prosg.seeds", "claims"),
     shell:
-        "python -m lmrepro.stages.summarize_prosg --predictions {input.predictions} --evals {input.evals}"
-        " --pooled {output.pooled} --table {output.table} --figure {output.figure} --markdown {output.markdown}"
+        "python -m lmrepro.stages.summarize_prosg --predictions {input.predictions} {input.long_predictions}"
+        " --evals {input.evals} --pooled {output.pooled} --table {output.table} --figure {output.figure}"
+        " --long-figure {output.long_figure} --markdown {output.markdown}"
         " --metrics {output.metrics} {params.cfg} --log {log}"
 
 
@@ -197,6 +281,9 @@ EVALUATE_INPUTS.extend(
         ),
         *expand(rules.eval_prosg.output.metrics, seed=PROSG_SEEDS),
         rules.summarize_prosg.output.metrics,
+        *expand(rules.pretrain_rnn_long.output.metrics, seed=PROSG_SEEDS),
+        *expand(rules.train_prosg_long.output.metrics, seed=PROSG_SEEDS),
+        *expand(rules.eval_prosg_long.output.metrics, seed=PROSG_SEEDS),
         *expand(
             rules.tune_prosg.output.metrics,
             variant=list(PROSG_TUNE["families"]),
@@ -208,6 +295,7 @@ REPORT_INPUTS.extend(
     [
         rules.summarize_prosg.output.markdown,
         rules.summarize_prosg.output.figure,
+        rules.summarize_prosg.output.long_figure,
         rules.summarize_prosg.output.table,
         rules.summarize_prosg.output.pooled,  # paired per-item outcomes for the claims
         *expand(rules.pretrain_rnn.output.timing, seed=PROSG_SEEDS),
@@ -215,6 +303,9 @@ REPORT_INPUTS.extend(
             rules.train_prosg.output.timing, seed=PROSG_SEEDS, variant=PROSG_VARIANTS
         ),
         *expand(rules.eval_prosg.output.timing, seed=PROSG_SEEDS),
+        *expand(rules.pretrain_rnn_long.output.timing, seed=PROSG_SEEDS),
+        *expand(rules.train_prosg_long.output.timing, seed=PROSG_SEEDS),
+        *expand(rules.eval_prosg_long.output.timing, seed=PROSG_SEEDS),
         *expand(
             rules.tune_prosg.output.timing,
             variant=list(PROSG_TUNE["families"]),

@@ -1,4 +1,4 @@
-"""Figure and Markdown tables of accuracy vs distance (written by eval_prosg)."""
+"""Figures and Markdown tables of accuracy vs distance (written by summarize_prosg)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,29 @@ LABELS = {
     "prosg_shuffled": "ProSG trained on shuffled prompts (control)",
     "prosg": "ProSG, end-to-end",
     "prosg_sg": "ProSG, gradient regression",
+    "long_none": "long base: no update",
+    "long_repeat": "long base: prompt repeated",
+    "long_prosg": "long base: ProSG, end-to-end",
 }
+# the long base's methods (eval_prosg_long) and their short-base counterparts, paired in the figure
+LONG = {"long_none": "none", "long_repeat": "repeat", "long_prosg": "prosg"}
 
 
 def plot(acc: pd.DataFrame, path: Path) -> None:
+    """The main figure: every MAIN method on the short base, one panel per kind."""
+    _panels(acc, path, [(m, {}) for m in MAIN])
+
+
+def plot_bases(acc: pd.DataFrame, path: Path) -> None:
+    """Short base (solid) vs long base (dashed), each long-base method beside its counterpart."""
+    lines = []
+    for i, (long, short) in enumerate(LONG.items()):
+        colour = f"C{i}"
+        lines += [(short, {"color": colour}), (long, {"color": colour, "linestyle": "--", "marker": "s"})]
+    _panels(acc, path, lines)
+
+
+def _panels(acc: pd.DataFrame, path: Path, lines: list[tuple[str, dict]]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -31,11 +50,11 @@ def plot(acc: pd.DataFrame, path: Path) -> None:
     kinds = ["all"] + sorted(k for k in acc["kind"].unique() if k != "all")
     fig, axes = plt.subplots(1, len(kinds), figsize=(4 * len(kinds), 3.4), sharey=True)
     for ax, kind in zip(axes, kinds):
-        for method in [m for m in MAIN if m in set(acc["method"])]:
+        for method, style in [(m, st) for m, st in lines if m in set(acc["method"])]:
             g = acc[(acc["method"] == method) & (acc["kind"] == kind)].sort_values("distance")
             err = [(g["accuracy"] - g["ci_low"]).clip(lower=0), (g["ci_high"] - g["accuracy"]).clip(lower=0)]
-            ax.errorbar(g["distance"], g["accuracy"], yerr=err, marker="o", ms=3, capsize=2,
-                        label=LABELS.get(method, method))
+            ax.errorbar(g["distance"], g["accuracy"], yerr=err, ms=3, capsize=2,
+                        label=LABELS.get(method, method), **{"marker": "o", **style})
         ax.set_title(f"{kind} prompts" if kind != "all" else "all prompt kinds")
         ax.set_xlabel("filler between prompt and query (words)")
         ax.set_ylim(-0.02, 1.02)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,8 @@ class PretrainConfig:
     # pre-trained on short contexts, which is where forgetting shows
 
 
-def _lr_at(step: int, cfg: PretrainConfig) -> float:
+def lr_at(step: int, cfg) -> float:
+    """Linear warm-up over ``cfg.warmup`` steps, then cosine decay to 10% of ``cfg.lr``."""
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
@@ -54,25 +56,26 @@ def task_loss(model: nn.Module, batch, answer_weight: float) -> torch.Tensor:
     return (ce * weight).sum() / weight.sum()
 
 
-def pretrain(model: nn.Module, encoder: Encoder, examples: pd.DataFrame, texts: list[str], cfg: PretrainConfig,
-             seed: int, progress=lambda it, **kw: it, log=None, device="cpu", amp: bool = False) -> list[dict]:
-    """Train in place on ``device`` (bf16 autocast there if ``amp`` and CUDA); returns one
-    record of losses per step (the training curve). Sampling is on the host, so the
-    batches are the same on every device."""
+def run_steps(model: nn.Module, encoder: Encoder, texts: list[str], cfg, rng: np.random.Generator,
+              draw: Callable[[np.random.Generator], tuple[pd.DataFrame, dict]], desc: str,
+              progress=lambda it, **kw: it, log=None, device="cpu", amp: bool = False) -> list[dict]:
+    """The optimisation loop of both pre-trainings (this module's and lmrepro.prosg.long_base's):
+    each step takes task rows from ``draw(rng)`` (with what to record about them), then
+    ``cfg.batch_text`` corpus windows from the same ``rng``; loss = weighted task loss + LM loss.
+    ``cfg`` needs steps, lr, warmup, weight_decay, answer_weight, clip, batch_text, text_length.
+    Trains in place on ``device`` (bf16 autocast there if ``amp`` and CUDA); returns one record
+    of losses per step (the training curve). Sampling is on the host, so the batches are the
+    same on every device."""
     model.config.pad_token_id = encoder.pad
-    examples = examples[examples["distance"] <= cfg.max_distance]
-    if examples.empty:
-        raise ValueError(f"no task examples with distance <= {cfg.max_distance}")
-    rng = np.random.default_rng(seed)
     chunks = encoder.lm_chunks(texts, cfg.text_length)  # (N, L)
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model.train()
     curve = []
-    for step in progress(range(cfg.steps), desc="pretrain", total=cfg.steps):
+    for step in progress(range(cfg.steps), desc=desc, total=cfg.steps):
         for group in opt.param_groups:
-            group["lr"] = _lr_at(step, cfg)
-        rows = examples.iloc[rng.choice(len(examples), size=cfg.batch_task, replace=False)]
+            group["lr"] = lr_at(step, cfg)
+        rows, about = draw(rng)
         text = chunks[torch.as_tensor(rng.choice(len(chunks), size=cfg.batch_text, replace=False))].to(device)
         with autocast(torch.device(device), amp):
             loss_task = task_loss(model, encoder.batch(rows, device=device), cfg.answer_weight)
@@ -82,8 +85,20 @@ def pretrain(model: nn.Module, encoder: Encoder, examples: pd.DataFrame, texts: 
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
         opt.step()
-        curve.append({"step": step, "loss_task": loss_task.item(), "loss_text": loss_text.item()})
+        curve.append({"step": step, **about, "loss_task": loss_task.item(), "loss_text": loss_text.item()})
         if log is not None and (step % 25 == 0 or step == cfg.steps - 1):
-            log(f"step {step} task {curve[-1]['loss_task']:.3f} text {curve[-1]['loss_text']:.3f}")
+            log(" ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in curve[-1].items()))
     model.eval()
     return curve
+
+
+def pretrain(model: nn.Module, encoder: Encoder, examples: pd.DataFrame, texts: list[str], cfg: PretrainConfig,
+             seed: int, progress=lambda it, **kw: it, log=None, device="cpu", amp: bool = False) -> list[dict]:
+    """Pre-train from scratch on task examples up to ``cfg.max_distance`` plus corpus windows
+    (see :func:`run_steps`)."""
+    examples = examples[examples["distance"] <= cfg.max_distance]
+    if examples.empty:
+        raise ValueError(f"no task examples with distance <= {cfg.max_distance}")
+    return run_steps(model, encoder, texts, cfg, np.random.default_rng(seed),
+                     lambda rng: (examples.iloc[rng.choice(len(examples), size=cfg.batch_task, replace=False)], {}),
+                     "pretrain", progress=progress, log=log, device=device, amp=amp)

@@ -1,5 +1,6 @@
-"""The ProSG section of reports/results.md: our numbers (accuracy with 95% Wilson
-intervals per method and distance), the scale and what we interpret.
+"""The ProSG section of reports/results.md: our numbers (accuracy per method and distance,
+mean over seeds and items with a 95% CI resampling both), the scale and what we interpret.
+Every number comes from the stages' metrics files; none is typed here.
 
 No verdicts here: the claims are decided by paired tests on the per-item predictions
 (workflow/claims/prosg.yaml, lmrepro.report.claims), shown in the Verdicts section.
@@ -45,6 +46,18 @@ def _per_kind(root: Path, near: str, far: str) -> str:
 def _pretrain(metrics_dir: Path, seeds: list) -> dict:
     path = metrics_dir / f"pretrain-s{seeds[0]}.json" if seeds else None
     return json.loads(path.read_text()) if path is not None and path.is_file() else {}
+
+
+def _long_base_scale(metrics_dir: Path, seeds: list) -> str:
+    """How the long base was made, from pretrain_rnn_long's metrics (steps per distance)."""
+    path = metrics_dir / f"pretrain_long-s{seeds[0]}.json" if seeds else None
+    if path is None or not path.is_file():
+        return "it was not run."
+    lb = json.loads(path.read_text())
+    per = ", ".join(f"{d} words {n}" for d, n in sorted(lb["steps_per_distance"].items(), key=lambda kv: int(kv[0])))
+    return (f"each seed's base continued for {lb['steps']} steps on every distance (`prosg.long_base`; one distance "
+            f"per step, seed {lb['seed']}: {per}), then its main generator trained the same way on it "
+            "(the validation search's lr and steps, made on the short base).")
 
 
 def _tuning(metrics_dir: Path) -> list[str]:
@@ -106,10 +119,12 @@ def render(root: Path) -> str:
         "base s and trains every generator on it); every number below is a mean over the seeds and the test items "
         + (f"({items[far]} items per distance, all kinds) " if far in items else "")
         + "with a 95% CI that resamples both. The base is pre-trained on short filler only, so forgetting and "
-        "ProSG's gain at long distance mix memory with length generalisation; a base pre-trained on the generator's "
-        "distance range is not run in this profile (see the ProSG issue).",
+        "ProSG's gain at long distance mix memory with length generalisation; the *long base* separates them: "
+        + _long_base_scale(metrics_dir, seeds),
         "",
         "![accuracy vs distance](prosg/accuracy_vs_distance.png)",
+        "",
+        "![short vs long base](prosg/long_base.png)",
         "",
     ]
     table = root / "reports" / "prosg" / "accuracy.md"
@@ -148,6 +163,25 @@ def render(root: Path) -> str:
         f"- **Upper bound.** Prompt repeated right before the query (no distance left), with filler: "
         f"{_pooled(m, 'repeat')}."
     )
+    if "long_none" in m["accuracy"]:
+        lines.append(
+            f"- **Memory, not length generalisation (long base).** The long base with no update: {_at(m, 'long_none', near)} "
+            f"at distance {near} vs {_at(m, 'long_none', far)} at {far} (short base: {_at(m, 'none', far)} at {far}). "
+            f"End-to-end ProSG on it at {far} words: {_at(m, 'long_prosg', far)} vs no update "
+            f"{_at(m, 'long_none', far)}; prompt repeated {_at(m, 'long_repeat', far)}. What the long base gains over the "
+            "short one at long distance is length generalisation; what it still loses, and what ProSG recovers on it, "
+            "is memory."
+        )
+    ranks = m.get("rank_variant", {})
+    if ranks:
+        scores = m["rank_valid_accuracy"]
+        lines.append(
+            f"- **Rank** (`prosg.eval.rank_candidates`, chosen per seed on valid, {m['valid_items']} items): "
+            + "; ".join(f"seed {seed} {ranks[seed]} (" + ", ".join(f"{v} {a:.3f}" for v, a in scores[seed].items()) + ")"
+                        for seed in sorted(ranks))
+            + ". The chosen variant is the ProSG line (method prosg); every candidate is also in the sweep table under "
+            "its own name. The shuffled control is trained at main's rank whatever the choice."
+        )
     lines.append(_kinds_note(root))
     lines.append("")
     return "\n".join(lines)
@@ -178,7 +212,10 @@ def render_timing(root: Path, paths: list[Path]) -> str:
     for path in sorted(paths, key=lambda p: (not p.stem.startswith("eval_prosg"), p.name)):
         try:
             t = json.loads((root / path).read_text())
-            if path.stem.startswith("eval_prosg"):
+            if path.stem.startswith("eval_prosg_long"):
+                lines.append(f"- **Long-base evaluation** {path.stem}: " + ", ".join(
+                    f"{m} {sec:.0f} s" for m, sec in t["seconds"].items()) + f" ({t['device']}, {t['threads']} threads).")
+            elif path.stem.startswith("eval_prosg"):
                 rel = t["relative_to_no_update"]
                 lines.append(
                     f"- **Cost (wall-clock of {path.stem}, relative to no update).** ProSG {rel['prosg']:.2f}x, oracle "

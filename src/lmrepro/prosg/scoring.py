@@ -161,13 +161,4 @@ class EvalConfig:
     oracle_lrs: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0])  # picked on valid, reported on test
     eta_scales: list[float] = field(default_factory=lambda: [0.5, 2.0])  # test-time eta multipliers (cheap sweep)
     random_seed: int = 0  # seed of the random-update baseline
-
-
-def pick_oracle_lr(model, names, encoder, valid: pd.DataFrame, lrs: list[float], batch_size: int) -> tuple[float, dict]:
-    """The oracle's step size with the best pooled accuracy on the validation split."""
-    scores = {}
-    for lr in lrs:
-        res = evaluate({"oracle": method_oracle(model, names, lr)}, encoder, valid, batch_size)
-        scores[lr] = float(res["correct"].mean())
-    best = max(lrs, key=lambda lr: (scores[lr], -lr))  # ties: the smaller step
-    return best, scores
+    rank_candidates: list[str] = field(default_factory=lambda: ["main"])  # rank variants chosen from on valid

@@ -96,11 +96,25 @@ def applied(model: nn.Module, update: LowRankUpdate | None, start: torch.Tensor 
     ``start`` (b,) is per example; None means every position of every call (used when
     generating token by token after the prompt). Leaving the block removes the hooks,
     which discards the update; the base weights are read, never written.
+
+    One sequence at every position without autograd (token-by-token generation) takes
+    another path: W' = W - eta A B^T is formed once and swapped in for the block, since at
+    batch 1 a Python hook per matrix per token costs more than the rank-r work it does
+    (reports/benchmarks.md, ProSG generation vs no update). Same function up to float
+    rounding; the original weight tensors are put back on leaving.
     """
     if update is None:
         yield
         return
     modules = dict(model.named_modules())
+    for name in update.factors:
+        if name not in modules:
+            raise LmreproError(f"ProSG target {name!r} is not a module of the model")
+    one_sequence = all(a.shape[0] == 1 for a, _ in update.factors.values())
+    if start is None and one_sequence and not torch.is_grad_enabled():
+        with _folded(modules, update):
+            yield
+        return
     handles = []
 
     def make_hook(a: torch.Tensor, b: torch.Tensor):
@@ -119,13 +133,27 @@ def applied(model: nn.Module, update: LowRankUpdate | None, start: torch.Tensor 
 
     try:
         for name, (a, b) in update.factors.items():
-            if name not in modules:
-                raise LmreproError(f"ProSG target {name!r} is not a module of the model")
             handles.append(modules[name].register_forward_hook(make_hook(a, b)))
         yield
     finally:
         for h in handles:
             h.remove()
+
+
+@contextlib.contextmanager
+def _folded(modules: dict[str, nn.Module], update: LowRankUpdate) -> Iterator[None]:
+    """Each target's weight replaced by W - eta A B^T (one example's update) until exit."""
+    originals = {}
+    try:
+        for name, (a, b) in update.factors.items():
+            module = modules[name]
+            originals[name] = module.weight
+            folded = module.weight - update.eta * (a[0] @ b[0].T)  # (o, i)
+            module.weight = nn.Parameter(folded.to(module.weight.dtype), requires_grad=False)
+        yield
+    finally:
+        for name, weight in originals.items():
+            modules[name].weight = weight
 
 
 # ----------------------------------------------------------------------------- states

@@ -23,11 +23,10 @@ from lmrepro.prosg.scoring import (
     method_prosg_other,
     method_random,
     method_repeat,
-    pick_oracle_lr,
 )
 from lmrepro.prosg.rwkv import freeze, load_model
 from lmrepro.prosg.schemas import ProsgPredictions
-from lmrepro.prosg.selection import pick_eta
+from lmrepro.prosg.selection import pick_eta, pick_oracle_lr, pick_rank
 from lmrepro.prosg.splits import read_examples
 from lmrepro.prosg.sequences import Encoder
 from lmrepro.prosg.synthetic_gradient import load_generator
@@ -46,7 +45,8 @@ stage.add_argument("--predictions", type=Path, required=True,
 stage.add_argument("--timing", type=Path, required=True,
                    help="wall-clock JSON (the only output that differs between identical runs)")
 stage.add_argument("--metrics", type=Path, required=True,
-                   help="the step sizes picked on valid (the oracle's, the gradient-regression generator's)")
+                   help="the choices made on valid (the oracle's step size, the gradient-regression generator's "
+                        "eta, the ProSG line's rank)")
 
 REQUIRED = ("main", "sg", "shuffled")  # the figure's ProSG lines and the trained control
 
@@ -64,9 +64,14 @@ def main(ctx) -> None:
     for needed in REQUIRED:
         if needed not in generators:
             raise LmreproError(f"--generators: no folder named {needed!r} (prosg.variants.{needed})")
-    main_gen = generators["main"]
 
     started = time.perf_counter()
+    # the ProSG line (method prosg, and the controls built from its generator) uses the rank
+    # that scores best on valid; the other candidates are reported as prosg_<variant>
+    rank_choice, rank_scores = pick_rank(model, generators, cfg.rank_candidates, encoder, valid, cfg.batch_size)
+    ctx.log.info("ProSG line's rank variant on valid: %s -> %s", rank_scores, rank_choice)
+    ctx.log_final({f"rank_valid_accuracy_{v}": s for v, s in rank_scores.items()})
+    main_gen = generators[rank_choice]
     best_lr, lr_scores = pick_oracle_lr(model, main_gen.names, encoder, valid, cfg.oracle_lrs, cfg.batch_size)
     ctx.log.info("oracle step size on valid (%d items): %s -> %s", len(valid), lr_scores, best_lr)
     ctx.log_final({f"oracle_valid_accuracy_lr{lr:g}": s for lr, s in lr_scores.items()})
@@ -87,23 +92,29 @@ def main(ctx) -> None:
         "prosg_shuffled": method_prosg(model, generators["shuffled"]),
     }
     for name, gen in generators.items():
-        if name not in REQUIRED:
+        if name not in ("sg", "shuffled", rank_choice):
             methods[f"prosg_{name}"] = method_prosg(model, gen)
     for scale in cfg.eta_scales:  # multipliers of the eta each line is scored with
-        for name, key, eta in (("main", "prosg", generators["main"].cfg.eta), ("sg", "prosg_sg", sg_eta)):
+        for name, key, eta in ((rank_choice, "prosg", main_gen.cfg.eta), ("sg", "prosg_sg", sg_eta)):
             methods[f"{key}@eta{scale:g}x"] = method_prosg(model, generators[name], eta=eta * scale)
 
-    seconds, per_example = {}, []
+    seconds, frames = {}, {}
     for name, fn in methods.items():
         started = time.perf_counter()
-        per_example.append(evaluate({name: fn}, encoder, test, cfg.batch_size, progress=ctx.progress))
+        frames[name] = evaluate({name: fn}, encoder, test, cfg.batch_size, progress=ctx.progress)
         seconds[name] = time.perf_counter() - started
-    per_example = pd.concat(per_example, ignore_index=True)
+    # every rank variant also under its own name (prosg_main, prosg_r2, ...), so the sweep's
+    # methods are the same for every seed whichever rank each seed chose; the chosen one is a
+    # copy of the ProSG line's outcomes, not a second scoring
+    frames[f"prosg_{rank_choice}"] = frames["prosg"].assign(method=f"prosg_{rank_choice}")
+    per_example = pd.concat(frames.values(), ignore_index=True)
     io.write_table(per_example.assign(seed=ctx.args.seed, correct=per_example["correct"].astype(int))
                    [list(ProsgPredictions.to_schema().columns)], ctx.args.predictions, ProsgPredictions)
     means = per_example.groupby("method")["correct"].mean()
     ctx.log_final({f"mean_accuracy_{m}": float(v) for m, v in means.items()})
     io.write_json({"seed": ctx.args.seed, "oracle_lr": best_lr, "valid_items": len(valid),
+                   "rank_variant": rank_choice, "rank": main_gen.cfg.rank,
+                   "rank_valid_accuracy": rank_scores,
                    "oracle_valid_accuracy": {f"{lr:g}": s for lr, s in lr_scores.items()},
                    "sg_eta": sg_eta, "sg_valid_accuracy": {f"{eta:g}": s for eta, s in sg_scores.items()}},
                   ctx.args.metrics)

@@ -1,6 +1,8 @@
 """Stage train_prosg: train one ProSG generator variant on the frozen base LM of one seed
 (the same seed draws the generator's init and its training batches), with the lr and
-steps its family's validation search chose (tune_prosg's trials, lmrepro.prosg.tuning)."""
+steps its family's validation search chose (tune_prosg's trials, lmrepro.prosg.tuning).
+Rules train_prosg (the short base) and train_prosg_long (the long base, main only) both
+run it; on the long base the search's choice, made on the short base, is reused as is."""
 
 import dataclasses
 import time
@@ -30,6 +32,9 @@ stage.add_argument("--timing", type=Path, required=True,
                    help="wall-clock JSON (the only output that differs between identical runs)")
 stage.add_argument("--trials", type=Path, nargs="+", required=True,
                    help="tune_prosg metrics (every family's; this variant's family's give its lr and steps)")
+stage.add_argument("--label", default=None,
+                   help="name of the logged model, prosg-<label> (default: the variant); the long base's "
+                        "generators say so here, the MLflow tag lmrepro.base names the base folder")
 
 
 @stage.main
@@ -51,7 +56,7 @@ def main(ctx) -> None:
     ctx.log.info("lr %g and %d steps, chosen on %s (%d items, base seed %d) by %r's search: accuracy %.3f",
                  chosen["lr"], chosen["steps"], chosen["split"], chosen["valid_items"], chosen["seed"], leader,
                  chosen["valid_accuracy"])
-    ctx.set_tags({"lmrepro.tuned_by": leader})
+    ctx.set_tags({"lmrepro.tuned_by": leader, "lmrepro.base": ctx.args.base.as_posix()})
     model, _ = load_model(ctx.args.base, device=ctx.device)
     model = freeze(model)
     encoder = Encoder(load_tokenizer(ctx.args.base / "tokenizer.json"))
@@ -74,7 +79,8 @@ def main(ctx) -> None:
     ctx.log_final({**{k: v for k, v in metrics.items() if isinstance(v, (int, float))},
                    "tuned_lr": chosen["lr"], "tuned_steps": chosen["steps"]})
     io.write_json(metrics, ctx.args.metrics)
-    ctx.log_model(ctx.args.out, f"prosg-{ctx.args.variant}", "prosg-generator", {"variant": ctx.args.variant})
+    ctx.log_model(ctx.args.out, f"prosg-{ctx.args.label or ctx.args.variant}", "prosg-generator",
+                  {"variant": ctx.args.variant})
     io.write_json({"seconds": seconds, "steps": len(curve), "steps_per_second": len(curve) / seconds,
                    "threads": ctx.threads, "device": str(ctx.device),
                    "note": "wall-clock of the training loop on the machine that ran train_prosg; not a DVC metric"},

@@ -72,10 +72,11 @@ def main(ctx) -> None:
     seconds = time.perf_counter() - started
     for rec in losses:
         ctx.log_metrics({f"train/{k}": v for k, v in rec.items() if k != "step"}, step=rec["step"])
-    best = max(curve, key=lambda p: (p["valid_accuracy"], -p["steps"]))
+    trial = {"variant": name, "lr": ctx.args.lr, "seed": cfg.seed, "split": "valid", "valid_items": len(valid),
+             "curve": curve}
+    best = tuning.select([trial])  # this trial's best point, by the rule train_prosg applies across trials
     ctx.log_final({"best_valid_accuracy": best["valid_accuracy"], "best_steps": best["steps"]})
-    io.write_json({"variant": name, "lr": ctx.args.lr, "seed": cfg.seed, "split": "valid", "valid_items": len(valid),
-                   "curve": curve}, ctx.args.metrics)
+    io.write_json(trial, ctx.args.metrics)
     io.write_json({"seconds": seconds, "scoring_seconds": scoring_seconds, "steps": len(losses),
                    "threads": ctx.threads, "device": str(ctx.device),
                    "note": "wall-clock of the trial (training and validation scoring); not a DVC metric"},
