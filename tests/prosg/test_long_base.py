@@ -1,4 +1,4 @@
-"""The long base's continuation: one distance per step, every distance of the range
+"""The long base's continuation (and lmrepro.prosg.batching): one distance per step, every distance of the range
 practised, its own batch stream, and clear errors when the range cannot fill a batch."""
 
 from __future__ import annotations
@@ -8,20 +8,22 @@ import pytest
 import torch
 
 from lmrepro.prosg import pretrain
-from lmrepro.prosg.long_base import LongBaseConfig, continue_pretrain, distance_pools
+from lmrepro.prosg.batching import distance_pools
+from lmrepro.prosg.long_base import LongBaseConfig, continue_pretrain
 
 
 def _examples(distances, per=6) -> pd.DataFrame:
     return pd.DataFrame([{"uid": f"u{d}-{i}", "distance": d} for d in distances for i in range(per)])
 
 
-def test_pools_keep_the_range_and_refuse_batches_they_cannot_fill():
-    pools = distance_pools(_examples([0, 8, 32, 256]), max_distance=32, batch=4)
-    assert list(pools) == [0, 8, 32]
-    with pytest.raises(ValueError, match=r"batch_task 7 exceeds the training rows at distances \{0: 6"):
-        distance_pools(_examples([0, 8]), max_distance=8, batch=7)
+def test_pools_refuse_batches_they_cannot_fill_and_the_range_must_not_be_empty():
+    pools = distance_pools(_examples([0, 8, 32]), batch=4, what="b")
+    assert list(pools) == [0, 8, 32] and all(len(g) == 6 for g in pools.values())
+    with pytest.raises(ValueError, match=r"prosg.train.batch_size 7 exceeds the training rows at distances \{0: 6"):
+        distance_pools(_examples([0, 8]), batch=7, what="prosg.train.batch_size")
+    cfg = LongBaseConfig(steps=1, batch_task=2, max_distance=4)
     with pytest.raises(ValueError, match="no task examples with distance <= 4"):
-        distance_pools(_examples([8, 32]), max_distance=4, batch=2)
+        continue_pretrain(_Model(), _Recorder(), _examples([8, 32]), ["text"], cfg, seed=0)
 
 
 class _Recorder:

@@ -164,3 +164,24 @@ def test_decoded_gold_tokens_give_the_answer_string(encoder, examples):
         assert decode_prediction(encoder, gold) == answer
         wrong_end = gold[:-1] + [encoder.encode(" the")[0]]
         assert decode_prediction(encoder, wrong_end) != answer
+
+
+def test_generator_batches_hold_one_distance_each_and_cover_the_range(encoder, examples, tiny_model):
+    """Each training step's rows share one filler distance (a step costs its own length),
+    never below min_distance, and over the steps every distance of the range is practised."""
+    train = examples[examples.split == "train"]
+    seen = []
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(encoder, name)
+
+        def batch(self, rows, **kw):
+            seen.append(sorted(set(rows["distance"])))
+            return encoder.batch(rows, **kw)
+
+    cfg = TrainConfig(steps=30, batch_size=4, min_distance=1)
+    curve = train_generator(tiny_model, ProsgGenerator(tiny_model, UPD), Recording(), train, cfg, seed=3)
+    assert all(len(d) == 1 for d in seen) and len(seen) == 30
+    assert [d[0] for d in seen] == [r["distance"] for r in curve]
+    assert {d[0] for d in seen} == {d for d in train["distance"].unique() if d >= 1}

@@ -12,9 +12,8 @@ Why a continuation and not a second pre-training from scratch: steps at 256 word
 do not fit the CPU budget. The long base is the short base of the same seed plus
 ``steps`` more steps on every distance, so the two bases differ only by that practice.
 
-Each step's task rows share ONE distance, drawn uniformly from the range: the batch then
-pads to its own length instead of the longest distance, so a step costs the mean length,
-not the maximum, and every distance is practised equally often.
+Each step's task rows share ONE distance, drawn uniformly from the range
+(lmrepro.prosg.batching): a step costs the mean length, not the maximum.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from lmrepro.prosg.batching import distance_pools, draw_batch
 from lmrepro.prosg.pretrain import run_steps
 from lmrepro.prosg.sequences import Encoder
 
@@ -43,29 +43,19 @@ class LongBaseConfig:
     max_distance: int = 256  # practise every distance up to this (the generator's range)
 
 
-def distance_pools(examples: pd.DataFrame, max_distance: int, batch: int) -> dict[int, pd.DataFrame]:
-    """Training rows per distance up to ``max_distance``; each pool must fill a batch."""
-    pools = {int(d): g for d, g in examples[examples["distance"] <= max_distance].groupby("distance", sort=True)}
-    if not pools:
-        raise ValueError(f"no task examples with distance <= {max_distance}")
-    small = {d: len(g) for d, g in pools.items() if len(g) < batch}
-    if small:
-        raise ValueError(f"prosg.long_base.batch_task {batch} exceeds the training rows at distances {small}")
-    return pools
-
-
 def continue_pretrain(model: nn.Module, encoder: Encoder, examples: pd.DataFrame, texts: list[str],
                       cfg: LongBaseConfig, seed: int, progress=lambda it, **kw: it, log=None, device="cpu",
                       amp: bool = False) -> list[dict]:
     """Train ``model`` (already pre-trained) in place; one record per step: the distance
     practised and the two losses (the loop is lmrepro.prosg.pretrain.run_steps)."""
-    pools = distance_pools(examples, cfg.max_distance, cfg.batch_task)
-    distances = list(pools)
+    in_range = examples[examples["distance"] <= cfg.max_distance]
+    if in_range.empty:
+        raise ValueError(f"no task examples with distance <= {cfg.max_distance}")
+    pools = distance_pools(in_range, cfg.batch_task, "prosg.long_base.batch_task")
 
     def draw(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
-        distance = distances[int(rng.integers(len(distances)))]
-        pool = pools[distance]
-        return pool.iloc[rng.choice(len(pool), size=cfg.batch_task, replace=False)], {"distance": distance}
+        distance, rows = draw_batch(pools, cfg.batch_task, rng)
+        return rows, {"distance": distance}
 
     # its own stream: the short base's batches came from default_rng(seed)
     return run_steps(model, encoder, texts, cfg, np.random.default_rng([seed, 256]), draw, "pretrain_long",

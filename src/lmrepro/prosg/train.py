@@ -11,6 +11,9 @@ Two objectives (weights are params, so either or both can be used):
   much cheaper per step; with eta equal to the oracle's step size, a perfect fit
   reproduces the oracle's test-time gradient step.
 
+Each step's batch holds one filler distance, drawn uniformly (lmrepro.prosg.batching), so
+a step pays for its own length instead of the longest in a mixed batch.
+
 ``shuffle_states`` trains the prompt-ignoring control: every example's update is
 generated from ANOTHER example's prompt states (a random cyclic shift within the batch,
 which never maps an example to itself), so the generator can learn any update that helps
@@ -29,6 +32,7 @@ import torch
 from torch import nn
 
 from lmrepro.config import from_dict
+from lmrepro.prosg.batching import distance_pools, draw_batch
 from lmrepro.prosg.sequences import Encoder, answer_loss
 from lmrepro.prosg.synthetic_gradient import ProsgConfig, ProsgGenerator, applied, prompt_gradient, prompt_states
 from lmrepro.runtime import autocast
@@ -86,6 +90,8 @@ def train_generator(model: nn.Module, generator: ProsgGenerator, encoder: Encode
     if any(p.requires_grad for p in model.parameters()):
         raise ValueError("the base model must be frozen before training the generator")
     pool = examples[examples["distance"] >= cfg.min_distance] if cfg.answer_weight > 0 else examples
+    # one distance per batch (lmrepro.prosg.batching): a step costs its own length, not 256 words
+    pools = distance_pools(pool, cfg.batch_size, "prosg.train.batch_size")
     rng = np.random.default_rng(seed)
     shift_rng = np.random.default_rng([seed, 1])  # its own stream: the control sees main's very batches
     device = next(model.parameters()).device
@@ -94,7 +100,7 @@ def train_generator(model: nn.Module, generator: ProsgGenerator, encoder: Encode
     generator.train()
     curve = []
     for step in progress(range(cfg.steps), desc="train_prosg", total=cfg.steps):
-        rows = pool.iloc[rng.choice(len(pool), size=min(cfg.batch_size, len(pool)), replace=False)]
+        distance, rows = draw_batch(pools, cfg.batch_size, rng)
         batch = encoder.batch(rows, device=device)
         with torch.no_grad():
             states = prompt_states(model, batch.prompt_ids, batch.prompt_len)  # (b, L*H)
@@ -102,7 +108,7 @@ def train_generator(model: nn.Module, generator: ProsgGenerator, encoder: Encode
             states = states[torch.as_tensor(shifted(len(rows), shift_rng), device=device)]
         update = generator(states)
         loss = torch.zeros((), device=device)
-        record = {"step": step}
+        record = {"step": step, "distance": distance}
         if cfg.answer_weight > 0:
             with applied(model, update, start=batch.update_from), autocast(device, amp):
                 logits = model(input_ids=batch.ids, use_cache=False).logits  # (b, T, V)

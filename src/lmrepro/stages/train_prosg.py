@@ -72,7 +72,7 @@ def main(ctx) -> None:
         ctx.log_metrics({f"train/{k}": v for k, v in rec.items() if k != "step"}, step=rec["step"])
     save_generator(generator, ctx.args.out)
     tail = curve[-10:]
-    metrics = {f"{k}_last10": sum(r[k] for r in tail) / len(tail) for k in tail[0] if k != "step"}
+    metrics = {f"{k}_last10": sum(r[k] for r in tail) / len(tail) for k in tail[0] if k not in ("step", "distance")}
     metrics["tuned"] = chosen
     metrics["generator_parameters"] = sum(p.numel() for p in generator.parameters())
     metrics["update_parameters_per_matrix"] = {n: update.rank * (o + i) for n, (o, i) in generator.shapes.items()}
