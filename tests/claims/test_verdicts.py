@@ -135,3 +135,42 @@ def test_the_registry_rejects_a_claim_without_arms(tmp_path):
 
     with pytest.raises(LmreproError, match=r"(?s)bad.yaml.*'b' is a required property"):
         registry.load(bad, REPO)
+
+
+@pytest.mark.parametrize("family_size", [1, 3])
+@pytest.mark.parametrize("shift", [0.0145, 0.1, 0.0, -0.1])
+def test_a_claim_and_its_comparisons_agree_at_every_family_size(family_size, shift):
+    """Each comparison is decided at its claim's Holm step, so a one-comparator claim's
+    verdict is its comparison's; a claim is supported exactly when all its comparisons are.
+    Bonferroni comparisons beside Holm claims once gave 'supported' claims whose only
+    comparison read 'contradicted': here shift 0.0145 (p ~0.03 alone, the family's largest
+    p, CI entirely below min_effect 0.05) in a family of 3 did exactly that."""
+    single = next(c for c in CLAIMS if c.direction == "greater" and len(c.b) == 1 and c.statistic != "region")
+    multi = next(c for c in CLAIMS if c.direction == "greater" and len(c.b) > 1 and c.statistic != "region")
+    units = np.arange(2000)
+    rng = np.random.default_rng(7)
+    b = rng.normal(size=2000)
+    noise = rng.normal(size=2000)
+    noise = (noise - noise.mean()) / noise.std() * 0.3  # SE of the effect ~0.0067
+    a = b + shift + noise
+    strong = b + 0.5 + noise
+
+    def loader(claim):
+        def load(select, metric):
+            if select == {**claim.a.select, **claim.region}:
+                return Outcomes(a, units)
+            return Outcomes(strong if str(select.get("method", "")).startswith("strong") else b, units)
+        return load
+
+    for claim in (dataclasses.replace(single, min_effect=0.05), dataclasses.replace(multi, min_effect=0.05)):
+        others = tuple(dataclasses.replace(claim, id=f"x{i}", a=dataclasses.replace(claim.a, select={"method": f"strong{i}"}))
+                       for i in range(family_size - 1))  # other claims of the paper with tiny p
+        [result, *rest] = engine.evaluate_paper(registry.Registry("P", claim.source, (claim,) + others, REPO),
+                                                loader(claim), n_boot=2000)
+        assert all(r.verdict == "supported" for r in rest)
+        verdicts = {c.verdict for c in result.comparisons}
+        assert verdicts == {result.verdict}, (claim.id, shift, result)
+        expected = {0.0145: "supported", 0.1: "supported", 0.0: "contradicted", -0.1: "contradicted"}[shift]
+        assert result.verdict == expected, (claim.id, shift, result)
+    if shift == 0.0145:
+        assert result.ci_high < 0.05 and 0.05 / 3 < result.p_raw < 0.05  # the case Bonferroni got wrong

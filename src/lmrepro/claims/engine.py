@@ -120,25 +120,23 @@ def evaluate_paper(reg: Registry, loader: Loader, *, n_boot: int = 4000, seed: i
     sampled = [i for i, (_, tested, _) in enumerate(raw) if tested is not None]
     claim_p = [max(t.p for t in raw[i][1]) for i in sampled]
     adjusted = dict(zip(sampled, stats.holm(claim_p)))
-    family = max(len(sampled), 1)
     results = []
     for i, (claim, tested, comps) in enumerate(raw):
         if tested is not None:
+            p_adj, p_raw = adjusted[i], max(t.p for t in tested)
+            # each comparison is decided at the claim's Holm step (its p times the factor that
+            # turned the claim's p, its largest comparison p, into p_adj): the claim's verdict
+            # is then exactly "supported against every comparator", and a one-comparator claim
+            # and its comparison can never disagree (they did when comparisons used Bonferroni)
+            scale = p_adj / p_raw if p_raw > 0 else 1.0
             comps = []
             for b, t in zip(claim.b, tested):
-                p_family = min(1.0, t.p * family)  # Bonferroni within the family for per-comparison calls
-                verdict = stats.decide(t, p_family, direction=claim.direction, alpha=claim.alpha,
+                verdict = stats.decide(t, min(1.0, t.p * scale), direction=claim.direction, alpha=claim.alpha,
                                        min_effect=claim.min_effect, margin=claim.margin)
                 comps.append(ComparisonResult(b=b.label, effect=t.effect, ci_low=t.ci_low, ci_high=t.ci_high, p=t.p,
                                               n=t.n, seeds=t.seeds, mean_a=t.mean_a, mean_b=t.mean_b, verdict=verdict,
                                               mde=t.mde(claim.alpha), n_needed=t.n_needed(claim.alpha)))
-            p_adj, p_raw = adjusted[i], max(t.p for t in tested)
-            if claim.direction == "noninferior":
-                same_sign = True  # the one-sided p already tests a - b > -margin
-            else:
-                sign = 1.0 if claim.direction == "greater" else -1.0
-                same_sign = all(sign * t.effect > 0 for t in tested)
-            if p_adj < claim.alpha and same_sign:
+            if all(c.verdict == "supported" for c in comps):
                 verdict = "supported"
             elif any(c.verdict == "contradicted" for c in comps):
                 verdict = "contradicted"

@@ -117,6 +117,11 @@ def _effect_line(r: ClaimResult) -> str:
     what = "a - b" if r.direction != "noninferior" else f"a - b (margin -{r.margin:g})"
     line = (f"{what} = {r.effect:+.4f} [95% CI {r.ci_low:+.4f}, {r.ci_high:+.4f}], n = {r.n} {r.unit}s"
             + (f" x {r.seeds} seeds" if r.seeds > 1 else "") + f", p (Holm) = {_p(r.p)}")
+    below = (r.ci_high < r.min_effect if r.direction == "greater"
+             else r.ci_low > -r.min_effect if r.direction == "less" else False)
+    if r.verdict == "supported" and below:
+        line += (f"; the whole CI lies below the registry's smallest effect that matters ({r.min_effect:g}): "
+                 "significant, but smaller than the claim's size")
     if r.verdict == "inconclusive" and r.mde is not None:
         need = f"{r.n_needed:,.0f}" if r.n_needed is not None else "unbounded (observed effect 0)"
         line += f"; smallest detectable effect at this n: {r.mde:.4f}; {r.unit}s needed for the observed effect: {need}"
@@ -143,7 +148,8 @@ def render_paper(results: list[ClaimResult | NotTested], paper: str) -> str:
                                  f"({_ratio(c.ci_low, c.ci_high)}): {c.verdict}")
                 else:
                     lines.append(f"  - vs {c.b}: {c.effect:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}], "
-                                 f"a {c.mean_a:.4f} vs b {c.mean_b:.4f}, p = {_p(c.p)} (unadjusted): {c.verdict}")
+                                 f"a {c.mean_a:.4f} vs b {c.mean_b:.4f}, p = {_p(c.p)} (unadjusted; decided at the "
+                                 f"claim's Holm step): {c.verdict}")
     tuned = sorted({t for r in rows if isinstance(r, ClaimResult) for t in r.tuned})
     if tuned:
         lines += ["", "Choices made on data for these arms: " + " ".join(f"({i + 1}) {t}." for i, t in enumerate(tuned))]
@@ -160,7 +166,9 @@ def render_verdicts(results: list[ClaimResult | NotTested]) -> str:
         "(seeds resampled too where a claim has several); p is Holm-adjusted across the claims of one paper. "
         "A claim with several comparators must hold against each. supported: significant in the claimed "
         "direction; contradicted: significant the other way, or an effect of the claimed size ruled out; "
-        "inconclusive: neither (with the smallest effect this n could detect). Machine-readable: "
+        "inconclusive: neither (with the smallest effect this n could detect). A significant effect whose "
+        "whole CI lies below the smallest effect that matters is supported, and its line says so. Each "
+        "comparison is decided at its claim's Holm step. Machine-readable: "
         "reports/claims.json.\n"
     )
     return intro + "\n" + "\n".join(render_paper(results, p) for p in papers)
