@@ -19,7 +19,7 @@ SOURCES = rec_sources(load_params(Path(__file__).resolve().parents[2] / "params.
 
 
 def _metrics(hr10, params=1000):
-    m = {"params": params, "users": 400, "best_epoch": 1}
+    m = {"params": params, "users": 400, "best_epoch": 1, "unseen_test_share": 0.64}
     for split in ("valid", "test"):
         m.update({f"{split}_{c}": hr10 for c in COLS})
     return m
@@ -48,7 +48,8 @@ def test_summary_figure_and_render_without_writes(tmp_path):
     assert {r["role"] for r in s["runs"]} == {"main", "ablation"}
     assert "seconds" not in json.dumps(s) and "latency" not in json.dumps(s)  # a result, not a timing
     s["scale"] = {"subset": {"max_users": 400, "seed": 0},
-                  "train": {"epochs": 4, "batch_size": 64, "history": 5, "valid_users": 200, "num_beams": 20},
+                  "train": {"epochs": 4, "batch_size": 64, "lr": 1e-3, "bucket": 0, "history": 5, "valid_users": 200,
+                            "num_beams": 20},
                   "model": {"lightlm": {"num_layers": 6, "num_decoder_layers": 6, "d_model": 64, "d_ff": 16, "match": "", "dropout": 0.0}},
                   "sasrec": {"blocks": 2, "hidden": 64, "max_len": 20, "dropout": 0.2, "loss": "ce", "epochs": 40},
                   "eval": {"exclude_history": False}}
@@ -61,6 +62,10 @@ def test_summary_figure_and_render_without_writes(tmp_path):
     assert "| beauty | lightlm | sequential | sci_leak |" in md and "+0.0300" in md
     assert "seen ones included (rec.eval.exclude_history: false" in md
     assert "a seeded sample of 400 users" in md and "![test HR@10 vs parameters]" in md
+    # a user sample states the test targets no model could learn, and that absolute numbers do not compare
+    assert "test targets never seen in the sample's train and valid rows: 64.0%" in md
+    assert "absolute numbers are not comparable" in md and "the official batch order" in md
+    assert "Indexings by test HR@10, lightlm (sequential): sci 0.0200." not in md  # one indexing: no ordering
     assert "| beauty | sci | lightlm | sequential | 1,000 |" in md  # main table
     assert "sci_leak | lightlm" not in md.split("Leak and graph-weight")[0]  # ablations kept out of it
     assert "MostPop (ours)" in md and "TIGER paper" in md
@@ -104,7 +109,8 @@ def test_a_dataset_without_peer_rows_renders_ours_only(tmp_path):
     train, timing, peers, index = _write_runs(tmp_path)
     s = collect(index, train, peers, ablations=["sci_leak"])
     s["scale"] = {"subset": {"max_users": 0, "seed": 0},
-                  "train": {"epochs": 1, "batch_size": 8, "history": 5, "valid_users": 0, "num_beams": 5},
+                  "train": {"epochs": 1, "batch_size": 8, "lr": 2e-3, "bucket": 50, "history": 5, "valid_users": 0,
+                            "num_beams": 5},
                   "model": {"lightlm": {"num_layers": 1, "num_decoder_layers": 1, "d_model": 8, "d_ff": 4, "match": "", "dropout": 0.0}},
                   "sasrec": {"blocks": 1, "hidden": 8, "max_len": 5, "dropout": 0.0, "loss": "ce", "epochs": 1},
                   "eval": {"exclude_history": True}}
@@ -112,6 +118,9 @@ def test_a_dataset_without_peer_rows_renders_ours_only(tmp_path):
     mine = {"beauty": RecSource(name="beauty", file="mine.txt")}  # same name as the fixture runs, no metadata
     md = report.render(tmp_path, sources=mine)
     assert "| beauty | sci | lightlm | sequential | 1,000 |" in md
+    # all users: no unseen-target caveat, the published rows are on the same data
+    assert "all users;" in md and "never seen" not in md.split("Protocol check")[0]
+    assert "same full dataset" in md and "batch 8 at lr 0.002" in md and "runs of 50 batches" in md
     assert "TIGER paper" not in md
     with_peers = report.render(tmp_path, sources=SOURCES)
     assert with_peers.count("(TIGER paper, full data)") == 3  # P5, SASRec, TIGER from params

@@ -1,4 +1,6 @@
 # LightLM track: indexing -> generative recommenders (+ peers) -> report.
+from lmrepro.rec.grid import train_runs
+
 REC = config["rec"]
 
 
@@ -180,19 +182,9 @@ REPORT_INPUTS.extend(
 )
 
 
-REC_TRAIN_RUNS = expand(
-    "{dataset}-{method}-{model}-{setting}",
-    dataset=REC["datasets"],
-    method=REC["indexings"],
-    model=REC["models"],
-    setting=REC["settings"],
-) + expand(
-    "{dataset}-{method}-{model}-{setting}",
-    dataset=REC["datasets"],
-    method=REC["ablations"],
-    model=REC["ablation_models"],
-    setting=REC["settings"],
-)
+REC_TRAIN_RUNS = train_runs(
+    REC
+)  # lmrepro.rec.grid: rec.grid blocks, or the full product
 
 
 rule rec_summary:
@@ -251,18 +243,8 @@ REPORT_INPUTS.extend(
 # the claims pair these per-user tables (every train run and peer of the grid)
 CLAIM_INPUTS.extend(
     expand(
-        rules.rec_train.output.per_user,
-        dataset=REC["datasets"],
-        method=REC["indexings"],
-        model=REC["models"],
-        setting=REC["settings"],
-    )
-    + expand(
-        rules.rec_train.output.per_user,
-        dataset=REC["datasets"],
-        method=REC["ablations"],
-        model=REC["ablation_models"],
-        setting=REC["settings"],
+        "data/rec/eval/{run}.parquet",
+        run=[r.replace("-", "/", 1) for r in REC_TRAIN_RUNS],
     )
     + expand(
         "data/rec/eval/{dataset}/peer-{peer}.parquet",

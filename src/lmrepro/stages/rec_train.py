@@ -23,6 +23,7 @@ from lmrepro.rec.data import Catalog, heldout_items, subset_users, user_sequence
 from lmrepro.rec.examples import Encoded, eval_inputs, train_examples
 from lmrepro.rec.indexing.ids import parse_tokens
 from lmrepro.rec.metrics import per_user_metrics, summarize
+from lmrepro.rec.protocol import unseen_test_share
 from lmrepro.rec.models.t5 import T5Geometry, build_t5, count_params, resolve
 from lmrepro.rec.schemas import IndexTable, UserMetrics
 from lmrepro.rec.selection import series
@@ -105,15 +106,18 @@ def main(ctx) -> None:
     model.load_state_dict(best)
     frames = []
     t0 = time.perf_counter()
-    for split, seqs, targets in (("valid", train_seqs, valid_t), ("test", seen_valid, test_t)):
-        inputs = eval_inputs(all_users, seqs, enc, a.setting, cfg.history)
-        per_user, _ = evaluate(model, inputs, targets, cat.users, trie, cfg, amp=ctx.amp,
-                               exclude=seqs if exclude else None)
+    # valid is decoded on the selection users only (its job is selection; on all Beauty users
+    # it would double the final decoding), test on every user
+    for split, users, seqs, targets in (("valid", sel_users, train_seqs, valid_t), ("test", all_users, seen_valid, test_t)):
+        inputs = eval_inputs(users, seqs, enc, a.setting, cfg.history)
+        per_user, _ = evaluate(model, inputs, targets[users], cat.users[users], trie, cfg, amp=ctx.amp,
+                               exclude=[seqs[u] for u in users] if exclude else None)
         frames.append(per_user.assign(split=split))
-    latency_ms = (time.perf_counter() - t0) / (2 * cat.n_users) * 1000
+    latency_ms = (time.perf_counter() - t0) / (len(sel_users) + cat.n_users) * 1000
     per_user = pd.concat(frames, ignore_index=True)
     io.write_table(per_user[["split", *per_user.columns[:-1]]], a.per_user, UserMetrics)
-    metrics = {"params": n_params, "best_epoch": summary["best_epoch"], "users": cat.n_users}
+    metrics = {"params": n_params, "best_epoch": summary["best_epoch"], "users": cat.n_users,
+               "valid_users": len(sel_users), "unseen_test_share": unseen_test_share(df)}
     for split in ("valid", "test"):
         metrics.update({f"{split}_{k}": v for k, v in summarize(per_user[per_user.split == split]).items()})
     ctx.log.info("metrics %s", metrics)
