@@ -27,7 +27,7 @@ from lmrepro.rec.schemas import UserMetrics
 from lmrepro.rec.selection import series
 from lmrepro.stage import Stage
 
-PEERS = ("mostpop", "sasrec")
+PEERS = ("mostpop", "sasrec", "sasrec_paper")  # sasrec_paper: a second SASRec setting, protocol check only
 K = max(CUTOFFS)  # list length: metrics stop at @20
 
 stage = Stage(track="rec", name="rec_peer", wildcards=("dataset", "peer"))
@@ -42,11 +42,15 @@ stage.add_argument("--block", default=None,
                    help="params block with subset, sasrec and exclude_history (e.g. rec.protocol_check)")
 
 
-def _keys(block: str | None) -> dict[str, str]:
-    """The params keys of the sample, the SASRec setting and the candidate rule."""
+def _keys(block: str | None, peer: str = "sasrec") -> dict[str, str]:
+    """The params keys of the sample, the SASRec setting (the block's key named after the
+    peer: sasrec, or sasrec_paper in the protocol check) and the candidate rule."""
     if block is None:
+        if peer == "sasrec_paper":
+            raise LmreproError("rec_peer --peer sasrec_paper needs --block (e.g. rec.protocol_check)")
         return {"subset": "rec.subset", "sasrec": "rec.peer.sasrec", "exclude": "rec.eval.exclude_history"}
-    return {"subset": f"{block}.subset", "sasrec": f"{block}.sasrec", "exclude": f"{block}.exclude_history"}
+    return {"subset": f"{block}.subset", "sasrec": f"{block}.{peer if peer != 'mostpop' else 'sasrec'}",
+            "exclude": f"{block}.exclude_history"}
 
 
 def _mostpop(df, cat, ctx, exclude: bool):
@@ -62,7 +66,7 @@ def _sasrec(df, cat, ctx, exclude: bool):
     a = ctx.args
     if a.model_dir is None or a.timing is None:
         raise LmreproError("rec_peer --peer sasrec needs --model-dir and --timing")
-    cfg = ctx.config(SasRecConfig, _keys(a.block)["sasrec"])
+    cfg = ctx.config(SasRecConfig, _keys(a.block, a.peer)["sasrec"])
     train = user_sequences(df, cat, ("train",))
     valid_t = heldout_items(df, cat, "valid")
 
@@ -85,7 +89,7 @@ def _sasrec(df, cat, ctx, exclude: bool):
                   a.model_dir / "config.json")
     io.write_json({"train_seconds": summary["train_seconds"], "train_cpu_seconds": time.process_time() - cpu0,
                    "threads": ctx.threads, "curve": summary["curve"]}, a.timing)
-    ctx.log_model(a.model_dir, f"sasrec-{a.dataset}", "sasrec",
+    ctx.log_model(a.model_dir, f"{a.peer.replace('_', '-')}-{a.dataset}", "sasrec",
                   {"dataset": a.dataset, "params": n_params, "best_epoch": summary["best_epoch"]})
     return lists, {"params": n_params, "best_epoch": summary["best_epoch"]}
 
@@ -93,7 +97,7 @@ def _sasrec(df, cat, ctx, exclude: bool):
 @stage.main
 def main(ctx) -> None:
     a = ctx.args
-    keys = _keys(a.block)
+    keys = _keys(a.block, a.peer)
     sub = ctx.section(keys["subset"])
     ctx.log_input(a.interactions, context="training")
     df = subset_users(io.read_table(a.interactions, RecInteractions), sub["max_users"], sub["seed"])
