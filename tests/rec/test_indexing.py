@@ -149,3 +149,49 @@ def test_factored_components_without_user_item_edges(beauty_small):
     assert not users & items
     _, ref = sp.csgraph.connected_components(g.explicit(), directed=False)
     assert adjusted_rand_score(ref, comp) == 1.0
+
+
+# Digests of the index tables built by k-means labels before assign_labels existed
+# (beauty_small, _cfg, seed 0): the default must stay bit-identical.
+KMEANS_DIGESTS = {"sci": "e76902d60efb7f79", "cid": "31ded5b8310aaf28"}
+
+
+def _digest(table: pd.DataFrame) -> str:
+    import hashlib
+
+    return hashlib.sha256(table.to_csv(index=False).encode()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize("alg", sorted(KMEANS_DIGESTS))
+def test_kmeans_default_is_unchanged(beauty_small, alg):
+    default, _ = build_index(beauty_small, _cfg(alg), seed=0)
+    explicit = IndexConfig(algorithm=alg, spectral=SpectralConfig(n_clusters=5, max_leaf=60, n_init=2, assign_labels="kmeans"))
+    assert _digest(default) == KMEANS_DIGESTS[alg]
+    pd.testing.assert_frame_equal(default, build_index(beauty_small, explicit, seed=0)[0])
+
+
+@pytest.mark.parametrize("alg", ["sci", "cid"])
+def test_cluster_qr_gives_a_valid_deterministic_index(beauty_small, alg):
+    cfg = IndexConfig(algorithm=alg, spectral=SpectralConfig(n_clusters=5, max_leaf=60, n_init=2, assign_labels="cluster_qr"))
+    a, sa = build_index(beauty_small, cfg, seed=0)
+    b, sb = build_index(beauty_small, cfg, seed=0)
+    pd.testing.assert_frame_equal(a, b)
+    assert sa == sb
+    check_unique(a)
+    cat = Catalog.from_interactions(beauty_small)
+    assert sorted(a[a.kind == "item"].entity) == sorted(cat.items)
+    assert _digest(a) != KMEANS_DIGESTS[alg]  # the option reaches the clustering
+
+
+def test_cluster_qr_recovers_blocks():
+    a = _blocks(size=120)
+    labels = spectral_clustering(a, 4, seed=0, assign_labels="cluster_qr")
+    assert adjusted_rand_score(np.repeat(np.arange(4), 120), labels) == 1.0
+    assert list(labels[np.sort(np.unique(labels, return_index=True)[1])]) == [0, 1, 2, 3]  # canonical numbering
+
+
+def test_unknown_assign_labels_names_the_key():
+    with pytest.raises(LmreproError, match="assign_labels='qr'"):
+        SpectralConfig(assign_labels="qr")
+    with pytest.raises(LmreproError, match="assign_labels"):
+        spectral_clustering(_blocks(size=20), 2, assign_labels="discretize")

@@ -37,9 +37,14 @@ def _write_runs(root):
         train.append(mdir / f"train-{stem}.json")
         timing.append(tdir / f"{stem}.json")
     io.write_json(_metrics(0.03, params=0), mdir / "peer-beauty-mostpop.json")
+    tree = {"tree_depth": 2, "item_id_len_mean": 2.2, "item_id_len_max": 3, "top_clusters": 2,
+            "top_largest_share": 0.6, "top_entropy": 0.971, "item_id_len_count_2": 4, "item_id_len_count_3": 1}
     io.write_json({"weight_share_user_user": 0.7, "weight_share_user_item": 0.1, "weight_share_item_item": 0.2,
-                   "ui_edges_inside": 0.3, "mixed_clusters": 0.5}, mdir / "index-beauty-sci.json")
-    return train, timing, [mdir / "peer-beauty-mostpop.json"], [mdir / "index-beauty-sci.json"]
+                   "ui_edges_inside": 0.3, "mixed_clusters": 0.5, **tree, "top_ui_edges_inside": 0.5},
+                  mdir / "index-beauty-sci.json")
+    io.write_json({**tree, "tree_depth": 1, "item_id_len_max": 2}, mdir / "index-beauty-random.json")
+    return train, timing, [mdir / "peer-beauty-mostpop.json"], [mdir / "index-beauty-sci.json",
+                                                                 mdir / "index-beauty-random.json"]
 
 
 def test_summary_figure_and_render_without_writes(tmp_path):
@@ -72,6 +77,9 @@ def test_summary_figure_and_render_without_writes(tmp_path):
     assert "train s" not in md and "ms/user" not in md and "reports/timing.md" in md
     rows = [line for line in md.split("Leak and graph-weight")[0].splitlines() if line.startswith("| beauty |")]
     assert {line.count("|") for line in rows} == {12}  # 11 cells: no time columns left in any row
+    # ID trees: one row per indexing; no edge share where users are numbered on their own
+    assert "| beauty-random | 1 | 2.20 | 2 | 2 | 0.600 | 0.971 | - |" in md
+    assert "| beauty-sci | 2 | 2.20 | 3 | 2 | 0.600 | 0.971 | 0.500 |" in md
 
 
 def test_render_timing_formats_the_timing_files(tmp_path):

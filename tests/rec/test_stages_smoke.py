@@ -212,3 +212,17 @@ def test_mlflow_shows_the_reported_numbers(tiny, kind, monkeypatch):
     assert "model.safetensors" in {f.path for f in client.list_logged_model_artifacts(model.model_id)}
     assert [f.path for f in client.list_artifacts(run.info.run_id, "predictions")] == [
         "predictions/" + ("per_user.parquet" if kind == "lightlm" else "pu.parquet")]
+
+
+def test_index_metrics_hold_the_id_tree(tiny):
+    """rec_index writes the ID-tree statistics of the table it wrote (tree_stats.py)."""
+    from lmrepro.rec.indexing.tree_stats import tree_stats
+    from lmrepro.rec.schemas import IndexTable
+
+    root, inter, index = tiny
+    stats = io.read_json(root / "index.json")
+    table = io.read_table(index, IndexTable)
+    expected = tree_stats(table, io.read_table(inter, RecInteractions), users_in_item_tree=True)
+    assert {k: stats[k] for k in expected} == expected
+    assert sum(v for k, v in stats.items() if k.startswith("item_id_len_count_")) == stats["n_items"]
+    assert stats["tree_depth"] == stats["item_id_len_max"] - 1

@@ -3,6 +3,7 @@
     python -m lmrepro.rec.bench index [--sizes 1000 2000 4000 8000] [--with-16k]
     python -m lmrepro.rec.bench decode [--users 256] [--repeats 3]
     python -m lmrepro.rec.bench train [--threads 1] [--bucket N] [--batch-size B]   (train_bench.py)
+    python -m lmrepro.rec.bench tree [--quick]   (whole ID tree: dense vs ours k-means vs cluster_qr, tree_bench.py)
     run(quick) -> list[BenchResult]       (what `make bench` collects: both, with targets)
 
 index: our spectral clustering vs the official dense approach (scikit-learn
@@ -248,6 +249,9 @@ def run(quick: bool = False) -> list:
                                s["secs"], d["secs"], "s", 30.0 if big else None, note=note))
         out.append(BenchResult("rec", f"SCI top level, {row['nodes']} nodes: ours (factored graph, eigsh) vs dense sklearn (peak MB)",
                                max(s["mem_mb"], 1.0), d["mem_mb"], "MB", 50.0 if big else None, note=note))
+    from lmrepro.rec.tree_bench import tree_results
+
+    out += tree_results(quick)
     return out
 
 
@@ -334,8 +338,14 @@ def main(argv=None) -> None:
     pt.add_argument("--bucket", type=int, default=-1, help="-1: rec.train.bucket")
     pt.add_argument("--history", type=int, default=0, help="0: rec.train.history (sequential setting)")
     pt.add_argument("--params", type=Path, default=None, help="params file (default params.yaml)")
+    ptr = sub.add_parser("tree", help="whole SCI ID tree: dense sklearn vs ours k-means vs ours cluster_qr")
+    ptr.add_argument("--quick", action="store_true", help="~1,000 nodes instead of ~8,000")
     args = p.parse_args(argv)
-    if args.what == "index":
+    if args.what == "tree":
+        from lmrepro.rec.tree_bench import bench_tree
+
+        bench_tree(args.quick)
+    elif args.what == "index":
         bench_index(args.sizes + ([16000] if args.with_16k else []))
     elif args.what == "train":
         bench_train(args)

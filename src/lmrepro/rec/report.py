@@ -3,7 +3,7 @@ declared outputs (reports/rec/summary.json and the HR@10-vs-params figure): ever
 indexing x model x setting with HR/NDCG@5/10/20 (test) and parameters, next to the
 TIGER-table peers (papers.md); the protocol check (rec_protocol stage:
 reports/rec/protocol_check.json, SASRec and MostPop on all users against the published
-SASRec row); the leak and graph-weight ablations. The verdicts are
+SASRec row); the leak and graph-weight ablations; the shape of every indexing's ID tree. The verdicts are
 the claims engine's (lmrepro.report.claims). Writes nothing.
 
 Wall times (training seconds, decoding ms per user) are not results: they come from
@@ -118,6 +118,27 @@ def _graph_stats(index: dict) -> list[str]:
     return lines
 
 
+def _id_trees(index: dict) -> list[str]:
+    """One row per indexing (rec_index metrics, indexing/tree_stats.py): the shape of the
+    items' ID tree. Index metrics written before these statistics existed have no row."""
+    trees = {k: v for k, v in index.items() if "tree_depth" in v}
+    if not trees:
+        return []
+    lines = ["ID trees (items' prefix trees, from each index table): depth = cluster levels above the leaf "
+             "token; ID length in tokens; top clusters = distinct first tokens; balance of the top level "
+             "(largest cluster's share of the items, entropy of the sizes over its maximum); share of "
+             "user-item training edges whose user and item share the first token (only where users sit in "
+             "the items' tree, i.e. SCI; '-' where user IDs are numbered on their own).", "",
+             "| indexing | depth | mean ID length | max ID length | top clusters | largest top share | "
+             "top entropy | u-i edges inside top |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for k, v in sorted(trees.items()):
+        edges = f"{v['top_ui_edges_inside']:.3f}" if "top_ui_edges_inside" in v else "-"
+        lines.append(f"| {k} | {v['tree_depth']} | {v['item_id_len_mean']:.2f} | {v['item_id_len_max']} | "
+                     f"{v['top_clusters']} | {v['top_largest_share']:.3f} | {v['top_entropy']:.3f} | {edges} |")
+    return lines + [""]
+
+
 def _descriptive(runs: list[dict]) -> list[str]:
     """Orderings a reader looks for; no verdicts here (those come from the paired tests of
     the pre-registered claims, in the report's Verdicts section)."""
@@ -224,7 +245,7 @@ def render(root: Path, sources: Mapping[str, RecSource] | None = None) -> str:
         for peer, (h5, n5, h10, n10) in (entry.peers if entry else {}).items():
             lines.append(f"| {dataset} | - | {peer} (TIGER paper, full data) | sequential | - | "
                          f"{h5:.4f} | {n5:.4f} | {h10:.4f} | {n10:.4f} | - | - |")
-    lines += ["", *_protocol(root), *_ablation(runs), *_graph_stats(s["index"]), "Orderings:", "", *_descriptive(runs), ""]
+    lines += ["", *_protocol(root), *_ablation(runs), *_graph_stats(s["index"]), *_id_trees(s["index"]), "Orderings:", "", *_descriptive(runs), ""]
     if (root / "reports" / "rec" / "hr10_vs_params.png").is_file():
         lines += ["![test HR@10 vs parameters](rec/hr10_vs_params.png)", ""]
     return "\n".join(lines)

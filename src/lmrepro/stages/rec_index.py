@@ -1,4 +1,5 @@
-"""Stage rec_index: one dataset x indexing variant -> the ID table of every user and item."""
+"""Stage rec_index: one dataset x indexing variant -> the ID table of every user and item,
+and its statistics (graph, and the ID tree's shape: indexing/tree_stats.py)."""
 
 from pathlib import Path
 
@@ -6,6 +7,7 @@ from lmrepro import io
 from lmrepro.data.schemas import RecInteractions
 from lmrepro.rec.data import subset_users
 from lmrepro.rec.indexing import IndexConfig, build_index
+from lmrepro.rec.indexing.tree_stats import USERS_IN_ITEM_TREE, tree_stats
 from lmrepro.rec.schemas import IndexTable
 from lmrepro.stage import Stage
 
@@ -26,6 +28,7 @@ def main(ctx) -> None:
     ctx.log.info("%s/%s: %d users, %s", ctx.args.dataset, ctx.args.method, df["user"].nunique(), cfg)
     table, stats = build_index(df, cfg, ctx.seed)
     io.write_table(table, ctx.args.out, IndexTable)
+    stats.update(tree_stats(table, df, users_in_item_tree=cfg.algorithm in USERS_IN_ITEM_TREE))
     ctx.log.info("stats %s", stats)
     ctx.log_metrics(stats)
     io.write_json(stats, ctx.args.metrics)

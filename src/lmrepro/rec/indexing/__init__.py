@@ -64,13 +64,5 @@ def build_index(df: pd.DataFrame, cfg: IndexConfig, seed: int) -> tuple[pd.DataF
         user_ids = chunk_kmeans_ids(eu, cfg.chunk, seed)
         item_ids = chunk_kmeans_ids(ei, cfg.chunk, seed)
     table = index_table(cat.users, user_ids, cat.items, item_ids)
-    lengths = [len(t) for t in item_ids]
-    stats.update(
-        {
-            "n_users": cat.n_users,
-            "n_items": cat.n_items,
-            "item_id_len_mean": float(np.mean(lengths)),
-            "item_id_len_max": int(np.max(lengths)),
-        }
-    )
+    stats.update({"n_users": cat.n_users, "n_items": cat.n_items})  # ID lengths: tree_stats.py
     return table, stats

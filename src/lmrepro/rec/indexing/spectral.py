@@ -1,7 +1,8 @@
 """Sparse spectral clustering and its recursive use for hierarchical IDs.
 
 Same method as scikit-learn's SpectralClustering(affinity='precomputed') (normalized
-Laplacian embedding, rows divided by sqrt(degree), k-means), but the graph is never
+Laplacian embedding, rows divided by sqrt(degree), k-means or, with assign_labels=
+'cluster_qr', Damle, Minden & Ying's pivoted-QR labelling), but the graph is never
 dense: a scipy.sparse matrix or an operator that never stores the edges at all
 (affinity.py), and the eigenvectors come from ARPACK (`eigsh`) on the normalized adjacency
 D^-1/2 A D^-1/2, so cost grows with the edges (or interactions) instead of nodes^2.
@@ -18,11 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.linalg import eigsh
 from sklearn.cluster import KMeans
+from sklearn.cluster._spectral import cluster_qr  # sklearn >= 1.1; not re-exported by sklearn.cluster
 
 from lmrepro.errors import LmreproError
 from lmrepro.rec.indexing.affinity import as_affinity
 
 DENSE_MAX = 400  # below this many nodes a dense eigh is faster than ARPACK (and exact)
+ASSIGN_LABELS = ("kmeans", "cluster_qr")
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,14 @@ class SpectralConfig:
     n_init: int = 10  # k-means restarts, as sklearn SpectralClustering's default
     eigen_tol: float = 0.0  # ARPACK tolerance; 0 = machine precision, as sklearn's arpack
     max_depth: int = 12  # guard: a deeper tree means the graph cannot be split
+    # how the embedding becomes labels: "kmeans" as the official LightLM code (sklearn's
+    # default); "cluster_qr" (sklearn assign_labels='cluster_qr', no restarts, no randomness):
+    # measured on 8k Beauty nodes, far more balanced clusters and 2-3 instead of 8-9 levels
+    assign_labels: str = "kmeans"
 
     def __post_init__(self):
+        if self.assign_labels not in ASSIGN_LABELS:
+            raise LmreproError(f"spectral assign_labels={self.assign_labels!r}: use one of {ASSIGN_LABELS}")
         if self.n_clusters < 2:
             raise LmreproError(f"spectral n_clusters must be >= 2, got {self.n_clusters}")
         if self.max_leaf < 1:
@@ -102,9 +111,14 @@ def spectral_embedding(
     return emb * np.where(signs == 0, 1.0, signs)
 
 
-def spectral_clustering(a, k: int, seed: int = 0, n_init: int = 10, tol: float = 0.0) -> np.ndarray:
+def spectral_clustering(
+    a, k: int, seed: int = 0, n_init: int = 10, tol: float = 0.0, assign_labels: str = "kmeans"
+) -> np.ndarray:
     """[n] cluster labels in 0..k-1, relabelled by first occurrence (label order is then a
-    function of the partition only, not of k-means' arbitrary numbering)."""
+    function of the partition only, not of k-means' arbitrary numbering).
+    assign_labels: "kmeans" or "cluster_qr" (see SpectralConfig); n_init only for kmeans."""
+    if assign_labels not in ASSIGN_LABELS:
+        raise LmreproError(f"spectral assign_labels={assign_labels!r}: use one of {ASSIGN_LABELS}")
     g = as_affinity(a)
     n = g.n
     if k >= n:
@@ -125,6 +139,8 @@ def spectral_clustering(a, k: int, seed: int = 0, n_init: int = 10, tol: float =
         return canonical_labels(group[comp])
     rs = np.random.RandomState(seed)  # one stream for eigsh start and k-means, as sklearn
     emb = spectral_embedding(g, k, rs, tol, components=(n_comp, comp))
+    if assign_labels == "cluster_qr":
+        return canonical_labels(cluster_qr(emb))  # [n, k] -> [n]; may use fewer than k labels
     raw = KMeans(n_clusters=k, n_init=n_init, random_state=rs).fit_predict(emb)
     return canonical_labels(raw)
 
@@ -155,7 +171,7 @@ def recursive_spectral(a, cfg: SpectralConfig, seed: int = 0) -> list[tuple[int,
         if len(prefix) >= cfg.max_depth:
             raise LmreproError(f"recursive spectral clustering exceeded max_depth={cfg.max_depth}")
         k = min(cfg.n_clusters, len(idx))
-        labels = spectral_clustering(g.subgraph(idx), k, seed, cfg.n_init, cfg.eigen_tol)
+        labels = spectral_clustering(g.subgraph(idx), k, seed, cfg.n_init, cfg.eigen_tol, cfg.assign_labels)
         if labels.max() == 0:
             labels = (np.arange(len(idx)) * k) // len(idx)
         for c in range(labels.max(), -1, -1):
