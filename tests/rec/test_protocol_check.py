@@ -53,6 +53,15 @@ def test_check_applies_the_tolerance_to_hr10_and_ndcg10(hr, ndcg, within):
     assert {"epochs", "hidden"} <= set(rec["sasrec_differs"]) and "max_len" not in rec["sasrec_differs"]
 
 
+def test_the_paper_setting_needs_a_block():
+    from lmrepro.stages.rec_peer import _keys
+
+    assert _keys("rec.protocol_check", "sasrec_paper")["sasrec"] == "rec.protocol_check.sasrec_paper"
+    assert _keys(None, "sasrec")["sasrec"] == "rec.peer.sasrec"
+    with pytest.raises(LmreproError, match="needs --block"):
+        _keys(None, "sasrec_paper")
+
+
 def test_config_names_the_bad_key():
     # a dataset without a published SASRec row (e.g. a user's own file) cannot be checked
     with pytest.raises(LmreproError, match=r"rec.protocol_check.datasets: mine has no published \['SASRec'\] row"):
@@ -91,8 +100,9 @@ def test_protocol_check_stages_at_smoke_size(tiny):  # noqa: F811
     out = root / "protocol"
     block = _block(USERS - 10)  # a sample of the fixture: the report must say so
     peers = []
-    for peer in ("mostpop", "sasrec"):
-        extra = ["--model-dir", str(out / "model"), "--timing", str(out / "t.json")] if peer == "sasrec" else []
+    for peer in ("mostpop", "sasrec", "sasrec_paper"):
+        extra = (["--model-dir", str(out / f"model-{peer}"), "--timing", str(out / f"t-{peer}.json")]
+                 if peer != "mostpop" else [])
         metrics = out / f"protocol-beauty-{peer}.json"
         _run(rec_peer, ["--dataset", "beauty", "--peer", peer, "--block", "rec.protocol_check",
                         "--interactions", str(inter), "--per-user", str(out / f"{peer}.parquet"),
@@ -100,8 +110,11 @@ def test_protocol_check_stages_at_smoke_size(tiny):  # noqa: F811
         assert io.read_json(metrics)["users"] == USERS - 10
         assert len(io.read_table(out / f"{peer}.parquet", UserMetrics)) == 2 * (USERS - 10)
         peers.append(metrics)
-    timing = io.read_json(out / "t.json")
+    timing = io.read_json(out / "t-sasrec.json")
     assert len(timing["curve"]) == block["sasrec"]["epochs"] and timing["train_cpu_seconds"] > 0
+    # the paper-setting SASRec trained with its own block key (BCE, one negative)
+    paper_cfg = json.loads((out / "model-sasrec_paper" / "config.json").read_text())["sasrec"]
+    assert paper_cfg["loss"] == "bce" and paper_cfg["epochs"] == block["sasrec_paper"]["epochs"]
     table = root / "beauty.parquet"
     dest = root / "reports" / "rec" / "protocol_check.json"
     _run(rec_protocol, ["--interactions", str(table), "--peers", *map(str, peers), "--out", str(dest),
@@ -109,7 +122,8 @@ def test_protocol_check_stages_at_smoke_size(tiny):  # noqa: F811
     rec = io.read_json(dest)["datasets"][0]
     assert rec["users"] == USERS - 10 and rec["dataset_users"] == USERS and rec["all_users"] is False
     assert 0.0 < rec["unseen_test_share"] <= 1.0  # a 20-user sample cannot have seen every target
-    assert [p["peer"] for p in rec["peers"]] == ["mostpop", "sasrec"]
+    assert [p["peer"] for p in rec["peers"]] == ["mostpop", "sasrec", "sasrec_paper"]
+    assert rec["sasrec_paper_differs"] and "loss" not in rec["sasrec_paper_differs"]
     md = "\n".join(report._protocol(root))
     assert "| beauty | SASRec (ours) | 20 |" in md and "| beauty | SASRec (TIGER paper) | 30 | 0.0387 |" in md
     assert "a seeded sample of 20 of 30 users" in md
@@ -118,6 +132,26 @@ def test_protocol_check_stages_at_smoke_size(tiny):  # noqa: F811
     assert sas["within_tolerance"] or "the published row, outside the tolerance" in md
     assert f"selected epoch {sas['best_epoch'] + 1}" in md
     assert f"{rec['unseen_test_share']:.1%}" in md
+    assert "in the SASRec paper's setting" in md
+
+
+@pytest.mark.parametrize("ours, paper, says", [
+    (1.33, 1.05, "the protocol agrees with the literature"),  # the setting explains the gap
+    (1.33, 0.60, "the published row lies between the two settings"),  # bracketed
+    (1.33, 1.30, "the training setting does not explain the gap"),  # both above
+    (0.50, 0.55, "the training setting does not explain the gap"),  # both below
+])
+def test_the_setting_note_goes_each_way(ours, paper, says):
+    from lmrepro.rec.published import SASREC_PAPER
+
+    cfg = ProtocolCheckConfig(sasrec={"epochs": 8, "loss": "ce"}, sasrec_paper={**SASREC_PAPER, "epochs": 30})
+    rec = check("beauty", {"sasrec": _metrics(ours, ours), "sasrec_paper": _metrics(paper, paper)}, cfg,
+                {"users": 100, "dataset_users": 100, "items": 10, "all_users": True, "unseen_test_share": 0.0},
+                published=BEAUTY_ROWS)
+    assert rec["sasrec_paper_differs"] == ["epochs"]
+    note = report._setting_effect(rec, *(next(p for p in rec["peers"] if p["peer"] == k)
+                                          for k in ("sasrec", "sasrec_paper")))
+    assert says in note and "30 epochs" in note
 
 
 def test_protocol_stage_rejects_a_foreign_metrics_file(tiny, tmp_path):  # noqa: F811

@@ -129,21 +129,23 @@ rule rec_protocol_sasrec:
         interactions="data/rec/{dataset}.parquet",
         code=code_of("stages.rec_peer"),
     output:
-        model=directory("models/rec/{dataset}/protocol-sasrec"),
-        per_user="data/rec/eval/{dataset}/protocol-sasrec.parquet",
-        metrics="reports/metrics/rec/protocol-{dataset}-sasrec.json",
-        timing="reports/rec/timing/{dataset}-protocol-sasrec.json",
+        model=directory("models/rec/{dataset}/protocol-{peer}"),
+        per_user="data/rec/eval/{dataset}/protocol-{peer}.parquet",
+        metrics="reports/metrics/rec/protocol-{dataset}-{peer}.json",
+        timing="reports/rec/timing/{dataset}-protocol-{peer}.json",
     log:
-        "logs/rec_protocol/{dataset}-sasrec.log",
+        "logs/rec_protocol/{dataset}-{peer}.log",
     benchmark:
-        "benchmarks/rec_protocol/{dataset}-sasrec.tsv"
+        "benchmarks/rec_protocol/{dataset}-{peer}.tsv"
+    wildcard_constraints:
+        peer="sasrec|sasrec_paper",
     conda:
         "../envs/lmrepro.yaml"
     threads: THREADS
     params:
         cfg=cfg("rec.protocol_check"),
     shell:
-        "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer sasrec"
+        "python -m lmrepro.stages.rec_peer --dataset {wildcards.dataset} --peer {wildcards.peer}"
         " --block rec.protocol_check --interactions {input.interactions} --per-user {output.per_user}"
         " --metrics {output.metrics} --timing {output.timing} --model-dir {output.model}"
         " {params.cfg} --log {log}"
@@ -155,7 +157,7 @@ rule rec_protocol:
         peers=expand(
             "reports/metrics/rec/protocol-{dataset}-{peer}.json",
             dataset=PROTOCOL["datasets"],
-            peer=["mostpop", "sasrec"],
+            peer=["mostpop", "sasrec", "sasrec_paper"],
         ),
         code=code_of("stages.rec_protocol"),
     output:
@@ -178,7 +180,11 @@ rule rec_protocol:
 EVALUATE_INPUTS.extend(rules.rec_protocol.input.peers)
 REPORT_INPUTS.extend(
     rules.rec_protocol.output
-    + expand(rules.rec_protocol_sasrec.output.timing, dataset=PROTOCOL["datasets"])
+    + expand(
+        rules.rec_protocol_sasrec.output.timing,
+        dataset=PROTOCOL["datasets"],
+        peer=["sasrec", "sasrec_paper"],
+    )
 )
 
 

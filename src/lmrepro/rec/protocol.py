@@ -57,7 +57,7 @@ def unseen_test_share(df: pd.DataFrame) -> float:
 def published_rows(dataset: str, rows: Mapping[str, tuple[float, ...]]) -> dict[str, tuple[float, ...]]:
     """The dataset's published peer rows (data.rec.sources.<dataset>.peers), checked to
     hold every row a peer is compared with: the check means nothing without them."""
-    missing = sorted(name for name in PEER_PUBLISHED.values() if name is not None and name not in rows)
+    missing = sorted({name for name in PEER_PUBLISHED.values() if name is not None and name not in rows})
     if missing:
         raise LmreproError(f"rec.protocol_check.datasets: {dataset} has no published {missing} row "
                            f"(data.rec.sources.{dataset}.peers has {sorted(rows) or 'none'}); "
