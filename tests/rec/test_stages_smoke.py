@@ -79,7 +79,11 @@ def test_one_epoch_generative_model(tiny, model, setting):
     for k in ("test_hr@5", "test_ndcg@10", "valid_hr@20"):
         assert 0.0 <= m[k] <= 1.0
     per_user = io.read_table(out / "per_user.parquet", UserMetrics)
-    assert len(per_user) == 2 * USERS
+    # test on every user, valid on the selection users only (rec.train.valid_users of them)
+    assert (per_user.split == "test").sum() == USERS
+    assert (per_user.split == "valid").sum() == m["valid_users"] == min(SMOKE["rec"]["train"]["valid_users"], USERS)
+    assert set(per_user.user[per_user.split == "valid"]) < set(per_user.user[per_user.split == "test"])
+    assert 0.0 <= m["unseen_test_share"] <= 1.0
     assert (out / "model" / "model.safetensors").is_file()
     assert io.read_json(out / "model" / "config.json")["setting"] == setting
     assert len(io.read_json(out / "t.json")["curve"]) == 1

@@ -14,7 +14,7 @@ from lmrepro.mta.schemas import Predictions
 from lmrepro.rec.schemas import UserMetrics
 from tests.conftest import REPO
 
-METHODS = ["random", "sequential", "cid", "sci", "gci"]
+METHODS = ["random", "sequential", "cid", "sci", "gci", "sci_qr"]
 
 
 def _user_table(rng, users, rate):

@@ -14,5 +14,8 @@ TIGER_COLS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10")  # catalog.PEER_COLUMNS: Rec
 # IV; the authors' code kang205/SASRec: 201 epochs, batch 128, Adam lr 0.001), set beside
 # ours in the protocol check. "loss" is the paper's one sampled negative with binary
 # cross-entropy; "epochs" the code's default epoch count.
+# The LightLM code's training batch and AdamW rate, set beside ours in the report's scale line.
+LIGHTLM_OFFICIAL_TRAIN = {"batch_size": 64, "lr": 1e-3}
+
 SASREC_PAPER = {"hidden": 50, "blocks": 2, "heads": 1, "max_len": 50, "dropout": 0.5, "loss": "bce",
                 "epochs": 201, "batch_size": 128, "lr": 0.001}

@@ -19,7 +19,7 @@ from typing import Mapping
 
 from lmrepro.data.catalog import RecSource
 from lmrepro.errors import LmreproError
-from lmrepro.rec.published import TIGER_COLS
+from lmrepro.rec.published import LIGHTLM_OFFICIAL_TRAIN, TIGER_COLS
 
 PEER_NAMES = {"mostpop": "MostPop", "sasrec": "SASRec", "sasrec_paper": "SASRec, paper setting"}
 COLS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
@@ -55,7 +55,8 @@ def _scale(s: dict, runs: list[dict]) -> str:
         f"Scale: {', '.join(sorted({r['dataset'] for r in runs}))}, {sample}; users evaluated: {users}. "
         f"T5 models trained from scratch on CPU ({geo}; dropout {'/'.join(map(str, drop))}, T5: 0.1), "
         f"{tr['epochs']} epochs (official 10), "
-        f"batch {tr['batch_size']} at lr {tr['lr']:g} (official 64 at 1e-3), {order}, "
+        f"batch {tr['batch_size']} at lr {tr['lr']:g} (official {LIGHTLM_OFFICIAL_TRAIN['batch_size']} at "
+        f"{LIGHTLM_OFFICIAL_TRAIN['lr']:g}), {order}, "
         f"history {tr['history']} items in the sequential setting (P5/TIGER use 20), "
         f"epoch selected on validation HR@20 of {tr['valid_users'] or 'all'} users (the valid columns are "
         f"on those users). Metrics: test HR/NDCG "
@@ -174,8 +175,8 @@ def _setting_effect(r: dict, ours: dict, paper: dict) -> str:
     gap = paper["rel_gap"]["hr@10"]
     if paper["within_tolerance"]:
         return (head + ", within the tolerance of the published row: the gap of our SASRec is its training setting "
-                "(full-softmax cross-entropy instead of one sampled negative; Klenitskiy & Vasilev 2023 and Petrov "
-                "& Macdonald 2023 report the same direction), and the protocol agrees with the literature.")
+                "(full-softmax cross-entropy instead of one sampled negative; Klenitskiy & Vasilev, arXiv 2309.07602, "
+                "report the same direction), and the protocol agrees with the literature.")
     if gap < 0 < ours["rel_gap"]["hr@10"]:
         return (head + ": the published row lies between the two settings, so the split, candidates and metrics "
                 "are consistent with the literature and our SASRec's excess is its setting; the paper setting is "
