@@ -4,7 +4,8 @@
     python -m lmrepro.rec.bench decode [--users 256] [--repeats 3]
     python -m lmrepro.rec.bench train [--threads 1] [--bucket N] [--batch-size B]   (train_bench.py)
     python -m lmrepro.rec.bench tree [--quick]   (whole ID tree: dense vs ours k-means vs cluster_qr, tree_bench.py)
-    run(quick) -> list[BenchResult]       (what `make bench` collects: both, with targets)
+    python -m lmrepro.rec.train_bench [--quick]   (training speed-up row alone)
+    run(quick) -> list[BenchResult]       (what `make bench` collects: all of them, with targets)
 
 index: our spectral clustering vs the official dense approach (scikit-learn
 SpectralClustering(affinity='precomputed') on a dense matrix) on the SCI joint graph of
@@ -249,9 +250,11 @@ def run(quick: bool = False) -> list:
                                s["secs"], d["secs"], "s", 30.0 if big else None, note=note))
         out.append(BenchResult("rec", f"SCI top level, {row['nodes']} nodes: ours (factored graph, eigsh) vs dense sklearn (peak MB)",
                                max(s["mem_mb"], 1.0), d["mem_mb"], "MB", 50.0 if big else None, note=note))
+    from lmrepro.rec.train_bench import speedup_row
     from lmrepro.rec.tree_bench import tree_results
 
     out += tree_results(quick)
+    out.append(speedup_row(quick))  # LightLM training: the default profile's batches vs the official batch 64
     return out
 
 
