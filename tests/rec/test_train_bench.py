@@ -65,8 +65,8 @@ def test_speedup_row_has_a_target_and_compares_examples_per_second(monkeypatch, 
     monkeypatch.setattr(tb, "setup", lambda df, method, params, seed: su)
     monkeypatch.setattr(tb, "load_params", lambda path: SMOKE)
     real = tb.measure_speedup
-    monkeypatch.setattr(tb, "measure_speedup", lambda *a, **kw: real(*a, **{**kw, "rounds": 1},
-                                                                     reference=(4, 0), candidate=(8, 3)))
+    monkeypatch.setattr(tb, "measure_speedup", lambda *a, **kw: real(*a, **{**kw, "rounds": 1,
+                                                                          "reference": (4, 0), "candidate": (8, 3)}))
     row = tb.speedup_row(quick=True)
     assert row.track == "rec" and row.unit == "examples/s" and row.higher_is_better
     assert row.target == tb.QUICK_TARGET and row.ratio == pytest.approx(row.candidate / row.reference)
