@@ -132,3 +132,25 @@ def test_a_dataset_without_peer_rows_renders_ours_only(tmp_path):
     assert "TIGER paper" not in md
     with_peers = report.render(tmp_path, sources=SOURCES)
     assert with_peers.count("(TIGER paper, full data)") == 3  # P5, SASRec, TIGER from params
+
+
+@pytest.mark.parametrize("hr10, word", [(0.02, "below"), (0.03, "reaches")])
+def test_lightlm_against_the_p5_row_goes_each_way_and_only_on_all_users(tmp_path, hr10, word):
+    train, timing, peers, index = _write_runs(tmp_path)
+    s = collect(index, train, peers, ablations=["sci_leak"])
+    for r in s["runs"]:
+        if r["method"] == "sci":
+            r["metrics"]["test_hr@10"] = hr10
+    s["scale"] = {"subset": {"max_users": 0, "seed": 0},
+                  "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "bucket": 0, "history": 5, "valid_users": 0,
+                            "num_beams": 5},
+                  "model": {"lightlm": {"num_layers": 1, "num_decoder_layers": 1, "d_model": 8, "d_ff": 4, "match": "", "dropout": 0.0}},
+                  "sasrec": {"blocks": 1, "hidden": 8, "max_len": 5, "dropout": 0.0, "loss": "ce", "epochs": 1},
+                  "eval": {"exclude_history": False}}
+    (tmp_path / "reports" / "rec" / "summary.json").write_text(json.dumps(s))
+    p5 = SOURCES["beauty"].peers["P5"][2]
+    md = report.render(tmp_path, sources=SOURCES)
+    assert f"P5 row (beauty, HR@10 {p5:.4f}, full data): LightLM, sequential, SCI {hr10:.4f} ({word} it)" in md
+    s["scale"]["subset"]["max_users"] = 400  # a sample: the full-data row is not comparable
+    (tmp_path / "reports" / "rec" / "summary.json").write_text(json.dumps(s))
+    assert "P5 row" not in report.render(tmp_path, sources=SOURCES)

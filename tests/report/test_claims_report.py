@@ -74,6 +74,11 @@ def test_claims_from_per_unit_tables(claims_root):
     assert all(c["verdict"] == "not tested" and "not found" in c["reason"] for c in doc["claims"] if c not in tested)
     text = ev.render_verdicts(results)
     assert "lightlm-sci-sequential" in text and "95% CI" in text and "n = 800 users" in text
+    # every sampled verdict, supported ones too, and every comparison row state what this n could detect
+    sci = by_id["lightlm-sci-sequential"]
+    assert sci.verdict == "supported" and f"smallest detectable effect at this n: {sci.mde:.4f}" in text
+    for c in sci.comparisons:
+        assert f"detectable at this n: {c.mde:.4f}: {c.verdict}" in text
     summary = ev.render_summary(results, PROVENANCE)
     assert summary.startswith("Profile `test`, params 0123456789ab, commit ffffffffffff")
     assert summary.count("\n| ") == len(results) + 1  # header + one row per claim

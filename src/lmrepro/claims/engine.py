@@ -154,7 +154,7 @@ def evaluate_paper(reg: Registry, loader: Loader, *, n_boot: int = 4000, seed: i
                 direction=claim.direction, alpha=claim.alpha, min_effect=claim.min_effect, margin=claim.margin,
                 n=weakest.n, seeds=weakest.seeds, effect=weakest.effect, ci_low=weakest.ci_low, ci_high=weakest.ci_high,
                 p=p_adj, p_raw=p_raw, verdict=verdict,
-                mde=weakest.mde if verdict == "inconclusive" else None,
+                mde=weakest.mde,  # every sampled verdict states what this n could detect
                 n_needed=weakest.n_needed if verdict == "inconclusive" else None,
                 tuned=list(claim.tuned), comparisons=comps,
             )

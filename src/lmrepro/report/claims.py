@@ -122,9 +122,11 @@ def _effect_line(r: ClaimResult) -> str:
     if r.verdict == "supported" and below:
         line += (f"; the whole CI lies below the registry's smallest effect that matters ({r.min_effect:g}): "
                  "significant, but smaller than the claim's size")
+    if r.mde is not None:
+        line += f"; smallest detectable effect at this n: {r.mde:.4f}"
     if r.verdict == "inconclusive" and r.mde is not None:
         need = f"{r.n_needed:,.0f}" if r.n_needed is not None else "unbounded (observed effect 0)"
-        line += f"; smallest detectable effect at this n: {r.mde:.4f}; {r.unit}s needed for the observed effect: {need}"
+        line += f"; {r.unit}s needed for the observed effect: {need}"
     return line
 
 
@@ -149,7 +151,7 @@ def render_paper(results: list[ClaimResult | NotTested], paper: str) -> str:
                 else:
                     lines.append(f"  - vs {c.b}: {c.effect:+.4f} [{c.ci_low:+.4f}, {c.ci_high:+.4f}], "
                                  f"a {c.mean_a:.4f} vs b {c.mean_b:.4f}, p = {_p(c.p)} (unadjusted; decided at the "
-                                 f"claim's Holm step): {c.verdict}")
+                                 f"claim's Holm step), detectable at this n: {_num(c.mde)}: {c.verdict}")
     tuned = sorted({t for r in rows if isinstance(r, ClaimResult) for t in r.tuned})
     if tuned:
         lines += ["", "Choices made on data for these arms: " + " ".join(f"({i + 1}) {t}." for i, t in enumerate(tuned))]
