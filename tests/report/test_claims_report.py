@@ -96,3 +96,17 @@ def test_claims_are_deterministic(claims_root):
     one = ev.claims_json(ev.evaluate_claims(claims_root, n_boot=300, seed=0), PROVENANCE, claims_root)
     two = ev.claims_json(ev.evaluate_claims(claims_root, n_boot=300, seed=0), PROVENANCE, claims_root)
     assert one == two
+
+
+def test_a_table_outside_the_declared_inputs_is_not_paired(claims_root):
+    """A per-unit table left on disk by another grid (here: CID's) is not this run's: with the
+    declared list it counts as not run, and the claim says so instead of pairing stale units."""
+    ev_dir = claims_root / "data" / "rec" / "eval" / "beauty"
+    declared = [p for p in claims_root.rglob("*.parquet") if p.name != "cid-lightlm-sequential.parquet"]
+    by_id = {r.id: r for r in ev.evaluate_claims(claims_root, n_boot=300, seed=0, declared=declared)}
+    assert by_id["lightlm-sci-sequential"].verdict == "not tested"
+    assert "declared" in by_id["lightlm-sci-sequential"].reason and "cid-lightlm-sequential" in by_id["lightlm-sci-sequential"].reason
+    assert by_id["lightlm-sci-direct"].verdict == "supported"  # its tables were declared
+    assert (ev_dir / "cid-lightlm-sequential.parquet").is_file()  # the file is still there: only ignored
+    everything = {r.id: r for r in ev.evaluate_claims(claims_root, n_boot=300, seed=0)}
+    assert everything["lightlm-sci-sequential"].verdict != "not tested"  # without the list, any file on disk is read

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -52,12 +54,33 @@ def outcomes_from_series(series: pd.Series, where: str, strata_level: str | None
     return Outcomes(values.astype(float), units, strata)
 
 
+# The per-unit tables this run declared (evaluate's --claim-files), or None: any file on
+# disk. Why: a file another grid or profile left behind (e.g. a run the default profile no
+# longer trains) must not be paired with this run's tables; with the declared list such a
+# file counts as not run, so its claim is "not tested" instead of tested on stale units.
+DECLARED: ContextVar[frozenset[Path] | None] = ContextVar("declared_outcomes", default=None)
+
+
+@contextmanager
+def declared_outcomes(paths) -> Iterator[None]:
+    """Within the block, read_outcomes accepts only these files (resolved paths)."""
+    token = DECLARED.set(frozenset(Path(p).resolve() for p in paths))
+    try:
+        yield
+    finally:
+        DECLARED.reset(token)
+
+
 def read_outcomes(path: Path, schema) -> pd.DataFrame:
     """A schema-checked per-unit table; a missing file names the stage to run."""
     from lmrepro import io
 
     if not path.is_file():
         raise LmreproError(f"{path}: per-unit outcomes not found (run the stage that writes it)")
+    declared = DECLARED.get()
+    if declared is not None and path.resolve() not in declared:
+        raise LmreproError(f"{path}: per-unit outcomes not found among this run's declared inputs "
+                           "(a file another grid or profile left on disk)")
     return io.read_table(path, schema)
 
 

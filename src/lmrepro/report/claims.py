@@ -14,7 +14,7 @@ from typing import Callable
 
 from lmrepro.claims import engine, registry
 from lmrepro.claims.engine import ClaimResult
-from lmrepro.claims.loading import Loader
+from lmrepro.claims.loading import Loader, declared_outcomes
 from lmrepro.edge import outcomes as edge_outcomes
 from lmrepro.errors import LmreproError
 from lmrepro.mta import outcomes as mta_outcomes
@@ -46,11 +46,17 @@ class NotTested:
         return dict(self.__dict__)
 
 
-def evaluate_claims(root: Path, n_boot: int, seed: int, out_root: Path | None = None) -> list[ClaimResult | NotTested]:
+def evaluate_claims(root: Path, n_boot: int, seed: int, out_root: Path | None = None,
+                    declared: list[Path] | None = None) -> list[ClaimResult | NotTested]:
     """Every claim of every registry, in registry order (papers alphabetically by file).
 
     ``root`` holds the registries (workflow/claims); ``out_root`` the per-unit tables the
-    loaders read (default ``root``; runs/<profile> for a non-default profile)."""
+    loaders read (default ``root``; runs/<profile> for a non-default profile); ``declared``
+    the tables this run declared (evaluate's inputs): any other file on disk counts as not
+    run, so a table left by another grid is never paired with this run's."""
+    if declared is not None:
+        with declared_outcomes(declared):
+            return evaluate_claims(root, n_boot, seed, out_root)
     data_root = out_root or root
     out: list[ClaimResult | NotTested] = []
     for reg in registry.load_all(root):

@@ -25,7 +25,8 @@ stage.add_argument("--out-md", type=Path, required=True)
 stage.add_argument("--out-summary", type=Path, required=True, help="claims and verdicts only (the README shows it)")
 stage.add_argument("--out-claims", type=Path, required=True, help="machine-readable verdicts (reports/claims.json)")
 stage.add_argument("--report-files", type=Path, nargs="*", default=[], help="other files the report sections read")
-stage.add_argument("--claim-files", type=Path, nargs="*", default=[], help="per-unit outcome tables the claims read")
+stage.add_argument("--claim-files", type=Path, nargs="*", default=None,
+                   help="per-unit outcome tables the claims read: the only ones they may read (omitted: any on disk)")
 stage.add_argument("--curves", type=Path, required=True, help="PNG of the training curves (from MLflow)")
 stage.add_argument("--out-timing", type=Path, required=True, help="wall times from the timing files (per run)")
 stage.add_argument("--out-provenance", type=Path, required=True, help="the MLflow run behind each input (per run)")
@@ -53,7 +54,8 @@ def main(ctx) -> None:
                   "git_commit": commit, "git_dirty": bool(changed)}
     claims_cfg = ctx.section("claims")
     out = output_root(ctx.root)  # the outputs read here: runs/<profile> for a non-default profile
-    results = evaluate_claims(ctx.root, n_boot=int(claims_cfg["n_boot"]), seed=int(claims_cfg["seed"]), out_root=out)
+    results = evaluate_claims(ctx.root, n_boot=int(claims_cfg["n_boot"]), seed=int(claims_cfg["seed"]), out_root=out,
+                              declared=ctx.args.claim_files)
     claims_doc = claims_json(results, provenance, ctx.root)
     io.write_json(claims_doc, ctx.args.out_claims)
     merged = collect_metrics(ctx.args.metrics_files, out)
@@ -72,7 +74,7 @@ def main(ctx) -> None:
     io.write_text(body, ctx.args.out_md)
     io.write_text(render_timing(out, ctx.args.report_files, stamp), ctx.args.out_timing)
     io.write_text(f"# lmrepro provenance\n\n{stamp}\n\n" + provenance_section(
-        out, [*ctx.args.metrics_files, *ctx.args.report_files, *ctx.args.claim_files]), ctx.args.out_provenance)
+        out, [*ctx.args.metrics_files, *ctx.args.report_files, *(ctx.args.claim_files or [])]), ctx.args.out_provenance)
     io.write_text(render_summary(results, provenance), ctx.args.out_summary)
     counts = {v: sum(r.verdict == v for r in results) for v in ("supported", "contradicted", "inconclusive", "not tested")}
     ctx.log_metrics({"metrics_files": len(merged), "claims": len(results), **{f"claims_{k.replace(' ', '_')}": n for k, n in counts.items()}})
