@@ -133,6 +133,7 @@ def test_protocol_check_stages_at_smoke_size(tiny):  # noqa: F811
     assert f"selected epoch {sas['best_epoch'] + 1}" in md
     assert f"{rec['unseen_test_share']:.1%}" in md
     assert "in the SASRec paper's setting" in md
+    assert md.count("| beauty | SASRec (TIGER paper) |") == 1  # one published row for both of our settings
 
 
 @pytest.mark.parametrize("ours, paper, says", [

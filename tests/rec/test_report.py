@@ -154,3 +154,14 @@ def test_lightlm_against_the_p5_row_goes_each_way_and_only_on_all_users(tmp_path
     s["scale"]["subset"]["max_users"] = 400  # a sample: the full-data row is not comparable
     (tmp_path / "reports" / "rec" / "summary.json").write_text(json.dumps(s))
     assert "P5 row" not in report.render(tmp_path, sources=SOURCES)
+
+
+@pytest.mark.parametrize("share, noted", [(0.997, True), (0.5, False)])
+def test_a_lopsided_top_level_is_called_out(share, noted):
+    tree = {"tree_depth": 8, "item_id_len_mean": 6.1, "item_id_len_max": 9, "top_clusters": 20,
+            "top_largest_share": share, "top_entropy": 0.01}
+    md = "\n".join(report._id_trees({"beauty-sci": tree, "beauty-random": {**tree, "top_largest_share": 0.085}}))
+    assert "| beauty-sci | 8 | 6.10 | 9 | 20 |" in md
+    assert ("splits almost nothing" in md) is noted
+    if noted:
+        assert "in beauty-sci:" in md and "99.7%" in md and "beauty-random" not in md.split("One top cluster")[1]

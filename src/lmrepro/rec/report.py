@@ -21,6 +21,7 @@ from lmrepro.data.catalog import RecSource
 from lmrepro.errors import LmreproError
 from lmrepro.rec.published import LIGHTLM_OFFICIAL_TRAIN, TIGER_COLS
 
+LOPSIDED = 0.9  # a top level whose largest cluster holds this share of the items splits almost nothing
 PEER_NAMES = {"mostpop": "MostPop", "sasrec": "SASRec", "sasrec_paper": "SASRec, paper setting"}
 COLS = ("hr@5", "ndcg@5", "hr@10", "ndcg@10", "hr@20", "ndcg@20")
 
@@ -137,6 +138,12 @@ def _id_trees(index: dict) -> list[str]:
         edges = f"{v['top_ui_edges_inside']:.3f}" if "top_ui_edges_inside" in v else "-"
         lines.append(f"| {k} | {v['tree_depth']} | {v['item_id_len_mean']:.2f} | {v['item_id_len_max']} | "
                      f"{v['top_clusters']} | {v['top_largest_share']:.3f} | {v['top_entropy']:.3f} | {edges} |")
+    lopsided = sorted(k for k, v in trees.items() if v["top_largest_share"] >= LOPSIDED)
+    if lopsided:
+        worst = max(trees[k]["top_largest_share"] for k in lopsided)
+        lines += ["", f"- One top cluster holds at least {LOPSIDED:.0%} of the items (up to {worst:.1%}) in "
+                  f"{', '.join(lopsided)}: their first token splits almost nothing, the tree starts to branch a level "
+                  "down, and a high edge share 'inside the top clusters' says nothing about locality there."]
     return lines + [""]
 
 
@@ -231,6 +238,7 @@ def _protocol(root: Path) -> list[str]:
              "|---|---|---:|" + "---:|" * len(TIGER_COLS) + "---:|---:|---|"]
     notes = []
     for r in records:
+        shown: set[str] = set()
         tol = r["tolerance"]
         for p in r["peers"]:
             vals = " | ".join(f"{p['ours'][c]:.4f}" for c in TIGER_COLS)
@@ -239,7 +247,8 @@ def _protocol(root: Path) -> list[str]:
             ok = "-" if p["within_tolerance"] is None else ("yes" if p["within_tolerance"] else "no")
             lines.append(f"| {r['dataset']} | {PEER_NAMES.get(p['peer'], p['peer'])} (ours) | {p['users']:,} | "
                          f"{vals} | {g[0]} | {g[1]} | {ok} |")
-            if p["published"]:
+            if p["published"] and p["published_as"] not in shown:  # each published row once
+                shown.add(p["published_as"])
                 pub = " | ".join(f"{p['published'][c]:.4f}" for c in TIGER_COLS)
                 lines.append(f"| {r['dataset']} | {p['published_as']} (TIGER paper) | {r['dataset_users']:,} | "
                              f"{pub} | - | - | - |")
