@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 from lmrepro import config
@@ -67,12 +68,26 @@ def pipeline_bench(root: Path) -> list[BenchResult]:
     ]
 
 
+def kept_rows(path: Path, remeasured: set[str]) -> list[str]:
+    """The table rows of an existing benchmarks file whose track was not re-measured now.
+    Why: one track's benchmarks take minutes to hours of an idle machine; refreshing them
+    must not throw away the other tracks' rows (each row is a ratio measured in one run)."""
+    if not path.is_file():
+        return []
+    rows = [ln for ln in path.read_text().splitlines() if ln.startswith("| ") and not ln.startswith("| track |")]
+    return [ln for ln in rows if ln.split("|")[1].strip() not in remeasured]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lmrepro.tools.bench")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (for a first look)")
     parser.add_argument("--only", nargs="*", default=None, help="tracks to run (rec mta prosg edge pipeline)")
     parser.add_argument("--out", type=Path, default=None, help="Markdown file (default reports/benchmarks.md)")
+    parser.add_argument("--keep-others", action="store_true",
+                        help="with --only: keep the other tracks' rows of the existing file (measured in their own run)")
     args = parser.parse_args(argv)
+    if args.keep_others and args.only is None:
+        raise SystemExit("--keep-others needs --only (which tracks are re-measured)")
     root = repo_root()
     results: list[BenchResult] = []
     selected = [t for t in TRACKS if args.only is None or t in args.only]
@@ -91,8 +106,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.node()} ({os.cpu_count()} CPUs, Python {platform.python_version()}). Each ratio compares "
         "ours with its reference measured in the same run; ratio > 1 means ours is better.\n\n"
     )
+    out = args.out or root / "reports" / "benchmarks.md"
     print(table)
-    write_text(header + table, args.out or root / "reports" / "benchmarks.md")
+    if args.keep_others:
+        kept = kept_rows(out, set(args.only))
+        header += (f"Rows of {', '.join(args.only)}: this run ({date.today().isoformat()}); the other rows: the "
+                   "previous run of this file, kept (`--keep-others`).\n\n")
+        table = table + "".join(row + "\n" for row in kept)
+    write_text(header + table, out)
     failed = [r for r in results if r.passed is False]
     return 1 if failed else 0
 
