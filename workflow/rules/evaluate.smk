@@ -39,7 +39,7 @@ rule evaluate:
         "../envs/lmrepro.yaml"
     threads: THREADS
     params:
-        cfg=cfg("claims", "profile", "data.rec.sources"),
+        cfg=cfg("claims", "profile", "data.rec.sources", "rec.ablations"),
     shell:
         "python -m lmrepro.stages.evaluate --metrics-files {input.metrics} --report-files {input.reports}"
         " --claim-files {input.claims} --out-claims {output.claims}"
