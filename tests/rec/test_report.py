@@ -47,6 +47,17 @@ def _write_runs(root):
                                                                  mdir / "index-beauty-random.json"]
 
 
+def _tiny_scale(exclude_history: bool, lr: float = 1e-3, bucket: int = 0) -> dict:
+    """The summary's scale block of a tiny all-user run."""
+    return {"subset": {"max_users": 0, "seed": 0},
+            "train": {"epochs": 1, "batch_size": 8, "lr": lr, "bucket": bucket, "history": 5, "valid_users": 0,
+                      "num_beams": 5},
+            "model": {"lightlm": {"num_layers": 1, "num_decoder_layers": 1, "d_model": 8, "d_ff": 4, "match": "",
+                                  "dropout": 0.0}},
+            "sasrec": {"blocks": 1, "hidden": 8, "max_len": 5, "dropout": 0.0, "loss": "ce", "epochs": 1},
+            "eval": {"exclude_history": exclude_history}}
+
+
 def test_summary_figure_and_render_without_writes(tmp_path):
     train, timing, peers, index = _write_runs(tmp_path)
     s = collect(index, train, peers, ablations=["sci_leak"])
@@ -116,12 +127,7 @@ def test_a_dataset_without_peer_rows_renders_ours_only(tmp_path):
     (this raised KeyError when the peer rows were a dict in the code)."""
     train, timing, peers, index = _write_runs(tmp_path)
     s = collect(index, train, peers, ablations=["sci_leak"])
-    s["scale"] = {"subset": {"max_users": 0, "seed": 0},
-                  "train": {"epochs": 1, "batch_size": 8, "lr": 2e-3, "bucket": 50, "history": 5, "valid_users": 0,
-                            "num_beams": 5},
-                  "model": {"lightlm": {"num_layers": 1, "num_decoder_layers": 1, "d_model": 8, "d_ff": 4, "match": "", "dropout": 0.0}},
-                  "sasrec": {"blocks": 1, "hidden": 8, "max_len": 5, "dropout": 0.0, "loss": "ce", "epochs": 1},
-                  "eval": {"exclude_history": True}}
+    s["scale"] = _tiny_scale(exclude_history=True, lr=2e-3, bucket=50)
     (tmp_path / "reports" / "rec" / "summary.json").write_text(json.dumps(s))
     mine = {"beauty": RecSource(name="beauty", file="mine.txt")}  # same name as the fixture runs, no metadata
     md = report.render(tmp_path, sources=mine)
@@ -141,12 +147,7 @@ def test_lightlm_against_the_p5_row_goes_each_way_and_only_on_all_users(tmp_path
     for r in s["runs"]:
         if r["method"] == "sci":
             r["metrics"]["test_hr@10"] = hr10
-    s["scale"] = {"subset": {"max_users": 0, "seed": 0},
-                  "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "bucket": 0, "history": 5, "valid_users": 0,
-                            "num_beams": 5},
-                  "model": {"lightlm": {"num_layers": 1, "num_decoder_layers": 1, "d_model": 8, "d_ff": 4, "match": "", "dropout": 0.0}},
-                  "sasrec": {"blocks": 1, "hidden": 8, "max_len": 5, "dropout": 0.0, "loss": "ce", "epochs": 1},
-                  "eval": {"exclude_history": False}}
+    s["scale"] = _tiny_scale(exclude_history=False)
     (tmp_path / "reports" / "rec" / "summary.json").write_text(json.dumps(s))
     p5 = SOURCES["beauty"].peers["P5"][2]
     md = report.render(tmp_path, sources=SOURCES)
