@@ -76,7 +76,7 @@ def test_every_stage_loaded_only_code_its_rule_declares(smoke_repo):
         assert not undeclared(loaded, declared), f"{where}: loaded but not declared: {undeclared(loaded, declared)}"
 
 
-MTA_RULES = {"mta_features", "mta_stage1", "mta_stage2", "mta_stage2_neutral", "mta_baseline", "mta_baseline_fusion", "mta_eval", "mta_curve"}
+MTA_RULES = {"mta_features", "mta_placement", "mta_stage1", "mta_stage2", "mta_stage2_neutral", "mta_baseline", "mta_baseline_fusion", "mta_eval", "mta_curve"}
 # edge_workload runs one module for both models; only --model ours loads the bundle, but
 # the import (inside a function) is there for both, so the albert job is a dependent too.
 EDGE_READERS = {"edge_workload_ours", "edge_workload_albert", "edge_robustness"}

@@ -66,13 +66,15 @@ def test_curve_trains_each_size_on_its_rows_and_scores_full_test(backbone, fresh
     mix = MixtureConfig(blocks=1, bottleneck=8, n_shared=1, temperature=0.1)
     feats = compute_features(MtaClassifier(fresh_encoder, {"sst2": 2}, mix, "none"), encoded, key="k")
     seen = []
-    real_train = methods.train
+    from lmrepro.mta import selection
+
+    real_train = selection.train
 
     def spy(model, inputs, labels, schedule, *args, **kwargs):
         seen.append({int(r) for _, rows in schedule for r in rows})
         return real_train(model, inputs, labels, schedule, *args, **kwargs)
 
-    monkeypatch.setattr(methods, "train", spy)
+    monkeypatch.setattr(selection, "train", spy)
     cfg = TrainConfig(epochs=1, batch_size=4, lr=1e-2)
     scores = curve.run(fresh_encoder, examples, Inputs(encoded, feats), mix, cfg, methods.Stage2Config(epochs=1,
                        batch_size=4, lr=1e-2), (4, 10), [3], None)

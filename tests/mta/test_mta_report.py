@@ -100,3 +100,24 @@ def test_summary_refuses_missing_tasks():
 def test_render_names_missing_inputs(tmp_path):
     with pytest.raises(LmreproError, match="mta_eval"):
         report.render(tmp_path)
+
+
+def _choice(unit, lr, epoch, epochs, cands):
+    return {"unit": unit, "lr": lr, "epoch": epoch, "epochs": epochs, "valid": max(cands.values()),
+            "candidates": cands}
+
+
+def test_selection_table_lists_every_choice():
+    summary = {"adapters": {}, "mta": {}, "single_ft": {}}
+    per_task = [_choice("sst2", 0.002, 6, 6, {"0.001": 0.7, "0.002": 0.8}),
+                _choice("cola", 0.001, 2, 6, {"0.001": 0.1, "0.002": 0.05})]
+    runs = {"adapters": [{"seed": 1, "choices": per_task}, {"seed": 2, "choices": per_task}],
+            "mta": [{"seed": 1, "choices": [_choice("all", 0.001, 1, 2, {"0.001": 0.75, "0.002": 0.74})]}],
+            "single_ft": [{"seed": 1, "stages": []}]}  # an older record without choices: left out
+    text = report.selection_table(summary, runs)
+    lines = text.splitlines()
+    assert len(lines) == 4  # header, rule, adapters, mta
+    assert "per task: 0.001 (cola); 0.002 (sst2)" in lines[2]
+    assert "the last epoch in 2 of 4 runs" in lines[2] and "up to 6" in lines[2]
+    assert "0.001 (0.001 75.0, 0.002 74.0)" in lines[3] and "the last epoch in 0 of 1 runs" in lines[3]
+    assert report.selection_table(summary, {"single_ft": runs["single_ft"]}) == ""

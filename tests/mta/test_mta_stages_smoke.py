@@ -26,7 +26,7 @@ from lmrepro.mta.methods import BASELINES
 from tests.conftest import REPO
 
 SMOKE = config.load_params(REPO / "params.yaml", REPO / "workflow" / "profiles" / "smoke" / "params.yaml")
-COMMON = ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds")
+COMMON = ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds", "mta.search")
 TRAINING = ("mta_stage1", "mta_stage2", "mta_stage2_neutral", *(f"mta_baseline-{b}" for b in BASELINES))
 
 
@@ -178,7 +178,16 @@ def test_training_stages_log_curves_to_mlflow(runs):
             record = io.read_json(root / "a" / "data/mta/runs" / f"{_method(stage)}.json")["runs"][0]
             steps = record["stages"][-1]["steps"]
             loss = [client.get_metric_history(r.info.run_id, k) for k in loss_keys]
-            assert sum(len(h) for h in loss) == steps  # one point per optimizer step
+            # one point per optimizer step of every learning-rate candidate (same batches each)
+            choices = record["choices"]
+            n_cand = len(SMOKE["mta"]["search"]["lr_scales"])
+            assert n_cand >= 2 and all(len(c["candidates"]) == n_cand for c in choices)
+            assert sum(len(h) for h in loss) == steps * n_cand
+            for c in choices:  # every choice is in MLflow: the rate, the epoch, each candidate's score
+                assert client.get_metric_history(r.info.run_id, f"select/lr/{c['unit']}")[0].value == \
+                    pytest.approx(c["lr"])
+                assert {f"select/valid/{c['unit']}/lr{lr}" for lr in c["candidates"]} <= keys
+                assert c["candidates"][f"{c['lr']:g}"] == max(c["candidates"].values()) == c["valid"]
             for h in loss:
                 assert [m.step for m in h] == list(range(1, len(h) + 1))
                 assert all(np.isfinite(m.value) and m.value > 0 for m in h)

@@ -9,7 +9,7 @@ MTA_FEATURES = {
     "tokens": "data/mta/tokens.safetensors",
     "features": "data/mta/features.safetensors",
 }
-MTA_COMMON = ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds")
+MTA_COMMON = ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds", "mta.search")
 
 
 rule mta_features:
@@ -31,6 +31,30 @@ rule mta_features:
     shell:
         "python -m lmrepro.stages.mta_features --tasks-table {input.table} --examples {output.examples}"
         " --tokens {output.tokens} --features {output.features} --timing {output.timing} {params.cfg} --log {log}"
+
+
+# Adapter placement (top 1, 2 or 3 blocks) chosen on validation with the first seed's stage-1
+# adapters; mta_eval reports it beside the table (mta/placement.py).
+rule mta_placement:
+    input:
+        examples=MTA_FEATURES["examples"],
+        tokens=MTA_FEATURES["tokens"],
+        code=code_of("stages.mta_placement"),
+    output:
+        placement="data/mta/placement.json",
+        timing="reports/mta/timing/mta_placement.json",
+    log:
+        "logs/mta_placement/mta_placement.log",
+    benchmark:
+        "benchmarks/mta_placement/mta_placement.tsv"
+    conda:
+        "../envs/lmrepro.yaml"
+    threads: THREADS
+    params:
+        cfg=cfg(*MTA_COMMON, "mta.stage1", "mta.placement"),
+    shell:
+        "python -m lmrepro.stages.mta_placement --examples {input.examples} --tokens {input.tokens}"
+        " --out {output.placement} --timing {output.timing} {params.cfg} --log {log}"
 
 
 rule mta_stage1:
@@ -202,6 +226,7 @@ rule mta_eval:
         preds=expand("data/mta/preds/{m}.parquet", m=MTA_METHODS),
         runs=expand("data/mta/runs/{m}.json", m=MTA_METHODS),
         gates=expand("data/mta/gates/{m}.json", m=MTA_STAGE2_RUNS),
+        placement=rules.mta_placement.output.placement,
         code=code_of("stages.mta_eval"),
     output:
         scores="reports/metrics/mta/scores.json",
@@ -227,12 +252,12 @@ rule mta_eval:
         "../envs/lmrepro.yaml"
     threads: THREADS
     params:
-        cfg=cfg("mta.backbone", "mta.data", "mta.mixture", "mta.seeds"),
+        cfg=cfg(*MTA_COMMON),
     shell:
         "python -m lmrepro.stages.mta_eval --preds {input.preds} --runs {input.runs}"
         " --scores {output.scores} --per-seed {output.per_seed} --runs-out {output.runs}"
         " --table {output.table} --figure {output.figure} --gates {input.gates} --gates-out {output.gates}"
-        " --gates-figure {output.gates_figure} {params.cfg} --log {log}"
+        " --gates-figure {output.gates_figure} --placement {input.placement} {params.cfg} --log {log}"
 
 
 EVALUATE_INPUTS.append(rules.mta_eval.output.scores)
@@ -253,6 +278,7 @@ REPORT_INPUTS.extend(
         "reports/mta/timing/mta_stage2.json",
         "reports/mta/timing/mta_stage2_neutral.json",
         "reports/mta/timing/mta_curve.json",
+        "reports/mta/timing/mta_placement.json",
         *expand("reports/mta/timing/mta_baseline-{m}.json", m=MTA_BASELINES),
     ]
 )

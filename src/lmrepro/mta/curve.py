@@ -27,6 +27,7 @@ from lmrepro.errors import LmreproError
 from lmrepro.mta import methods
 from lmrepro.mta.metrics import task_scores
 from lmrepro.mta.mixture import MixtureConfig
+from lmrepro.mta.selection import ALL, SearchConfig, candidates, chosen_lrs
 from lmrepro.mta.train import Inputs, TrainConfig
 
 CURVE_METHODS = ("adapters", "mta")  # the two stages of MTA; both on cached features
@@ -51,21 +52,29 @@ def scores_of(method: str, size: int, seed: int, result: methods.MethodResult, d
 
 def run(encoder, examples: pd.DataFrame, inputs: Inputs, mix: MixtureConfig, stage1: TrainConfig,
         stage2: methods.Stage2Config, sizes: tuple[int, ...], seeds: list[int], progress=None,
-        log=None) -> pd.DataFrame:
+        log=None, search: SearchConfig | None = None) -> pd.DataFrame:
     """Train and score both stages for every (size, seed); test rows are read only after
-    each model has finished training (methods.stage1 / methods.stage2 predict last)."""
+    each model has finished training and choosing (methods.stage1 / methods.stage2 predict
+    last). Learning rates and epochs are chosen on validation as in the comparison
+    (selection.py), the grid searched on the first seed of each size."""
+    search = search or SearchConfig()
     if not sizes:
         raise LmreproError("mta data.curve is empty: no learning-curve sizes to run")
     rows = []
     for size in sizes:
         data = methods.Task.from_examples(examples, size)
         train_rows = data.splits["train"]
+        chosen1 = chosen2 = None
         for seed in seeds:
             step_log = None if log is None else (lambda m, s, _n=size, _s=seed: log(
                 {f"{k}/n{_n}/seed{_s}": v for k, v in m.items()}, s))
-            first = methods.stage1(encoder, data, inputs, mix, stage1, seed, progress, step_log)
+            first = methods.stage1(encoder, data, inputs, mix, stage1, seed, progress, step_log,
+                                   candidates(stage1.lr, search, list(data.n_labels), chosen1))
             rows += scores_of("adapters", size, seed, first, data, train_rows)
-            second = methods.stage2(first.model, data, inputs, stage2, seed, progress, step_log)
+            second = methods.stage2(first.model, data, inputs, stage2, seed, progress, step_log,
+                                    candidates(stage2.lr, search, [ALL], chosen2))
+            chosen1 = chosen1 or chosen_lrs(first.choices)
+            chosen2 = chosen2 or chosen_lrs(second.choices)
             rows += scores_of("mta", size, seed, second, data, train_rows)
     return pd.DataFrame(rows)
 

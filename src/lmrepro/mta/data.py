@@ -25,7 +25,7 @@ class DataConfig:
     tasks: tuple[str, ...] = ALL_TASKS  # the paper's nine tasks
     n_train: int = 400  # training rows per task of the shared comparison (every method trains on these)
     n_test: int = 300  # test examples per task (above a split's size = the whole official test split)
-    n_valid: int = 100  # validation examples per task: per-epoch validation curves only, nothing is selected
+    n_valid: int = 100  # validation examples per task: every learning rate and epoch is chosen on them (selection.py)
     curve: tuple[int, ...] = ()  # learning-curve sizes (training rows per task) for the cheap methods
     max_len: int = 64  # tokens per example incl. specials; most sentences here are shorter
     seed: int = 0  # subsample seed, fixed across training seeds so seeds vary only the model

@@ -64,19 +64,23 @@ class FeatureCache:
             save_file(tensors, str(tmp), metadata={"key": self.key})
 
 
-def compute_features(model, encoded: Encoded, key: str, batch_size: int = 64, progress=None) -> FeatureCache:
-    """Run ``model.lower`` + ``model.front`` once over all examples (length-sorted, no grad)."""
-    order = np.argsort(encoded.lengths(), kind="stable")
+def compute_features(model, encoded: Encoded, key: str, batch_size: int = 64, progress=None,
+                     rows: np.ndarray | None = None) -> FeatureCache:
+    """Run ``model.lower`` + ``model.front`` once over all examples (length-sorted, no grad);
+    with ``rows``, over those examples only (the others stay zero: a cache for a run that
+    never reads them, e.g. the placement search, which reads no test row)."""
+    rows = np.arange(len(encoded)) if rows is None else np.asarray(rows)
+    order = rows[np.argsort(encoded.lengths()[rows], kind="stable")]
     hidden_size = model.encoder_config.hidden_size
     attn_out = torch.zeros((int(encoded.offsets[-1]), hidden_size), dtype=torch.float32)
     ffn_out = torch.zeros_like(attn_out)
     batches = [order[i: i + batch_size] for i in range(0, len(order), batch_size)]
     model.eval()  # left in eval: callers share these backbone modules and need dropout off
     with torch.no_grad():
-        for rows in (progress(batches, desc="lower blocks") if progress else batches):
-            ids, mask, types = encoded.batch(rows)
+        for batch in (progress(batches, desc="lower blocks") if progress else batches):
+            ids, mask, types = encoded.batch(batch)
             attn, ffn = model.front(model.lower(ids, mask, types), mask)  # [B, S, H] each
-            for j, r in enumerate(rows):
+            for j, r in enumerate(batch):
                 a, b = encoded.offsets[r], encoded.offsets[r + 1]
                 attn_out[a:b] = attn[j, : b - a]
                 ffn_out[a:b] = ffn[j, : b - a]

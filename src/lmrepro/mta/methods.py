@@ -10,10 +10,15 @@ full fine-tuning (shared backbone, per-task heads), one shared adapter for all t
 trained in one joint stage, AdapterFusion on the stage-1 adapters.
 Adapter methods read cached lower-block features; full fine-tuning cannot (it trains them).
 
-Splits: every method trains on ``train``, reports a per-epoch score on ``valid`` (a curve to
-watch; no epoch, checkpoint or hyperparameter is chosen on it) and predicts ``test`` only
-after its training has ended. Rows are asked for by split name (``Task.rows``), which
+Splits: every method trains on ``train``, chooses its learning rate and epoch on ``valid``
+(selection.fit: the same rule for every method) and predicts ``test`` only after its
+training and choice have ended. Rows are asked for by split name (``Task.rows``), which
 records each request so tests can audit what was read.
+
+Learning rates: every training function takes ``lrs``, {unit: rates to try}, where a unit
+is a task (stage 1, single-task fine-tuning: one model or adapter per task) or
+``selection.ALL``; ``selection.candidates`` builds it (the grid on the first seed, the
+chosen rate on the later ones).
 """
 
 from __future__ import annotations
@@ -30,8 +35,11 @@ from lmrepro.mta.data import SPLITS, n_labels, task_rows
 from lmrepro.mta.metrics import task_scores
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
+from lmrepro.mta.selection import ALL, Choice, fit
 from lmrepro.mta.train import (Curves, Inputs, MetricLog, TrainConfig, TrainLog, balanced_epoch, balanced_schedule,
-                               count, names_with, predict, single_task_epoch, single_task_schedule, train)
+                               count, names_with, predict, single_task_epoch, single_task_schedule)
+
+Lrs = dict[str, list[float]]  # {unit: learning rates to try}, see selection.candidates
 
 BASELINES = ("single_ft", "multi_ft", "shared", "joint", "fusion")
 METHODS = ("adapters", "mta", *BASELINES)
@@ -95,10 +103,17 @@ class MethodResult:
     trainable: int = 0  # parameters trained by this method (summed over its stages/models)
     total: int = 0  # parameters needed at inference for all tasks
     valid_score: float = float("nan")  # final model(s): macro validation score over tasks
+    choices: list[Choice] = field(default_factory=list)  # per unit: the learning rate and epoch chosen on valid
 
     @property
     def seconds(self) -> float:
+        """Training time of the kept runs."""
         return sum(log.seconds for log in self.logs)
+
+    @property
+    def search_seconds(self) -> float:
+        """Training time including every learning-rate candidate (the method's real cost)."""
+        return sum(c.seconds for c in self.choices) if self.choices else self.seconds
 
 
 def _predict_all(model: MtaClassifier, inputs: Inputs, data: Task, split: str = "test") -> dict[str, np.ndarray]:
@@ -113,8 +128,16 @@ def valid_score(model: MtaClassifier, inputs: Inputs, data: Task, tasks: list[st
 
 
 def _curves(log: MetricLog | None, inputs: Inputs, data: Task, tasks: list[str], epoch_steps: int,
-            suffix: str = "") -> Curves:
-    return Curves(log, epoch_steps, lambda model: valid_score(model, inputs, data, tasks), suffix)
+            suffix: str = ""):
+    """The curve logger of one candidate run: ``suffix`` + the candidate's own suffix."""
+    return lambda lr_suffix: Curves(log, epoch_steps, lambda model: valid_score(model, inputs, data, tasks),
+                                    suffix + lr_suffix)
+
+
+def _unit_lrs(lrs: Lrs, unit: str) -> list[float]:
+    if unit not in lrs:
+        raise LmreproError(f"no learning rates given for unit {unit!r} (have {sorted(lrs)})")
+    return lrs[unit]
 
 
 def _finish(result: MethodResult, log: MetricLog | None) -> MethodResult:
@@ -136,10 +159,14 @@ def stage2_names(model: MtaClassifier, train_heads: bool) -> list[str]:
 
 # ---- MTA --------------------------------------------------------------------------------
 def stage1(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig, cfg: TrainConfig,
-           seed: int, progress=None, log: MetricLog | None = None) -> MethodResult:
+           seed: int, progress=None, log: MetricLog | None = None, lrs: Lrs | None = None,
+           predict_test: bool = True) -> MethodResult:
+    """``lrs``: {task: rates}; each task's adapter and head choose their own (default: cfg.lr).
+    ``predict_test`` False: train and validate only (the placement search reads no test row)."""
     torch.manual_seed(seed)
     model = MtaClassifier(encoder, data.n_labels, mix, "mixture").to(inputs.device)
     model.set_routing("own")
+    lrs = lrs or {t: [cfg.lr] for t in model.task_names}
     result = MethodResult(model, {})
     train_rows = data.rows("train")
     for t_i, task in enumerate(model.task_names):
@@ -147,32 +174,40 @@ def stage1(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig, c
         schedule = single_task_schedule(task, train_rows[task], cfg, rng, inputs.encoded.lengths())
         names = _task_adapter_names(model, t_i) + names_with(model, f"heads.{task}.")
         curves = _curves(log, inputs, data, [task], single_task_epoch(train_rows[task], cfg), f"/{task}")
-        result.logs.append(train(model, inputs, data.labels, schedule, names, cfg, progress, f"stage1 {task}", curves))
+        tlog, choice = fit(model, inputs, data.labels, schedule, names, cfg, _unit_lrs(lrs, task),
+                           seed * 1000 + t_i, curves, task, progress, f"stage1 {task}")
+        result.logs.append(tlog)
+        result.choices.append(choice)
     result.trainable = sum(log.trainable for log in result.logs)
     result.valid_score = valid_score(model, inputs, data, model.task_names)
-    result.preds = _predict_all(model, inputs, data)
+    if predict_test:
+        result.preds = _predict_all(model, inputs, data)
     result.total = count(model) - count(model, stage2_names(model, False))  # no gates/shared used
     return _finish(result, log)
 
 
 def stage2(model: MtaClassifier, data: Task, inputs: Inputs, cfg: Stage2Config, seed: int,
-           progress=None, log: MetricLog | None = None) -> MethodResult:
+           progress=None, log: MetricLog | None = None, lrs: Lrs | None = None) -> MethodResult:
     """Train the mixture of a stage-1 model in place."""
     torch.manual_seed(seed)
     model.set_routing("gate")
     rng = np.random.default_rng([seed, 2])
-    return _balanced(model, inputs, data, stage2_names(model, cfg.train_heads), cfg, rng, progress, "stage2", log)
+    return _balanced(model, inputs, data, stage2_names(model, cfg.train_heads), cfg, rng, progress, "stage2", log,
+                     lrs, seed)
 
 
 def _balanced(model: MtaClassifier, inputs: Inputs, data: Task, names: list[str], cfg: TrainConfig,
-              rng: np.random.Generator, progress, desc: str, log: MetricLog | None) -> MethodResult:
-    """Train ``names`` of one model on all tasks with task-balanced sampling, then predict."""
+              rng: np.random.Generator, progress, desc: str, log: MetricLog | None, lrs: Lrs | None,
+              seed: int) -> MethodResult:
+    """Train ``names`` of one model on all tasks with task-balanced sampling (rates ``lrs[ALL]``,
+    chosen on the macro validation score), then predict."""
     train_rows = data.rows("train")
     schedule = balanced_schedule(train_rows, cfg, rng, inputs.encoded.lengths())
     curves = _curves(log, inputs, data, model.task_names, balanced_epoch(train_rows, cfg))
-    tlog = train(model, inputs, data.labels, schedule, names, cfg, progress, desc, curves)
-    result = MethodResult(model, {}, [tlog], tlog.trainable, count(model),
-                          valid_score=tlog.valid_scores[-1])  # validated after the last step
+    tlog, choice = fit(model, inputs, data.labels, schedule, names, cfg, _unit_lrs(lrs or {ALL: [cfg.lr]}, ALL),
+                       seed, curves, ALL, progress, desc)
+    result = MethodResult(model, {}, [tlog], tlog.trainable, count(model), valid_score=tlog.best_score,
+                          choices=[choice])
     result.preds = _predict_all(model, inputs, data)
     return _finish(result, log)
 
@@ -180,7 +215,7 @@ def _balanced(model: MtaClassifier, inputs: Inputs, data: Task, names: list[str]
 # ---- baselines ---------------------------------------------------------------------------
 def joint_adapters(kind: str, encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig,
                    cfg: TrainConfig, seed: int, progress=None, init: MtaClassifier | None = None,
-                   log: MetricLog | None = None) -> MethodResult:
+                   log: MetricLog | None = None, lrs: Lrs | None = None) -> MethodResult:
     """kind 'mixture' (one-stage MTA), 'shared' (one adapter) or 'fusion' (needs ``init``,
     a stage-1 model whose task adapters and heads it starts from and keeps frozen)."""
     torch.manual_seed(seed)
@@ -198,23 +233,25 @@ def joint_adapters(kind: str, encoder: nn.Module, data: Task, inputs: Inputs, mi
         names = names_with(model, "adapters.", "heads.")
     rng = np.random.default_rng([seed, 3])
     # Fusion's trainable count excludes the stage-1 adapters it reuses (reported with stage 1).
-    return _balanced(model, inputs, data, names, cfg, rng, progress, kind, log)
+    return _balanced(model, inputs, data, names, cfg, rng, progress, kind, log, lrs, seed)
 
 
 def multi_ft(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig, cfg: TrainConfig,
-             seed: int, progress=None, log: MetricLog | None = None) -> MethodResult:
+             seed: int, progress=None, log: MetricLog | None = None, lrs: Lrs | None = None) -> MethodResult:
     torch.manual_seed(seed)
     model = MtaClassifier(copy.deepcopy(encoder), data.n_labels, mix, "none").to(inputs.device)
     rng = np.random.default_rng([seed, 4])
     names = [n for n, _ in model.named_parameters()]
-    return _balanced(model, inputs, data, names, cfg, rng, progress, "multi_ft", log)
+    return _balanced(model, inputs, data, names, cfg, rng, progress, "multi_ft", log, lrs, seed)
 
 
 def single_ft(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig, cfg: TrainConfig,
-              seed: int, progress=None, log: MetricLog | None = None) -> MethodResult:
-    """One fully fine-tuned copy of the encoder per task (total = all copies)."""
+              seed: int, progress=None, log: MetricLog | None = None, lrs: Lrs | None = None) -> MethodResult:
+    """One fully fine-tuned copy of the encoder per task (total = all copies); ``lrs``:
+    {task: rates}, each task's model chooses its own."""
     result = MethodResult(None, {})
     train_rows, scores = data.rows("train"), []
+    lrs = lrs or {t: [cfg.lr] for t in data.n_labels}
     for t_i, (task, n) in enumerate(data.n_labels.items()):
         torch.manual_seed(seed * 1000 + t_i)
         model = MtaClassifier(copy.deepcopy(encoder), {task: n}, mix, "none").to(inputs.device)
@@ -222,10 +259,12 @@ def single_ft(encoder: nn.Module, data: Task, inputs: Inputs, mix: MixtureConfig
         schedule = single_task_schedule(task, train_rows[task], cfg, rng, inputs.encoded.lengths())
         names = [n for n, _ in model.named_parameters()]
         curves = _curves(log, inputs, data, [task], single_task_epoch(train_rows[task], cfg), f"/{task}")
-        tlog = train(model, inputs, data.labels, schedule, names, cfg, progress, f"single_ft {task}", curves)
+        tlog, choice = fit(model, inputs, data.labels, schedule, names, cfg, _unit_lrs(lrs, task),
+                           seed * 1000 + t_i, curves, task, progress, f"single_ft {task}")
         result.logs.append(tlog)
-        scores.append(tlog.valid_scores[-1])  # validated after the last step
-        # this task's model is done training: only now are its test rows read
+        result.choices.append(choice)
+        scores.append(tlog.best_score)
+        # this task's model is done training and choosing: only now are its test rows read
         result.preds[task] = predict(model, inputs, data.rows("test")[task], task)
         result.total += count(model)
     result.trainable = sum(log.trainable for log in result.logs)

@@ -33,6 +33,7 @@ from lmrepro.mta.features import FeatureCache, cache_key, load_features
 from lmrepro.mta.methods import MethodResult, Task
 from lmrepro.mta.model import MtaClassifier
 from lmrepro.mta.schemas import Examples, Predictions
+from lmrepro.mta.selection import SearchConfig, candidates, chosen_lrs
 
 
 @dataclass
@@ -117,7 +118,33 @@ def run_record(seed: int, result: MethodResult, stage: str, extra_stages: list[d
     stages = list(extra_stages or [])
     stages.append({"name": stage, "trainable": int(result.trainable),
                    "steps": int(sum(log.steps for log in result.logs))})
-    return {"seed": seed, "total": int(result.total), "valid_score": float(result.valid_score), "stages": stages}
+    return {"seed": seed, "total": int(result.total), "valid_score": float(result.valid_score), "stages": stages,
+            "choices": [c.record() for c in result.choices]}
+
+
+def seeds_with_search(ctx, base_lr: float, units: list[str], train_one):
+    """Yield (seed, result) for every seed of ``mta.seeds``: ``train_one(seed, lrs)`` searches
+    the ``mta.search`` grid on the first seed and trains the later seeds at the rates it chose
+    (selection.py); every choice goes to MLflow (``select/*``, step = seed)."""
+    search = ctx.config(SearchConfig, "mta.search")
+    chosen = None
+    for seed in ctx.section("mta.seeds"):
+        result = train_one(seed, candidates(base_lr, search, units, chosen))
+        if chosen is None:
+            chosen = chosen_lrs(result.choices)
+        log_choices(ctx, seed, result)
+        yield seed, result
+
+
+def log_choices(ctx, seed: int, result: MethodResult) -> None:
+    metrics = {}
+    for c in result.choices:
+        metrics[f"select/lr/{c.unit}"] = c.lr
+        metrics[f"select/epoch/{c.unit}"] = c.epoch
+        metrics.update({f"select/valid/{c.unit}/lr{lr}": v for lr, v in c.candidates.items()})
+        ctx.log.info("seed %d %s: lr %g, epoch %d of %d, valid %.4f (candidates %s)", seed, c.unit, c.lr, c.epoch,
+                     c.epochs, c.valid, c.candidates)
+    ctx.log_metrics(metrics, step=seed)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from lmrepro import io
 from lmrepro.errors import LmreproError
-from lmrepro.mta import gates
+from lmrepro.mta import gates, placement
 from lmrepro.mta.methods import BASELINES, LABELS, METHODS
 from lmrepro.mta.metrics import headline_name
 
@@ -119,6 +119,39 @@ def table(summary: dict, runs: dict, tasks: list[str], timings: Timings | None =
                           for m in methods)
         lines.append("")
         lines.append(f"MSRP parts: {parts}.")
+    return "\n".join(lines)
+
+
+def _lr(lr: float) -> str:
+    return f"{lr:g}"
+
+
+def selection_table(summary: dict, runs: dict) -> str:
+    """What validation chose for each method (selection.py): the learning rate per unit
+    (a task, or all tasks) on the first seed with the candidates' validation scores, and the
+    best epoch of every seed's run; '' when the runs carry no choices (older records)."""
+    methods = [m for m in ORDER if m in summary and m in runs and runs[m] and runs[m][0].get("choices")]
+    if not methods:
+        return ""
+    lines = ["| Method | Learning rate chosen on the first seed (valid score of each candidate) | "
+             "Best validation epoch (all seeds and units) |", "|---|---|---|"]
+    for m in methods:
+        first = runs[m][0]["choices"]
+        if len(first) == 1:
+            c = first[0]
+            cands = ", ".join(f"{lr} {100 * v:.1f}" for lr, v in c["candidates"].items())
+            lr_cell = f"{_lr(c['lr'])} ({cands})"
+        else:
+            by_lr: dict[str, list[str]] = {}
+            for c in first:
+                by_lr.setdefault(_lr(c["lr"]), []).append(c["unit"])
+            lr_cell = "per task: " + "; ".join(f"{lr} ({', '.join(units)})" for lr, units in sorted(by_lr.items()))
+        every = [c for run in runs[m] for c in run["choices"]]
+        epochs = sorted(c["epoch"] for c in every)
+        last = sum(c["epoch"] == c["epochs"] for c in every)
+        ep_cell = (f"median {epochs[len(epochs) // 2]} of up to {max(c['epochs'] for c in every)}; "
+                   f"the last epoch in {last} of {len(every)} runs")
+        lines.append(f"| {NAMES[m]} | {lr_cell} | {ep_cell} |")
     return "\n".join(lines)
 
 
@@ -244,6 +277,20 @@ def curve_section(root: Path) -> list[str]:
             f"![learning curve]({CURVE_FIGURE.relative_to('reports').as_posix()})"]
 
 
+def placement_text(scale: dict) -> str:
+    """The placement search's paragraph (mta/placement.py), '' when it was not run."""
+    record = scale.get("placement")
+    return placement.describe(record, int(scale["blocks"])) if record else ""
+
+
+def _selection_block(summary: dict, runs: dict, scale: dict) -> list[str]:
+    text = selection_table(summary, runs)
+    out = ["", "Settings chosen on validation (mta/selection.py; test was read only after each choice):", "",
+           text] if text else []
+    where = placement_text(scale)
+    return out + (["", where] if where else [])
+
+
 def render(root: Path) -> str:
     root = Path(root)
     for p in (SCORES, RUNS, GATES):
@@ -262,8 +309,10 @@ def render(root: Path) -> str:
         f"block(s), bottleneck {scale['bottleneck']}, {scale['n_shared']} shared adapter(s), gate temperature "
         f"{scale['temperature']}); {len(tasks)} tasks; every method trains on the same {scale['n_train']} "
         f"training rows per task (seeded subsample of each task's train split) and is tested on "
-        f"{test_scope(scale)} ({scale.get('n_valid', 'no')} validation examples per task give per-epoch "
-        f"curves in MLflow, nothing is selected on them), max_len {scale['max_len']}, "
+        f"{test_scope(scale)}; {scale.get('n_valid', 'no')} validation examples per task choose every "
+        f"method's learning rate and epoch the same way (mta.search: the configured rate x "
+        f"{scale.get('lr_scales', [1.0])} on the first seed, the later seeds at the chosen rate; each run "
+        f"keeps its best validation epoch; table below), max_len {scale['max_len']}, "
         f"seeds {scale['seeds']}. The paper uses T5-base-sized models and the full data sets; papers.md gives "
         f"no per-task numbers from the paper to place beside ours, so the claims are checked by the ranking "
         f"of methods on identical data and seeds. Scores are ×100: accuracy, MCC for CoLA, mean of F1 and "
@@ -273,6 +322,7 @@ def render(root: Path) -> str:
         f"{TIMING_DIR.as_posix()}/): reports/timing.md.",
         "",
         table(summary, runs, tasks),
+        *_selection_block(summary, runs, scale),
         "",
         "Behind the claims:",
         "",

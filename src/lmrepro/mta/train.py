@@ -164,13 +164,16 @@ MetricLog = Callable[[dict[str, float], int], None]  # (metrics, step), e.g. Sta
 class Curves:
     """What ``train`` reports while it runs: the loss of every step (``train/loss<suffix>``,
     step = optimizer step) and, after every epoch, ``validate(model)`` (``valid/score<suffix>``,
-    step = epoch). Validation only watches: nothing is selected or stopped on it.
+    step = epoch). With ``keep_best`` the trained parameters of the best validation epoch are
+    kept and put back after the last step (the epochs are chosen on validation; the learning
+    rate schedule still decays over all epochs); training is never stopped early.
     """
 
     log: MetricLog | None = None
     epoch_steps: int = 0  # steps per epoch; 0 = validate only at the end
     validate: Callable[[nn.Module], float] | None = None
     suffix: str = ""  # e.g. "/sst2" when one stage trains one model per task
+    keep_best: bool = False  # end at the best validation epoch's parameters (ties: the earlier epoch)
 
 
 @dataclass
@@ -180,6 +183,14 @@ class TrainLog:
     trainable: int = 0
     losses: list[float] = field(default_factory=list)  # mean loss per block of 20 steps
     valid_scores: list[float] = field(default_factory=list)  # one per epoch
+    best_epoch: int = 0  # 1-based epoch whose parameters the model ends with (Curves.keep_best); 0 = the last
+
+    @property
+    def best_score(self) -> float:
+        """Validation score of the parameters the model ends with."""
+        if not self.valid_scores:
+            raise LmreproError("no validation score was recorded")
+        return self.valid_scores[(self.best_epoch or len(self.valid_scores)) - 1]
 
 
 def _train_mode(model: nn.Module) -> None:
@@ -204,6 +215,7 @@ def train(model: nn.Module, inputs: Inputs, labels: np.ndarray, schedule: Schedu
     log = TrainLog(trainable=sum(p.numel() for p in params))
     start, validating = time.perf_counter(), 0.0
     window: list[float] = []
+    best_state: list[torch.Tensor] | None = None
     for task, rows in (progress(schedule, desc=desc) if progress else schedule):
         logits = inputs.logits(model, rows, task)  # [B, C]
         loss = nn.functional.cross_entropy(logits, torch.from_numpy(labels[rows]).to(logits.device))
@@ -226,11 +238,18 @@ def train(model: nn.Module, inputs: Inputs, labels: np.ndarray, schedule: Schedu
             log.valid_scores.append(float(curves.validate(model)))
             if curves.log is not None:
                 curves.log({f"valid/score{curves.suffix}": log.valid_scores[-1]}, len(log.valid_scores))
+            if curves.keep_best and (not log.best_epoch or log.valid_scores[-1] > log.best_score):
+                log.best_epoch = len(log.valid_scores)
+                best_state = [p.detach().clone() for p in params]
             _train_mode(model)
             validating += time.perf_counter() - t0
     if window:
         log.losses.append(float(np.mean(window)))
     log.seconds = time.perf_counter() - start - validating
+    if best_state is not None and log.best_epoch != len(log.valid_scores):
+        with torch.no_grad():
+            for p, saved in zip(params, best_state):
+                p.copy_(saved)
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -10,7 +10,8 @@ from lmrepro.mta.data import DataConfig
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
 from lmrepro.mta.pipeline import (Timing, features_for, load_adapters, load_inputs, log_training_inputs, predictions,
-                                  run_record, seed_log, stage_of, write_predictions)
+                                  run_record, seed_log, seeds_with_search, stage_of, write_predictions)
+from lmrepro.mta.selection import ALL
 from lmrepro.mta.train import Inputs, TrainConfig
 from lmrepro.stage import Stage
 
@@ -44,27 +45,30 @@ def main(ctx) -> None:
     inputs = Inputs(loaded.encoded, None if full_ft else features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
     stage1_runs = io.read_json(ctx.args.stage1_runs)["runs"] if method == "fusion" else []
     frames, records = [], []
-    for seed in ctx.section("mta.seeds"):
+
+    def train_one(seed, lrs):
         log = seed_log(ctx, seed)
         if method == "single_ft":
-            result = methods.single_ft(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress, log)
-        elif method == "multi_ft":
-            result = methods.multi_ft(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress, log)
-        elif method == "fusion":
+            return methods.single_ft(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress, log, lrs)
+        if method == "multi_ft":
+            return methods.multi_ft(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress, log, lrs)
+        if method == "fusion":
             init = MtaClassifier(loaded.encoder, loaded.data.n_labels, mix, "mixture").to(ctx.device)
             load_adapters(init, ctx.args.stage1 / f"seed{seed}.safetensors")
-            result = methods.joint_adapters("fusion", loaded.encoder, loaded.data, inputs, mix, cfg, seed,
-                                            ctx.progress, init=init, log=log)
-        else:
-            kind = {"shared": "shared", "joint": "mixture"}[method]
-            result = methods.joint_adapters(kind, loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress,
-                                            log=log)
+            return methods.joint_adapters("fusion", loaded.encoder, loaded.data, inputs, mix, cfg, seed,
+                                          ctx.progress, init=init, log=log, lrs=lrs)
+        kind = {"shared": "shared", "joint": "mixture"}[method]
+        return methods.joint_adapters(kind, loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress,
+                                      log=log, lrs=lrs)
+
+    units = list(loaded.data.n_labels) if method == "single_ft" else [ALL]
+    for seed, result in seeds_with_search(ctx, cfg.lr, units, train_one):
         extra = [stage_of(stage1_runs, seed, "stage1")] if method == "fusion" else []
         frames.append(predictions(method, seed, result, loaded.data))
         records.append(run_record(seed, result, method, extra))
-        timing.add(seed, method, result.seconds)
-        ctx.log.info("%s seed %d: trained %d params in %.1f s", method, seed, result.trainable, result.seconds)
-        ctx.log_metrics({"trainable": result.trainable, "seconds": result.seconds}, step=seed)
+        timing.add(seed, method, result.search_seconds)
+        ctx.log.info("%s seed %d: trained %d params in %.1f s", method, seed, result.trainable, result.search_seconds)
+        ctx.log_metrics({"trainable": result.trainable, "seconds": result.search_seconds}, step=seed)
     write_predictions(frames, ctx.args.preds)
     io.write_json({"method": method, "runs": records}, ctx.args.runs)
     timing.write(ctx.args.timing)

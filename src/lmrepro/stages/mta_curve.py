@@ -11,6 +11,7 @@ from lmrepro.mta.data import DataConfig
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.pipeline import Timing, features_for, load_inputs, log_training_inputs
 from lmrepro.mta.schemas import CurveScores
+from lmrepro.mta.selection import SearchConfig
 from lmrepro.mta.train import Inputs, TrainConfig
 from lmrepro.stage import Stage
 
@@ -35,7 +36,7 @@ def main(ctx) -> None:
     inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
     seeds = curve.first_seeds(list(ctx.section("mta.seeds")), int(ctx.section("mta.curve.seeds")))
     scores = curve.run(loaded.encoder, loaded.examples, inputs, mix, stage1, stage2, data_cfg.curve,
-                       seeds, ctx.progress, ctx.log_metrics)
+                       seeds, ctx.progress, ctx.log_metrics, ctx.config(SearchConfig, "mta.search"))
     scores = io.write_table(scores, ctx.args.scores, CurveScores)
     for rec in curve.summary(scores).to_dict("records"):
         ctx.log.info("curve %s n=%d (%.0f rows/task): macro %.4f +- %.4f", rec["method"], rec["n_train"],

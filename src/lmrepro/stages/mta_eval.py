@@ -29,6 +29,7 @@ stage.add_argument("--figure", type=Path, required=True)
 stage.add_argument("--gates", type=Path, nargs="+", required=True, help="data/mta/gates/<method>.json of the stage-2 runs")
 stage.add_argument("--gates-out", type=Path, required=True, help="reports/mta/gates.json (mean over seeds)")
 stage.add_argument("--gates-figure", type=Path, required=True, help="reports/mta/gates.png")
+stage.add_argument("--placement", type=Path, default=None, help="data/mta/placement.json (rule mta_placement)")
 
 
 def gate_summary(paths: list[Path], methods: set[str], tasks: list[str], seeds: list[int]) -> dict:
@@ -80,12 +81,19 @@ def main(ctx) -> None:
     scale = {"backbone": ctx.section("mta.backbone"), "blocks": mix["blocks"], "bottleneck": mix["bottleneck"],
              "n_shared": mix["n_shared"], "temperature": mix["temperature"], "n_train": data["n_train"],
              "n_test": data["n_test"], "n_valid": data["n_valid"], "max_len": data["max_len"], "seeds": seeds,
-             "test_rows": test_rows(pd.concat(preds, ignore_index=True), tasks)}
+             "test_rows": test_rows(pd.concat(preds, ignore_index=True), tasks),
+             "lr_scales": list(ctx.section("mta.search.lr_scales"))}
+    if ctx.args.placement is not None:
+        scale["placement"] = io.read_json(ctx.args.placement)
     gate_means = gate_summary(ctx.args.gates, set(summary), tasks, seeds)
     change = {m: paired_change(scores, tasks, m, "adapters") for m in gates.RUNS if m in summary and "adapters" in summary}
     io.write_json({"tasks": tasks, "scale": scale, "summary": summary, report.CHANGE_KEY: change}, ctx.args.scores)
     io.write_json(runs, ctx.args.runs_out)
-    io.write_text("# MTA: method x task\n\n" + report.table(summary, runs, tasks) + "\n", ctx.args.table)
+    chosen = report.selection_table(summary, runs)
+    where = report.placement_text(scale)
+    io.write_text("# MTA: method x task\n\n" + report.table(summary, runs, tasks) + "\n"
+                  + (f"\n## Settings chosen on validation\n\n{chosen}\n" if chosen else "")
+                  + (f"\n{where}\n" if where else ""), ctx.args.table)
     report.render_figure(summary, tasks, ctx.args.figure)
     io.write_json(gate_means, ctx.args.gates_out)
     gates.render_figure(gate_means, ctx.args.gates_figure)

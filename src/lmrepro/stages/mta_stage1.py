@@ -8,7 +8,7 @@ from lmrepro.mta import methods
 from lmrepro.mta.data import DataConfig
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.pipeline import (Timing, features_for, load_inputs, log_training_inputs, predictions, run_record,
-                                  save_adapters, seed_log, write_predictions)
+                                  save_adapters, seed_log, seeds_with_search, write_predictions)
 from lmrepro.mta.train import Inputs, TrainConfig
 from lmrepro.stage import Stage
 
@@ -34,15 +34,17 @@ def main(ctx) -> None:
     frames, records = [], []
     with io.atomic_path(ctx.args.out_dir) as tmp:
         tmp.mkdir(parents=True)
-        for seed in ctx.section("mta.seeds"):
-            result = methods.stage1(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress,
-                                    seed_log(ctx, seed))
+        def train_one(seed, lrs):
+            return methods.stage1(loaded.encoder, loaded.data, inputs, mix, cfg, seed, ctx.progress,
+                                  seed_log(ctx, seed), lrs)
+
+        for seed, result in seeds_with_search(ctx, cfg.lr, list(loaded.data.n_labels), train_one):
             save_adapters(result.model, tmp / f"seed{seed}.safetensors")
             frames.append(predictions("adapters", seed, result, loaded.data))
             records.append(run_record(seed, result, "stage1"))
-            timing.add(seed, "stage1", result.seconds)
-            ctx.log.info("seed %d: stage 1 trained %d params in %.1f s", seed, result.trainable, result.seconds)
-            ctx.log_metrics({"trainable": result.trainable, "seconds": result.seconds}, step=seed)
+            timing.add(seed, "stage1", result.search_seconds)
+            ctx.log.info("seed %d: stage 1 trained %d params in %.1f s", seed, result.trainable, result.search_seconds)
+            ctx.log_metrics({"trainable": result.trainable, "seconds": result.search_seconds}, step=seed)
     write_predictions(frames, ctx.args.preds)
     io.write_json({"method": "adapters", "runs": records}, ctx.args.runs)
     timing.write(ctx.args.timing)

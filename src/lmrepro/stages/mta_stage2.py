@@ -17,7 +17,8 @@ from lmrepro.mta.export import save_bundle
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
 from lmrepro.mta.pipeline import (Timing, features_for, load_adapters, load_inputs, log_training_inputs, predictions,
-                                  run_record, seed_log, stage_of, write_predictions)
+                                  run_record, seed_log, seeds_with_search, stage_of, write_predictions)
+from lmrepro.mta.selection import ALL
 from lmrepro.mta.train import Inputs
 from lmrepro.stage import Stage
 
@@ -51,21 +52,26 @@ def main(ctx) -> None:
     inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
     stage1_runs = io.read_json(ctx.args.stage1_runs)["runs"]
     frames, records, gate_runs = [], [], []
-    for i, seed in enumerate(ctx.section("mta.seeds")):
+    starts = {}
+
+    def train_one(seed, lrs):
         model = MtaClassifier(loaded.encoder, loaded.data.n_labels, mix, "mixture").to(ctx.device)
         load_adapters(model, ctx.args.stage1 / f"seed{seed}.safetensors")
         if start is not None:
             gates.restart(model, start)
-        before = gates.weights(model)
-        result = methods.stage2(model, loaded.data, inputs, cfg, seed, ctx.progress, seed_log(ctx, seed))
+        starts[seed] = gates.weights(model)
+        return methods.stage2(model, loaded.data, inputs, cfg, seed, ctx.progress, seed_log(ctx, seed), lrs)
+
+    for i, (seed, result) in enumerate(seeds_with_search(ctx, cfg.lr, [ALL], train_one)):
+        before, model = starts[seed], result.model
         gate_runs.append({"seed": seed, "start": before, "end": gates.weights(result.model)})
         frames.append(predictions(run.method, seed, result, loaded.data))
         records.append(run_record(seed, result, run.train_stage, [stage_of(stage1_runs, seed, "stage1")]))
-        timing.add(seed, run.train_stage, result.seconds)
+        timing.add(seed, run.train_stage, result.search_seconds)
         ctx.log.info("seed %d: %s trained %d params in %.1f s; own-adapter weight %.3f -> %.3f", seed,
                      run.train_stage, result.trainable, result.seconds,
                      *(gates.own_weight(next(iter(g.values()))) for g in (before, gate_runs[-1]["end"])))
-        ctx.log_metrics({"trainable": result.trainable, "seconds": result.seconds}, step=seed)
+        ctx.log_metrics({"trainable": result.trainable, "seconds": result.search_seconds}, step=seed)
         if i == 0 and ctx.args.bundle is not None:
             save_bundle(ctx.args.bundle, result.model, loaded.tokenizer, int(ctx.section("mta.data.max_len")),
                         routing="gate", extra={"seed": seed, "backbone": ctx.section("mta.backbone")})
