@@ -156,7 +156,7 @@ def _eval_inputs(root: Path) -> tuple[list[str], dict]:
         io.write_json({"stage": stage, "runs": [{"seed": s, "name": name, "seconds": 4.0} for s in SEEDS]},
                       root / f"reports/mta/timing/{stage}.json")
     params = config.load_params(REPO / "params.yaml")
-    cfg_keys = {k: config.get_key(params, k) for k in ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds", "mta.search")}
+    cfg_keys = {k: config.get_key(params, k) for k in ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds", "mta.search", "mta.precision")}
     cfg_keys["mta.data"] = {**cfg_keys["mta.data"], "tasks": TASKS}
     cfg_keys["mta.seeds"] = SEEDS
     cfg_keys["runtime"] = {**params["runtime"], "threads": 1, "device": "cpu", "amp": False}

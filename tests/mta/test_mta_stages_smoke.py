@@ -26,7 +26,7 @@ from lmrepro.mta.methods import BASELINES
 from tests.conftest import REPO
 
 SMOKE = config.load_params(REPO / "params.yaml", REPO / "workflow" / "profiles" / "smoke" / "params.yaml")
-COMMON = ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds", "mta.search")
+COMMON = ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds", "mta.search", "mta.precision")
 TRAINING = ("mta_stage1", "mta_stage2", "mta_stage2_neutral", *(f"mta_baseline-{b}" for b in BASELINES))
 
 

@@ -134,3 +134,18 @@ def test_auto_device_gives_the_cpu_numbers_on_a_cpu_machine(fresh_encoder, setup
     ]
     a, b = (dict(r.model.named_parameters()) for r in runs)
     assert all(torch.equal(a[n], b[n]) for n in a)
+
+
+def test_cpu_bf16_switch_runs_the_model_in_bf16_and_stays_close(fresh_encoder, setup):
+    """mta.precision bf16: the logits change (the switch does something) but stay near fp32;
+    on a CUDA device the CPU switch is off (runtime.amp governs there)."""
+    _, encoded, data = setup
+    torch.manual_seed(0)
+    model = MtaClassifier(fresh_encoder, data.n_labels, MIX, "none").eval()
+    rows = np.arange(len(encoded))
+    with torch.no_grad():
+        a = Inputs(encoded).logits(model, rows, "sst2")
+        b = Inputs(encoded, cpu_bf16=True).logits(model, rows, "sst2")
+    assert b.dtype == torch.float32 and not torch.equal(a, b)
+    assert torch.allclose(a, b, atol=0.05), (a - b).abs().max()
+    assert not Inputs(encoded, device="cuda", cpu_bf16=True).cpu_bf16

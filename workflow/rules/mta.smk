@@ -9,7 +9,14 @@ MTA_FEATURES = {
     "tokens": "data/mta/tokens.safetensors",
     "features": "data/mta/features.safetensors",
 }
-MTA_COMMON = ("mta.backbone", "mta.data", "mta.mixture", "mta.seeds", "mta.search")
+MTA_COMMON = (
+    "mta.backbone",
+    "mta.data",
+    "mta.mixture",
+    "mta.seeds",
+    "mta.search",
+    "mta.precision",
+)
 
 
 rule mta_features:
@@ -176,6 +183,9 @@ rule mta_baseline:
         "benchmarks/mta_baseline/{mta_method}.tsv"
     wildcard_constraints:
         mta_method="single_ft|multi_ft|shared|joint",
+    # the longest ALTER jobs (full fine-tuning): started first so the short adapter jobs fill the
+    # other core around them instead of leaving one fine-tuning job running alone at the end
+    priority: 10
     conda:
         "../envs/lmrepro.yaml"
     threads: THREADS

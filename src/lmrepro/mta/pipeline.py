@@ -34,6 +34,7 @@ from lmrepro.mta.methods import MethodResult, Task
 from lmrepro.mta.model import MtaClassifier
 from lmrepro.mta.schemas import Examples, Predictions
 from lmrepro.mta.selection import SearchConfig, candidates, chosen_lrs
+from lmrepro.mta.train import Inputs
 
 
 @dataclass
@@ -71,6 +72,22 @@ def features_for(loaded: Loaded, path: Path, blocks: int) -> FeatureCache:
     """The feature cache, checked against this backbone, these tokens and this split point."""
     first = len(loaded.encoder.encoder.layer) - blocks
     return load_features(path, cache_key(loaded.backbone_digest, loaded.encoded.digest(), first))
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def cpu_bf16(ctx) -> bool:
+    """mta.precision: bf16 = bf16 autocast on CPU for every method (train.Inputs)."""
+    precision = ctx.section("mta.precision")
+    if precision not in PRECISIONS:
+        raise LmreproError(f"mta.precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision == "bf16"
+
+
+def stage_inputs(ctx, loaded: Loaded, features: FeatureCache | None) -> Inputs:
+    """The model inputs of a training stage: its device, CUDA amp and the track's CPU precision."""
+    return Inputs(loaded.encoded, features, device=ctx.device, amp=ctx.amp, cpu_bf16=cpu_bf16(ctx))
 
 
 def save_adapters(model: MtaClassifier, path: Path) -> None:

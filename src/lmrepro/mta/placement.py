@@ -52,7 +52,8 @@ def choose(valid: dict[int, float]) -> int:
 
 
 def search(encoder: nn.Module, encoded: Encoded, data: methods.Task, mix: MixtureConfig, cfg: TrainConfig,
-           seed: int, candidates: tuple[int, ...], progress=None, log=None, timing=None) -> dict:
+           seed: int, candidates: tuple[int, ...], progress=None, log=None, timing=None,
+           cpu_bf16: bool = False) -> dict:
     """Train stage 1 at every candidate placement; returns the placement record (no test row is read)."""
     n_blocks = len(encoder.encoder.layer)
     too_deep = [k for k in candidates if k > n_blocks]
@@ -64,7 +65,7 @@ def search(encoder: nn.Module, encoded: Encoded, data: methods.Task, mix: Mixtur
         mix_k = replace(mix, blocks=k)
         probe = MtaClassifier(encoder, {next(iter(data.n_labels)): 2}, mix_k, "none")
         inputs = Inputs(encoded, compute_features(probe, encoded, key=f"placement-top{k}", rows=rows,
-                                                  progress=progress))
+                                                  progress=progress), cpu_bf16=cpu_bf16)
         step_log = None if log is None else (lambda m, s, _k=k: log({f"{key}/top{_k}": v for key, v in m.items()}, s))
         result = methods.stage1(encoder, data, inputs, mix_k, cfg, seed, progress, step_log, predict_test=False)
         record["candidates"][str(k)] = {

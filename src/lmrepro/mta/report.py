@@ -283,6 +283,13 @@ def placement_text(scale: dict) -> str:
     return placement.describe(record, int(scale["blocks"])) if record else ""
 
 
+def _precision(scale: dict) -> str:
+    if scale.get("precision") == "bf16":
+        return ("every method trained and evaluated under bf16 autocast on CPU (mta.precision; weights and "
+                "optimizer state in fp32; interpretation for the time budget)")
+    return "fp32 throughout"
+
+
 def _selection_block(summary: dict, runs: dict, scale: dict) -> list[str]:
     text = selection_table(summary, runs)
     out = ["", "Settings chosen on validation (mta/selection.py; test was read only after each choice):", "",
@@ -313,6 +320,7 @@ def render(root: Path) -> str:
         f"method's learning rate and epoch the same way (mta.search: the configured rate x "
         f"{scale.get('lr_scales', [1.0])} on the first seed, the later seeds at the chosen rate; each run "
         f"keeps its best validation epoch; table below), max_len {scale['max_len']}, "
+        f"{_precision(scale)}, "
         f"seeds {scale['seeds']}. The paper uses T5-base-sized models and the full data sets; papers.md gives "
         f"no per-task numbers from the paper to place beside ours, so the claims are checked by the ranking "
         f"of methods on identical data and seeds. Scores are ×100: accuracy, MCC for CoLA, mean of F1 and "

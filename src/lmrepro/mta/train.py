@@ -43,20 +43,26 @@ class Inputs:
     """Model inputs for a batch of rows: cached lower-block features when given, else tokens.
 
     Also says where the model runs (``device``; models are moved there when built) and
-    whether to use bf16 autocast (CUDA only, so CPU numbers never change with it).
+    whether to use bf16 autocast: ``amp`` on CUDA (runtime.amp), ``cpu_bf16`` on CPU
+    (mta.precision: bf16). Why a CPU switch of its own: on this track's 2-core budget bf16
+    autocast halves full fine-tuning (26.5 -> 12.3 ms per training row, MiniLM, 1 thread, AMD
+    EPYC with avx512_bf16), which pays for the validation search of every method; weights,
+    gradients and optimizer state stay fp32, and every method of the comparison runs under
+    the same setting.
     """
 
     def __init__(self, encoded: Encoded, features: FeatureCache | None = None,
-                 device: torch.device | str = "cpu", amp: bool = False) -> None:
+                 device: torch.device | str = "cpu", amp: bool = False, cpu_bf16: bool = False) -> None:
         if features is not None and len(features.offsets) != len(encoded.offsets):
             raise LmreproError("feature cache and token store have different numbers of examples")
         self.encoded = encoded
         self.features = features
         self.device = torch.device(device)
         self.amp = amp
+        self.cpu_bf16 = cpu_bf16 and self.device.type == "cpu"
 
     def logits(self, model: nn.Module, rows: np.ndarray, task: str) -> torch.Tensor:
-        with autocast(self.device, self.amp):
+        with autocast(self.device, self.amp), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.cpu_bf16):
             if self.features is not None:
                 attn, ffn, mask = (t.to(self.device) for t in self.features.batch(rows))  # [B, S, H] x2, [B, S]
                 return model.upper_from_front(attn, ffn, mask, task).float()

@@ -10,9 +10,9 @@ from lmrepro.mta.data import DataConfig
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
 from lmrepro.mta.pipeline import (Timing, features_for, load_adapters, load_inputs, log_training_inputs, predictions,
-                                  run_record, seed_log, seeds_with_search, stage_of, write_predictions)
+                                  run_record, seed_log, seeds_with_search, stage_inputs, stage_of, write_predictions)
 from lmrepro.mta.selection import ALL
-from lmrepro.mta.train import Inputs, TrainConfig
+from lmrepro.mta.train import TrainConfig
 from lmrepro.stage import Stage
 
 stage = Stage(track="mta", name="mta_baseline", wildcards=("method",))
@@ -42,7 +42,7 @@ def main(ctx) -> None:
                          ctx.config(DataConfig, "mta.data").n_train)
     full_ft = method in ("single_ft", "multi_ft")
     # Full fine-tuning trains the lower blocks, so it cannot use the cache.
-    inputs = Inputs(loaded.encoded, None if full_ft else features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
+    inputs = stage_inputs(ctx, loaded, None if full_ft else features_for(loaded, ctx.args.features, mix.blocks))
     stage1_runs = io.read_json(ctx.args.stage1_runs)["runs"] if method == "fusion" else []
     frames, records = [], []
 

@@ -9,10 +9,10 @@ from lmrepro import io
 from lmrepro.mta import curve, methods
 from lmrepro.mta.data import DataConfig
 from lmrepro.mta.mixture import MixtureConfig
-from lmrepro.mta.pipeline import Timing, features_for, load_inputs, log_training_inputs
+from lmrepro.mta.pipeline import Timing, features_for, load_inputs, log_training_inputs, stage_inputs
 from lmrepro.mta.schemas import CurveScores
 from lmrepro.mta.selection import SearchConfig
-from lmrepro.mta.train import Inputs, TrainConfig
+from lmrepro.mta.train import TrainConfig
 from lmrepro.stage import Stage
 
 stage = Stage(track="mta", name="mta_curve")
@@ -33,7 +33,7 @@ def main(ctx) -> None:
     timing = Timing("mta_curve", ctx.threads, str(ctx.device))
     log_training_inputs(ctx, ctx.args.examples, ctx.args.tokens, ctx.args.features)
     loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens)
-    inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
+    inputs = stage_inputs(ctx, loaded, features_for(loaded, ctx.args.features, mix.blocks))
     seeds = curve.first_seeds(list(ctx.section("mta.seeds")), int(ctx.section("mta.curve.seeds")))
     scores = curve.run(loaded.encoder, loaded.examples, inputs, mix, stage1, stage2, data_cfg.curve,
                        seeds, ctx.progress, ctx.log_metrics, ctx.config(SearchConfig, "mta.search"))

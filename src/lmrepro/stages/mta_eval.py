@@ -82,7 +82,7 @@ def main(ctx) -> None:
              "n_shared": mix["n_shared"], "temperature": mix["temperature"], "n_train": data["n_train"],
              "n_test": data["n_test"], "n_valid": data["n_valid"], "max_len": data["max_len"], "seeds": seeds,
              "test_rows": test_rows(pd.concat(preds, ignore_index=True), tasks),
-             "lr_scales": list(ctx.section("mta.search.lr_scales"))}
+             "lr_scales": list(ctx.section("mta.search.lr_scales")), "precision": ctx.section("mta.precision")}
     if ctx.args.placement is not None:
         scale["placement"] = io.read_json(ctx.args.placement)
     gate_means = gate_summary(ctx.args.gates, set(summary), tasks, seeds)

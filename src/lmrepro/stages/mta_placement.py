@@ -7,7 +7,7 @@ from pathlib import Path
 from lmrepro import io
 from lmrepro.mta.data import DataConfig
 from lmrepro.mta.mixture import MixtureConfig
-from lmrepro.mta.pipeline import Timing, load_inputs, log_training_inputs
+from lmrepro.mta.pipeline import Timing, cpu_bf16, load_inputs, log_training_inputs
 from lmrepro.mta.placement import PlacementConfig, search
 from lmrepro.mta.train import TrainConfig
 from lmrepro.stage import Stage
@@ -30,7 +30,7 @@ def main(ctx) -> None:
                          ctx.config(DataConfig, "mta.data").n_train)
     seed = ctx.section("mta.seeds")[0]
     record = search(loaded.encoder, loaded.encoded, loaded.data, mix, cfg, seed, placement.candidates,
-                    ctx.progress, ctx.log_metrics, timing)
+                    ctx.progress, ctx.log_metrics, timing, cpu_bf16(ctx))
     record["used"] = int(mix.blocks)
     for k, entry in record["candidates"].items():
         ctx.log.info("placement top %s: macro valid %.4f", k, entry["valid"])

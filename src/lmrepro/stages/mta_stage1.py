@@ -8,8 +8,8 @@ from lmrepro.mta import methods
 from lmrepro.mta.data import DataConfig
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.pipeline import (Timing, features_for, load_inputs, log_training_inputs, predictions, run_record,
-                                  save_adapters, seed_log, seeds_with_search, write_predictions)
-from lmrepro.mta.train import Inputs, TrainConfig
+                                  save_adapters, seed_log, seeds_with_search, stage_inputs, write_predictions)
+from lmrepro.mta.train import TrainConfig
 from lmrepro.stage import Stage
 
 stage = Stage(track="mta", name="mta_stage1")
@@ -30,7 +30,7 @@ def main(ctx) -> None:
     log_training_inputs(ctx, ctx.args.examples, ctx.args.tokens, ctx.args.features)
     loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens,
                          ctx.config(DataConfig, "mta.data").n_train)
-    inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
+    inputs = stage_inputs(ctx, loaded, features_for(loaded, ctx.args.features, mix.blocks))
     frames, records = [], []
     with io.atomic_path(ctx.args.out_dir) as tmp:
         tmp.mkdir(parents=True)

@@ -17,9 +17,8 @@ from lmrepro.mta.export import save_bundle
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
 from lmrepro.mta.pipeline import (Timing, features_for, load_adapters, load_inputs, log_training_inputs, predictions,
-                                  run_record, seed_log, seeds_with_search, stage_of, write_predictions)
+                                  run_record, seed_log, seeds_with_search, stage_inputs, stage_of, write_predictions)
 from lmrepro.mta.selection import ALL
-from lmrepro.mta.train import Inputs
 from lmrepro.stage import Stage
 
 stage = Stage(track="mta", name="mta_stage2", wildcards=("method",))
@@ -49,7 +48,7 @@ def main(ctx) -> None:
     log_training_inputs(ctx, ctx.args.examples, ctx.args.tokens, ctx.args.features, ctx.args.stage1)
     loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens,
                          ctx.config(DataConfig, "mta.data").n_train)
-    inputs = Inputs(loaded.encoded, features_for(loaded, ctx.args.features, mix.blocks), device=ctx.device, amp=ctx.amp)
+    inputs = stage_inputs(ctx, loaded, features_for(loaded, ctx.args.features, mix.blocks))
     stage1_runs = io.read_json(ctx.args.stage1_runs)["runs"]
     frames, records, gate_runs = [], [], []
     starts = {}
