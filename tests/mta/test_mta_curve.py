@@ -104,3 +104,23 @@ def test_report_says_full_test_splits_only_when_every_split_is_whole():
     assert "full" not in test_scope({"n_test": 3, "test_rows": rows})  # x may have been cut at 3
     with pytest.raises(LmreproError, match="different numbers"):
         test_rows(preds.iloc[1:], ["x", "y"])
+
+
+def test_full_point_trains_on_every_training_row_and_scores_the_same_test_rows(backbone, fresh_encoder):
+    _, tok = backbone
+    table = _table(n_train=30)
+    cfg = DataConfig(tasks=("sst2", "msrp"), n_train=10, n_test=5, n_valid=3, curve=(4, 10), max_len=16)
+    main = select_examples(table, cfg)
+    mix = MixtureConfig(blocks=1, bottleneck=8, n_shared=1, temperature=0.1)
+    examples, inputs = curve.full_point(fresh_encoder, tok, table, cfg, mix)
+    Examples.validate(examples)
+    for split in ("valid", "test"):  # the same held-out rows as the comparison's table
+        a = main[main.split == split].sort_values(["task", "source_row"])[["task", "source_row"]]
+        b = examples[examples.split == split].sort_values(["task", "source_row"])[["task", "source_row"]]
+        assert a.to_numpy().tolist() == b.to_numpy().tolist()
+    assert (examples[examples.split == "train"].groupby("task").size() == 30).all()
+    scores = curve.run(fresh_encoder, examples, inputs, mix, TrainConfig(epochs=1, batch_size=8, lr=1e-2),
+                       methods.Stage2Config(epochs=1, batch_size=8, lr=1e-2), (curve.FULL,), [3], None)
+    CurveScores.validate(scores)
+    assert set(scores["n_train"]) == {curve.FULL} and (scores["rows"] == 30).all()
+    assert set(scores["method"]) == {"adapters", "mta"}

@@ -202,6 +202,7 @@ rule mta_baseline:
 rule mta_curve:
     input:
         **MTA_FEATURES,
+        table="data/nlu/tasks.parquet",
         code=code_of("stages.mta_curve"),
     output:
         scores="data/mta/curve.parquet",
@@ -221,7 +222,7 @@ rule mta_curve:
     params:
         cfg=cfg(*MTA_COMMON, "mta.curve", "mta.stage1", "mta.stage2"),
     shell:
-        "python -m lmrepro.stages.mta_curve --examples {input.examples} --tokens {input.tokens}"
+        "python -m lmrepro.stages.mta_curve --tasks-table {input.table} --examples {input.examples} --tokens {input.tokens}"
         " --features {input.features} --scores {output.scores} --figure {output.figure}"
         " --timing {output.timing} {params.cfg} --log {log}"
 
@@ -278,6 +279,7 @@ REPORT_INPUTS.extend(
         rules.mta_eval.output.gates,
         rules.mta_eval.output.gates_figure,
         rules.mta_curve.output.figure,
+        rules.mta_curve.output.scores,
     ]
 )
 CLAIM_INPUTS.extend(rules.mta_eval.input.preds)

@@ -169,18 +169,64 @@ def grouping(n: int = 256, tasks: tuple[str, ...] = ("sst2", "cola", "trec", "ms
             "padded_plain": padded["plain"], "padded_grouped": padded["grouped"]}
 
 
+def precision(n: int = 256, tasks: tuple[str, ...] = ("sst2", "cola", "trec", "msrp"), max_len: int = 48,
+              threads: int = 1, rounds: int = 2, backbone: str = DEFAULT_BACKBONE,
+              table: Path = Path("data/nlu/tasks.parquet")) -> dict[str, float]:
+    """Full fine-tuning (the multi_ft recipe, length-grouped batches of 16) for one balanced
+    epoch in fp32 vs under bf16 autocast on CPU (mta.precision), interleaved ``rounds`` times
+    on the same rows, seed and batches; the fastest round of each counts. Also the largest
+    |logit| difference of the two trained models' predictions over the training rows and the
+    share of rows whose argmax differs, so the speed-up is read next to what it changes."""
+    torch.set_num_threads(threads)
+    frame = _table(table, data_mirror())
+    tasks = tuple(t for t in tasks if t in set(frame["task"]))
+    encoder, tokenizer = load_backbone(backbone)
+    examples = select_examples(frame, DataConfig(tasks=tasks, n_train=n, n_test=1, n_valid=1, max_len=max_len))
+    encoded = encode(examples, tokenizer, max_len)
+    data = Task.from_examples(examples)
+    cfg = TrainConfig(epochs=1, batch_size=16, lr=5e-5, length_groups=32)
+    seconds: dict[str, float] = {"fp32": float("inf"), "bf16": float("inf")}
+    models = {}
+    for _ in range(rounds):
+        for name in ("fp32", "bf16"):
+            torch.manual_seed(0)
+            model = MtaClassifier(copy.deepcopy(encoder), data.n_labels, MixtureConfig(), "none")
+            schedule = balanced_schedule(data.rows("train"), cfg, np.random.default_rng(0), encoded.lengths())
+            log = train(model, Inputs(encoded, cpu_bf16=name == "bf16"), data.labels, schedule,
+                        [k for k, _ in model.named_parameters()], cfg)
+            seconds[name], models[name] = min(seconds[name], log.seconds), model
+    diff, flips, total = 0.0, 0, 0
+    with torch.no_grad():
+        for task, rows in data.rows("train").items():
+            a = Inputs(encoded).logits(models["fp32"], rows, task)
+            b = Inputs(encoded, cpu_bf16=True).logits(models["bf16"], rows, task)
+            diff = max(diff, float((a - b).abs().max()))
+            flips += int((a.argmax(-1) != b.argmax(-1)).sum())
+            total += len(rows)
+    print(f"full fine-tuning epoch, {len(tasks)} tasks x {n} rows, batch 16, threads {threads}, best of {rounds}: "
+          f"fp32 {seconds['fp32']:.1f} s, bf16 autocast {seconds['bf16']:.1f} s, ratio "
+          f"{seconds['fp32'] / seconds['bf16']:.2f}x; trained models differ by max |logit| {diff:.2f}, "
+          f"argmax on {flips} of {total} training rows")
+    return {"fp32": seconds["fp32"], "bf16": seconds["bf16"], "logit_diff": diff, "flip_share": flips / total}
+
+
 def run(quick: bool = False) -> list:
     """For `make bench`: cached vs naive epoch time (target >= 3x) and the logit check;
-    full fine-tuning on length-grouped vs plain batches (target >= 1.3x)."""
+    full fine-tuning on length-grouped vs plain batches (target >= 1.3x) and under bf16
+    autocast vs fp32 (target >= 1.5x)."""
     from lmrepro.measure import BenchResult
 
     r = main(["--n", "64" if quick else "256", "--threads", "1"])
     g = grouping(n=64 if quick else 256)
+    p = precision(n=64 if quick else 256, rounds=1 if quick else 2)
     return [
         BenchResult("mta", "adapter-training epoch: cached lower blocks vs full forward", r["cached"], r["naive"], "s", 3.0,
                     note=f"max |logit diff| {r['logit_diff']:.1e}; one-time cache build {r['build']:.1f} s"),
         BenchResult("mta", "full fine-tuning epoch: length-grouped vs plain shuffled batches", g["grouped"], g["plain"],
                     "s", 1.3, note=f"padded tokens {g['padded_grouped']} vs {g['padded_plain']}"),
+        BenchResult("mta", "full fine-tuning epoch: bf16 autocast vs fp32 on CPU (mta.precision)", p["bf16"], p["fp32"],
+                    "s", 1.5, note=f"trained models: max |logit diff| {p['logit_diff']:.2f}, "
+                                   f"argmax differs on {100 * p['flip_share']:.1f}% of training rows"),
     ]
 
 

@@ -11,6 +11,12 @@ Stage 2 continues the in-memory stage-1 model of the same seed and size (the mta
 stage reloads it from disk instead), so the curve's point at n = n_train is the same
 recipe as the table's but not bit-identical to it.
 
+The full-data point (``mta.curve.full``, n_train = ``FULL``): every training row of every
+task. The shared feature cache holds only the comparison's rows (~1.7 GB); a cache of all
+~56k training rows would be ~4.8 GB on disk and loaded by every adapter stage, so this
+point draws its own subsample table (the same valid and test rows: the draws are seeded per
+split) and computes its own in-memory cache (``full_point``).
+
 File (Parquet, ``CurveScores``): one row per (method, n_train, seed, task): the headline
 score on the test split and the number of training rows the task actually had (a task
 smaller than n trains on all it has).
@@ -25,12 +31,16 @@ import pandas as pd
 
 from lmrepro.errors import LmreproError
 from lmrepro.mta import methods
+from lmrepro.mta.data import DataConfig, encode, select_examples
+from lmrepro.mta.features import compute_features
 from lmrepro.mta.metrics import task_scores
+from lmrepro.mta.model import MtaClassifier
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.selection import ALL, SearchConfig, candidates, chosen_lrs
 from lmrepro.mta.train import Inputs, TrainConfig
 
 CURVE_METHODS = ("adapters", "mta")  # the two stages of MTA; both on cached features
+FULL = 1_000_000  # n_train of the full-data point: above every task's training split
 
 
 def first_seeds(seeds: list[int], k: int) -> list[int]:
@@ -77,6 +87,18 @@ def run(encoder, examples: pd.DataFrame, inputs: Inputs, mix: MixtureConfig, sta
             chosen2 = chosen2 or chosen_lrs(second.choices)
             rows += scores_of("mta", size, seed, second, data, train_rows)
     return pd.DataFrame(rows)
+
+
+def full_point(encoder, tokenizer, table: pd.DataFrame, data_cfg: DataConfig, mix: MixtureConfig,
+               cpu_bf16: bool = False, progress=None) -> tuple[pd.DataFrame, Inputs]:
+    """Examples with every training row (same valid and test rows as ``data_cfg``'s table)
+    and their in-memory feature cache, for ``run(..., sizes=(FULL,))``."""
+    cfg = DataConfig(**{**data_cfg.__dict__, "n_train": FULL, "curve": ()})
+    examples = select_examples(table, cfg, where="NLU table (curve, full training splits)")
+    encoded = encode(examples, tokenizer, cfg.max_len)
+    probe = MtaClassifier(encoder, {str(examples["task"].iloc[0]): 2}, mix, "none")
+    features = compute_features(probe, encoded, key="curve-full", progress=progress)
+    return examples, Inputs(encoded, features, cpu_bf16=cpu_bf16)
 
 
 def summary(scores: pd.DataFrame) -> pd.DataFrame:

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from lmrepro import io
 from lmrepro.errors import LmreproError
 from lmrepro.mta import gates, placement
@@ -33,6 +35,7 @@ TABLE = Path("reports/mta/table.md")
 GATES = Path("reports/mta/gates.json")
 GATES_FIGURE = Path("reports/mta/gates.png")
 CURVE_FIGURE = Path("reports/mta/curve.png")  # mta_curve: the cheap methods' learning curve
+CURVE_SCORES = Path("data/mta/curve.parquet")  # mta_curve: its scores per (method, size, seed, task)
 TIMING_DIR = Path("reports/mta/timing")
 CHANGE_KEY = "stage2_change"  # scores.json: per stage-2 run, its paired per-task change over the stage-1 adapters
 STAGE2_KEY = "mta.stage2"
@@ -272,9 +275,26 @@ def curve_section(root: Path) -> list[str]:
     """The learning-curve figure (rule mta_curve) when it has been built."""
     if not (Path(root) / CURVE_FIGURE).is_file():
         return []
-    return ["", "Learning curve of the cached-feature methods (training rows per task from mta.data.curve, "
-            "nested subsamples, the table's test examples; seeds from mta.curve.seeds):", "",
-            f"![learning curve]({CURVE_FIGURE.relative_to('reports').as_posix()})"]
+    out = ["", "Learning curve of the cached-feature methods (training rows per task from mta.data.curve, "
+           "nested subsamples, and with mta.curve.full every training row; the table's test examples; "
+           "learning rate and epochs chosen on validation as in the table; seeds from mta.curve.seeds):", "",
+           f"![learning curve]({CURVE_FIGURE.relative_to('reports').as_posix()})"]
+    scores_path = Path(root) / CURVE_SCORES
+    if scores_path.is_file():
+        from lmrepro.mta.curve import summary
+
+        table = summary(pd.read_parquet(scores_path))
+        sizes = sorted(table["n_train"].unique())
+        rows = {int(n): table[table.n_train == n]["rows"].mean() for n in sizes}
+        head = ["Method", *[f"{rows[int(n)]:.0f} rows/task" for n in sizes]]
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for method, g in table.groupby("method", sort=False):
+            by = {int(r["n_train"]): r for r in g.to_dict("records")}
+            cells = [NAMES.get(method, method)] + [
+                f"{100 * by[int(n)]['mean']:.1f} ± {100 * by[int(n)]['std']:.1f}" if int(n) in by else "-" for n in sizes]
+            lines.append("| " + " | ".join(cells) + " |")
+        out += ["", "Macro test score (x100, mean ± std over the curve's seeds):", "", *lines]
+    return out
 
 
 def placement_text(scale: dict) -> str:
