@@ -137,6 +137,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     return {"naive": seconds["naive"], "cached": seconds["cached"], "build": build, "logit_diff": max(diffs)}
 
 
+def _ft_rows(n: int, tasks: tuple[str, ...], max_len: int, threads: int, backbone: str, table: Path):
+    """The full fine-tuning benchmarks' rows: ``n`` training rows of each available task,
+    tokenized; returns (tasks, encoder, encoded, data)."""
+    torch.set_num_threads(threads)
+    frame = _table(table, data_mirror())
+    tasks = tuple(t for t in tasks if t in set(frame["task"]))
+    encoder, tokenizer = load_backbone(backbone)
+    examples = select_examples(frame, DataConfig(tasks=tasks, n_train=n, n_test=1, n_valid=1, max_len=max_len))
+    return tasks, encoder, encode(examples, tokenizer, max_len), Task.from_examples(examples)
+
+
 def grouping(n: int = 256, tasks: tuple[str, ...] = ("sst2", "cola", "trec", "msrp"), max_len: int = 48,
              groups: int = 32, threads: int = 1, backbone: str = DEFAULT_BACKBONE,
              table: Path = Path("data/nlu/tasks.parquet")) -> dict[str, float]:
@@ -144,13 +155,7 @@ def grouping(n: int = 256, tasks: tuple[str, ...] = ("sst2", "cola", "trec", "ms
     shuffled batches vs length-grouped batches (TrainConfig.length_groups), same rows, seed
     and batch size 16. Returns the training seconds of each and the padded tokens each
     schedule feeds."""
-    torch.set_num_threads(threads)
-    frame = _table(table, data_mirror())
-    tasks = tuple(t for t in tasks if t in set(frame["task"]))
-    encoder, tokenizer = load_backbone(backbone)
-    examples = select_examples(frame, DataConfig(tasks=tasks, n_train=n, n_test=1, n_valid=1, max_len=max_len))
-    encoded = encode(examples, tokenizer, max_len)
-    data = Task.from_examples(examples)
+    tasks, encoder, encoded, data = _ft_rows(n, tasks, max_len, threads, backbone, table)
     lengths = encoded.lengths()
     seconds, padded = {}, {}
     for name, g in (("plain", 0), ("grouped", groups)):
@@ -177,13 +182,7 @@ def precision(n: int = 256, tasks: tuple[str, ...] = ("sst2", "cola", "trec", "m
     on the same rows, seed and batches; the fastest round of each counts. Also the largest
     |logit| difference of the two trained models' predictions over the training rows and the
     share of rows whose argmax differs, so the speed-up is read next to what it changes."""
-    torch.set_num_threads(threads)
-    frame = _table(table, data_mirror())
-    tasks = tuple(t for t in tasks if t in set(frame["task"]))
-    encoder, tokenizer = load_backbone(backbone)
-    examples = select_examples(frame, DataConfig(tasks=tasks, n_train=n, n_test=1, n_valid=1, max_len=max_len))
-    encoded = encode(examples, tokenizer, max_len)
-    data = Task.from_examples(examples)
+    tasks, encoder, encoded, data = _ft_rows(n, tasks, max_len, threads, backbone, table)
     cfg = TrainConfig(epochs=1, batch_size=16, lr=5e-5, length_groups=32)
     seconds: dict[str, float] = {"fp32": float("inf"), "bf16": float("inf")}
     models = {}
