@@ -22,6 +22,7 @@ import pytest
 import torch
 
 from lmrepro import config, io, tracking
+from lmrepro.mta import precision
 from lmrepro.mta.methods import BASELINES
 from tests.conftest import REPO
 
@@ -62,7 +63,7 @@ class Reads:
 
 def run_pipeline(root: Path, table: Path, reads: Reads | None = None) -> None:
     """All MTA stages at smoke size, outputs under ``root`` in the repository layout."""
-    from lmrepro.stages import mta_baseline, mta_eval, mta_features, mta_stage1, mta_stage2
+    from lmrepro.stages import mta_baseline, mta_eval, mta_features, mta_placement, mta_stage1, mta_stage2
 
     def stage(name):
         if reads is not None:
@@ -72,28 +73,32 @@ def run_pipeline(root: Path, table: Path, reads: Reads | None = None) -> None:
     feats = ["--examples", root / "data/mta/examples.parquet", "--tokens", root / "data/mta/tokens.safetensors",
              "--features", root / "data/mta/features.safetensors"]
     timing = root / "reports/mta/timing"
-    _run(mta_features, ["--tasks-table", table, *feats, "--timing", timing / "mta_features.json",
+    placed = ["--placement", root / "data/mta/placement.json"]  # the smoke profile trains at the chosen placement
+    stage("mta_placement")
+    _run(mta_placement, ["--tasks-table", table, "--out", root / "data/mta/placement.json",
+                         "--timing", timing / "mta_placement.json", "--cfg", _cfg(*COMMON, "mta.stage1", "mta.placement")])
+    _run(mta_features, ["--tasks-table", table, *feats, "--timing", timing / "mta_features.json", *placed,
                         "--cfg", _cfg("mta.backbone", "mta.data", "mta.mixture.blocks")])
     stage("mta_stage1")
     s1 = ["--stage1", root / "models/mta/stage1", "--stage1-runs", root / "data/mta/runs/adapters.json"]
     _run(mta_stage1, [*feats, "--out-dir", root / "models/mta/stage1", "--preds", root / "data/mta/preds/adapters.parquet",
-                      "--runs", root / "data/mta/runs/adapters.json", "--timing", timing / "mta_stage1.json",
+                      "--runs", root / "data/mta/runs/adapters.json", "--timing", timing / "mta_stage1.json", *placed,
                       "--cfg", _cfg(*COMMON, "mta.stage1")])
     stage("mta_stage2")
     _run(mta_stage2, [*feats, *s1, "--bundle", root / "models/mta/mta", "--preds", root / "data/mta/preds/mta.parquet",
                       "--runs", root / "data/mta/runs/mta.json", "--gates", root / "data/mta/gates/mta.json",
-                      "--timing", timing / "mta_stage2.json", "--cfg", _cfg(*COMMON, "mta.stage2")])
+                      "--timing", timing / "mta_stage2.json", *placed, "--cfg", _cfg(*COMMON, "mta.stage2")])
     stage("mta_stage2_neutral")
     _run(mta_stage2, ["--method", "mta_neutral", *feats, *s1, "--preds", root / "data/mta/preds/mta_neutral.parquet",
                       "--runs", root / "data/mta/runs/mta_neutral.json",
                       "--gates", root / "data/mta/gates/mta_neutral.json", "--timing", timing / "mta_stage2_neutral.json",
-                      "--cfg", _cfg(*COMMON, "mta.stage2", "mta.ablations.neutral_gate")])
+                      *placed, "--cfg", _cfg(*COMMON, "mta.stage2", "mta.ablations.neutral_gate")])
     for method in BASELINES:
         stage(f"mta_baseline-{method}")
         _run(mta_baseline, ["--method", method, *feats, *(s1 if method == "fusion" else []),
                             "--preds", root / f"data/mta/preds/{method}.parquet",
                             "--runs", root / f"data/mta/runs/{method}.json",
-                            "--timing", timing / f"mta_baseline-{method}.json",
+                            "--timing", timing / f"mta_baseline-{method}.json", *placed,
                             "--cfg", _cfg(*COMMON, f"mta.baselines.{method}")])
     methods = ["adapters", "mta", "mta_neutral", *BASELINES]
     _run(mta_eval, ["--preds", *(root / f"data/mta/preds/{m}.parquet" for m in methods),
@@ -102,7 +107,7 @@ def run_pipeline(root: Path, table: Path, reads: Reads | None = None) -> None:
                     "--gates-out", root / "reports/mta/gates.json", "--gates-figure", root / "reports/mta/gates.png",
                     "--scores", root / "reports/metrics/mta/scores.json", "--per-seed", root / "data/mta/scores.parquet",
                     "--runs-out", root / "reports/mta/runs.json", "--table", root / "reports/mta/table.md",
-                    "--figure", root / "reports/mta/tasks.png", "--cfg", _cfg(*COMMON)])
+                    "--figure", root / "reports/mta/tasks.png", *placed, "--cfg", _cfg(*COMMON)])
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +145,7 @@ def test_two_runs_are_byte_identical_except_timing(runs):
     a, b = _files(root / "a"), _files(root / "b")
     assert a.keys() == b.keys()
     timing = {k for k in a if k.startswith("reports/mta/timing/")}
-    assert timing == {f"reports/mta/timing/{s}.json" for s in ("mta_features", *TRAINING)}
+    assert timing == {f"reports/mta/timing/{s}.json" for s in ("mta_placement", "mta_features", *TRAINING)}
     differ = sorted(k for k in a.keys() - timing if a[k].read_bytes() != b[k].read_bytes())
     assert not differ, f"outputs differ between identical runs: {differ}"
     for k in timing:  # the wall times are there, and only there
@@ -149,7 +154,8 @@ def test_two_runs_are_byte_identical_except_timing(runs):
     runs_json = (root / "a/reports/mta/runs.json").read_text() + (root / "a/reports/mta/table.md").read_text()
     assert "seconds" not in runs_json and "Time" not in runs_json
     assert "Time (s)" not in report.render(root / "a")  # results.md carries no wall time
-    timing = report.render_timing(root / "a", sorted(Path(k) for k in timing - {"reports/mta/timing/mta_features.json"}))
+    untabled = {"reports/mta/timing/mta_features.json", "reports/mta/timing/mta_placement.json"}
+    timing = report.render_timing(root / "a", sorted(Path(k) for k in timing - untabled))
     assert "| Time (s) |" in timing  # reports/timing.md takes it from the timing files
 
 
@@ -175,7 +181,11 @@ def test_training_stages_log_curves_to_mlflow(runs):
             loss_keys = sorted(k for k in keys if k.startswith("train/loss") and k.endswith(f"/seed{seed}"))
             valid_keys = sorted(k for k in keys if k.startswith("valid/score") and k.endswith(f"/seed{seed}"))
             assert loss_keys and len(loss_keys) == len(valid_keys), (stage, sorted(keys))
-            record = io.read_json(root / "a" / "data/mta/runs" / f"{_method(stage)}.json")["runs"][0]
+            runs_file = io.read_json(root / "a" / "data/mta/runs" / f"{_method(stage)}.json")
+            record = runs_file["runs"][0]
+            # the float path this CPU resolved mta.precision to: tagged in MLflow and in the run records
+            used = precision.resolve(SMOKE["mta"]["precision"])
+            assert r.data.tags["mta.precision"] == runs_file["precision"] == used, stage
             steps = record["stages"][-1]["steps"]
             loss = [client.get_metric_history(r.info.run_id, k) for k in loss_keys]
             # one point per optimizer step of every learning-rate candidate (same batches each)
@@ -215,7 +225,9 @@ def test_no_test_row_is_read_before_training_ends(runs):
     by_model = defaultdict(list)
     for stage, model, training, rows in reads.events:
         by_model[(stage, model)].append((training, set(split[rows])))
-    assert {stage for stage, _ in by_model} == set(TRAINING)
+    assert {stage for stage, _ in by_model} == {"mta_placement", *TRAINING}
+    placement_reads = set().union(*(s for (st, _), ev in by_model.items() if st == "mta_placement" for _, s in ev))
+    assert placement_reads == {"train", "valid"}  # the placement is chosen without a test row
     for (stage, _), events in by_model.items():
         trained = [i for i, (training, _) in enumerate(events) if training]
         for i in trained:
@@ -267,3 +279,26 @@ def test_stage2_gates_neutral_start_and_bundle(runs):
     summary = io.read_json(root / "a/reports/metrics/mta/scores.json")
     assert set(summary["stage2_change"]) == {"mta", "mta_neutral"}
     assert (root / "a/reports/mta/gates.png").stat().st_size > 10_000
+
+
+def test_the_comparison_trains_at_the_placement_validation_chose(runs):
+    """Smoke sets mta.mixture.blocks: chosen: the placement stage's choice is the block count
+    every adapter stage trained at (the feature cache's key names its split point, and the
+    stages refuse a cache split elsewhere) and the one the report states."""
+    from safetensors.torch import load_file
+
+    from lmrepro.mta.backbone import backbone_digest, resolve_backbone
+    from lmrepro.mta.data import Encoded
+    from lmrepro.mta.features import cache_key, load_features
+
+    root, _ = runs
+    assert SMOKE["mta"]["mixture"]["blocks"] == "chosen"
+    record = io.read_json(root / "a/data/mta/placement.json")
+    assert record["blocks_setting"] == "chosen" and record["used"] == record["chosen"]
+    assert str(record["chosen"]) in record["candidates"]
+    assert io.read_json(root / "a/reports/metrics/mta/scores.json")["scale"]["blocks"] == record["chosen"]
+    encoded = Encoded.from_tensors(load_file(str(root / "a/data/mta/tokens.safetensors")))
+    first_adapted = 6 - record["chosen"]  # all-MiniLM-L6-v2 has 6 blocks
+    key = cache_key(backbone_digest(resolve_backbone(SMOKE["mta"]["backbone"])), encoded.digest(), first_adapted)
+    load_features(root / "a/data/mta/features.safetensors", key)  # raises unless split at the chosen block
+    assert "mta.mixture.blocks: chosen" in (root / "a/reports/mta/table.md").read_text()

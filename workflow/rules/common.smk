@@ -177,3 +177,9 @@ def mirror_digests(wildcards):
         f"{path.name}:{sha256_file(path)}"
         for path in _group_mirror_paths(wildcards.group)
     )
+
+
+def placement_arg(wildcards, input):
+    """--placement for the ALTER stages when they train at the placement validation chose
+    (mta.smk MTA_PLACED gives them that input), else nothing."""
+    return f"--placement {input.placement}" if "placement" in input.keys() else ""

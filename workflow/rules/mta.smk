@@ -17,10 +17,20 @@ MTA_COMMON = (
     "mta.search",
     "mta.precision",
 )
+# mta.mixture.blocks: chosen = train at the placement validation chose: every stage that
+# builds adapters (and the feature cache, split below the first adapted block) then reads
+# rule mta_placement's record.
+MTA_PLACEMENT = "data/mta/placement.json"
+MTA_PLACED = (
+    {"placement": MTA_PLACEMENT}
+    if config["mta"]["mixture"]["blocks"] == "chosen"
+    else {}
+)
 
 
 rule mta_features:
     input:
+        **MTA_PLACED,
         table="data/nlu/tasks.parquet",
         code=code_of("stages.mta_features"),
     output:
@@ -35,20 +45,21 @@ rule mta_features:
     threads: THREADS
     params:
         cfg=cfg("mta.backbone", "mta.data", "mta.mixture.blocks"),
+        placement=placement_arg,
     shell:
         "python -m lmrepro.stages.mta_features --tasks-table {input.table} --examples {output.examples}"
-        " --tokens {output.tokens} --features {output.features} --timing {output.timing} {params.cfg} --log {log}"
+        " --tokens {output.tokens} --features {output.features} --timing {output.timing} {params.placement}"
+        " {params.cfg} --log {log}"
 
 
 # Adapter placement (top 1, 2 or 3 blocks) chosen on validation with the first seed's stage-1
 # adapters; mta_eval reports it beside the table (mta/placement.py).
 rule mta_placement:
     input:
-        examples=MTA_FEATURES["examples"],
-        tokens=MTA_FEATURES["tokens"],
+        table="data/nlu/tasks.parquet",
         code=code_of("stages.mta_placement"),
     output:
-        placement="data/mta/placement.json",
+        placement=MTA_PLACEMENT,
         timing="reports/mta/timing/mta_placement.json",
     log:
         "logs/mta_placement/mta_placement.log",
@@ -60,13 +71,14 @@ rule mta_placement:
     params:
         cfg=cfg(*MTA_COMMON, "mta.stage1", "mta.placement"),
     shell:
-        "python -m lmrepro.stages.mta_placement --examples {input.examples} --tokens {input.tokens}"
+        "python -m lmrepro.stages.mta_placement --tasks-table {input.table}"
         " --out {output.placement} --timing {output.timing} {params.cfg} --log {log}"
 
 
 rule mta_stage1:
     input:
         **MTA_FEATURES,
+        **MTA_PLACED,
         code=code_of("stages.mta_stage1"),
     output:
         models=directory("models/mta/stage1"),
@@ -82,15 +94,17 @@ rule mta_stage1:
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.stage1"),
+        placement=placement_arg,
     shell:
         "python -m lmrepro.stages.mta_stage1 --examples {input.examples} --tokens {input.tokens}"
         " --features {input.features} --out-dir {output.models} --preds {output.preds}"
-        " --runs {output.runs} --timing {output.timing} {params.cfg} --log {log}"
+        " --runs {output.runs} --timing {output.timing} {params.placement} {params.cfg} --log {log}"
 
 
 rule mta_stage2:
     input:
         **MTA_FEATURES,
+        **MTA_PLACED,
         stage1=rules.mta_stage1.output.models,
         stage1_runs=rules.mta_stage1.output.runs,
         code=code_of("stages.mta_stage2"),
@@ -109,11 +123,12 @@ rule mta_stage2:
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.stage2"),
+        placement=placement_arg,
     shell:
         "python -m lmrepro.stages.mta_stage2 --examples {input.examples} --tokens {input.tokens}"
         " --features {input.features} --stage1 {input.stage1} --stage1-runs {input.stage1_runs}"
         " --bundle {output.bundle} --preds {output.preds} --runs {output.runs} --gates {output.gates}"
-        " --timing {output.timing} {params.cfg} --log {log}"
+        " --timing {output.timing} {params.placement} {params.cfg} --log {log}"
 
 
 # Ablation: the same stage 2 from neutral gates (equal weights on all adapters) instead of
@@ -121,6 +136,7 @@ rule mta_stage2:
 rule mta_stage2_neutral:
     input:
         **MTA_FEATURES,
+        **MTA_PLACED,
         stage1=rules.mta_stage1.output.models,
         stage1_runs=rules.mta_stage1.output.runs,
         code=code_of("stages.mta_stage2"),
@@ -136,16 +152,18 @@ rule mta_stage2_neutral:
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.stage2", "mta.ablations.neutral_gate"),
+        placement=placement_arg,
     shell:
         "python -m lmrepro.stages.mta_stage2 --method mta_neutral --examples {input.examples}"
         " --tokens {input.tokens} --features {input.features} --stage1 {input.stage1}"
         " --stage1-runs {input.stage1_runs} --preds {output.preds} --runs {output.runs}"
-        " --gates {output.gates} --timing {output.timing} {params.cfg} --log {log}"
+        " --gates {output.gates} --timing {output.timing} {params.placement} {params.cfg} --log {log}"
 
 
 rule mta_baseline_fusion:
     input:
         **MTA_FEATURES,
+        **MTA_PLACED,
         stage1=rules.mta_stage1.output.models,
         stage1_runs=rules.mta_stage1.output.runs,
         code=code_of("stages.mta_baseline"),
@@ -162,16 +180,18 @@ rule mta_baseline_fusion:
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.baselines.fusion"),
+        placement=placement_arg,
     shell:
         "python -m lmrepro.stages.mta_baseline --method fusion --examples {input.examples}"
         " --tokens {input.tokens} --features {input.features} --stage1 {input.stage1}"
         " --stage1-runs {input.stage1_runs} --preds {output.preds} --runs {output.runs}"
-        " --timing {output.timing} {params.cfg} --log {log}"
+        " --timing {output.timing} {params.placement} {params.cfg} --log {log}"
 
 
 rule mta_baseline:
     input:
         **MTA_FEATURES,
+        **MTA_PLACED,
         code=code_of("stages.mta_baseline"),
     output:
         preds="data/mta/preds/{mta_method}.parquet",
@@ -191,10 +211,11 @@ rule mta_baseline:
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.baselines.{mta_method}"),
+        placement=placement_arg,
     shell:
         "python -m lmrepro.stages.mta_baseline --method {wildcards.mta_method} --examples {input.examples}"
         " --tokens {input.tokens} --features {input.features} --preds {output.preds}"
-        " --runs {output.runs} --timing {output.timing} {params.cfg} --log {log}"
+        " --runs {output.runs} --timing {output.timing} {params.placement} {params.cfg} --log {log}"
 
 
 # Learning curve of the cached-feature methods (adapters, MTA) over mta.data.curve training sizes;
@@ -202,6 +223,7 @@ rule mta_baseline:
 rule mta_curve:
     input:
         **MTA_FEATURES,
+        **MTA_PLACED,
         table="data/nlu/tasks.parquet",
         code=code_of("stages.mta_curve"),
     output:
@@ -221,10 +243,11 @@ rule mta_curve:
     threads: THREADS
     params:
         cfg=cfg(*MTA_COMMON, "mta.curve", "mta.stage1", "mta.stage2"),
+        placement=placement_arg,
     shell:
         "python -m lmrepro.stages.mta_curve --tasks-table {input.table} --examples {input.examples} --tokens {input.tokens}"
         " --features {input.features} --scores {output.scores} --figure {output.figure}"
-        " --timing {output.timing} {params.cfg} --log {log}"
+        " --timing {output.timing} {params.placement} {params.cfg} --log {log}"
 
 
 MTA_METHODS = ["adapters", "mta", "mta_neutral", *MTA_BASELINES]

@@ -26,11 +26,14 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from lmrepro import io
+from lmrepro.config import from_dict
 from lmrepro.errors import LmreproError
+from lmrepro.mta import placement, precision
 from lmrepro.mta.backbone import backbone_digest, load_backbone, resolve_backbone
 from lmrepro.mta.data import Encoded
 from lmrepro.mta.features import FeatureCache, cache_key, load_features
 from lmrepro.mta.methods import MethodResult, Task
+from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
 from lmrepro.mta.schemas import Examples, Predictions
 from lmrepro.mta.selection import SearchConfig, candidates, chosen_lrs
@@ -68,21 +71,48 @@ def load_inputs(backbone: str, examples_path: Path, tokens_path: Path, n_train: 
     return Loaded(encoder, tokenizer, examples, encoded, data, backbone_digest(resolve_backbone(backbone)))
 
 
+def blocks_used(ctx) -> int:
+    """mta.mixture.blocks resolved: a number as given, or ``chosen`` = the placement the
+    mta_placement stage chose on validation, read from the record its rule passes as
+    ``--placement`` (placement.chosen_blocks)."""
+    blocks = ctx.section("mta.mixture.blocks")
+    if blocks != placement.CHOSEN:
+        return int(blocks)
+    path = getattr(ctx.args, "placement", None)
+    if path is None:
+        raise LmreproError(f"mta.mixture.blocks: {placement.CHOSEN} needs the placement record: pass --placement "
+                           "data/mta/placement.json (written by rule mta_placement)")
+    if not Path(path).is_file():
+        raise LmreproError(f"{path}: placement record not found (run rule mta_placement)")
+    return placement.chosen_blocks(io.read_json(path), str(path))
+
+
+def mixture(ctx) -> MixtureConfig:
+    """mta.mixture as a MixtureConfig with ``blocks`` resolved (blocks_used)."""
+    section = dict(ctx.section("mta.mixture"))
+    section["blocks"] = blocks_used(ctx)
+    return from_dict(MixtureConfig, section, where="mta.mixture")
+
+
 def features_for(loaded: Loaded, path: Path, blocks: int) -> FeatureCache:
     """The feature cache, checked against this backbone, these tokens and this split point."""
     first = len(loaded.encoder.encoder.layer) - blocks
     return load_features(path, cache_key(loaded.backbone_digest, loaded.encoded.digest(), first))
 
 
-PRECISIONS = ("fp32", "bf16")
-
-
 def cpu_bf16(ctx) -> bool:
-    """mta.precision: bf16 = bf16 autocast on CPU for every method (train.Inputs)."""
-    precision = ctx.section("mta.precision")
-    if precision not in PRECISIONS:
-        raise LmreproError(f"mta.precision must be one of {PRECISIONS}, got {precision!r}")
-    return precision == "bf16"
+    """Whether this stage trains under bf16 autocast on CPU (mta.precision, resolved for this
+    CPU by precision.resolve); the resolved path is tagged on the stage's MLflow run."""
+    resolved = precision.resolve(ctx.section("mta.precision"))
+    ctx.set_tags({"mta.precision": resolved, "cpu.capability": precision.cpu_capability(),
+                  "cpu.native_bf16": precision.native_bf16()})
+    return resolved == "bf16"
+
+
+def precision_of(inputs: Inputs) -> str:
+    """The float path a stage's inputs run in, for its run records: bf16 (CPU autocast or
+    CUDA amp) or fp32."""
+    return "bf16" if inputs.cpu_bf16 or (inputs.amp and inputs.device.type == "cuda") else "fp32"
 
 
 def stage_inputs(ctx, loaded: Loaded, features: FeatureCache | None) -> Inputs:

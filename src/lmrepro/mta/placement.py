@@ -10,8 +10,9 @@ row); a single cache at the lowest candidate would make the top-1 run pay for fr
 it does not adapt.
 
 The record says which placement validation chose and which one the method comparison used
-(``mta.mixture.blocks``); the report states both, and when they differ, that the comparison
-did not use the validation choice.
+(``mta.mixture.blocks``: a number, or ``chosen`` for the validation choice, which every
+adapter stage then reads from this record); the report states both, and when they differ,
+that the comparison did not use the validation choice.
 """
 
 from __future__ import annotations
@@ -51,6 +52,21 @@ def choose(valid: dict[int, float]) -> int:
     return best
 
 
+CHOSEN = "chosen"  # mta.mixture.blocks value: train the comparison at the placement validation chose
+
+
+def chosen_blocks(record: dict, where: str) -> int:
+    """The placement a record of :func:`search` chose, checked: a candidate that was trained."""
+    try:
+        chosen = int(record["chosen"])
+        trained = {int(k) for k in record["candidates"]}
+    except (KeyError, TypeError, ValueError) as err:
+        raise LmreproError(f"{where}: not a placement record (needs 'chosen' and 'candidates'): {err}") from err
+    if chosen not in trained:
+        raise LmreproError(f"{where}: chosen placement {chosen} is not among the trained candidates {sorted(trained)}")
+    return chosen
+
+
 def search(encoder: nn.Module, encoded: Encoded, data: methods.Task, mix: MixtureConfig, cfg: TrainConfig,
            seed: int, candidates: tuple[int, ...], progress=None, log=None, timing=None,
            cpu_bf16: bool = False) -> dict:
@@ -81,20 +97,33 @@ def search(encoder: nn.Module, encoded: Encoded, data: methods.Task, mix: Mixtur
     return record
 
 
-def describe(record: dict, used: int) -> str:
-    """One markdown paragraph: each candidate's validation score, the choice, what the comparison used."""
+def describe(record: dict, used: int, full_ft_valid: float | None = None) -> str:
+    """One markdown paragraph: each candidate's validation score, the choice, what the comparison used.
+
+    ``full_ft_valid``: multi-task full fine-tuning's macro validation score on the same seed
+    (its chosen rate and best epoch); when the comparison does not use the preferred placement
+    it says how much of the adapters' validation gap to that baseline the placement closes, so
+    that a reader can weigh claim 1 at the placement the table did not run."""
     cands = ", ".join(f"top {k} {100 * v['valid']:.1f}" for k, v in sorted(record["candidates"].items(),
                                                                          key=lambda kv: int(kv[0])))
     chosen = int(record["chosen"])
     text = (f"Adapter placement on validation (stage-1 adapters in the top k blocks, seed {record['seed']}, lr "
             f"{record['lr']:g}, best epoch; macro validation score x100): {cands}. Validation chooses the top "
             f"{chosen} block(s); the comparison above uses the top {used} (mta.mixture.blocks).")
+    if chosen == used and record.get("blocks_setting") == CHOSEN:
+        text += " The comparison trains at the validation choice (mta.mixture.blocks: chosen)."
     if chosen != used:
         gain = 100 * (record["candidates"][str(chosen)]["valid"] - record["candidates"][str(used)]["valid"]) \
             if str(used) in record["candidates"] else None
         text += (" So the table's adapter methods do not use the placement validation prefers"
                  + (f" ({gain:+.1f} validation points)" if gain is not None else "")
                  + ": with more adapted blocks every adapter step runs those blocks forward and backward, which "
-                   "this profile's time budget does not cover (README, wall times); running the comparison at "
-                   "the chosen placement is a rerun with mta.mixture.blocks set to it.")
+                   "this profile's time budget does not cover (README, wall times); the comparison at the chosen "
+                   "placement is a rerun with mta.mixture.blocks: chosen, as the paper profile sets.")
+        if full_ft_valid is not None and str(used) in record["candidates"]:
+            best, ours = (100 * record["candidates"][str(k)]["valid"] for k in (chosen, used))
+            ft = 100 * full_ft_valid
+            text += (f" For scale: multi-task full fine-tuning scores {ft:.1f} on the same validation rows (seed "
+                     f"{record['seed']}); the preferred placement moves the stage-1 adapters from {ours:.1f} to "
+                     f"{best:.1f}, " + ("still below it." if best < ft else "level with or above it."))
     return text

@@ -297,24 +297,45 @@ def curve_section(root: Path) -> list[str]:
     return out
 
 
-def placement_text(scale: dict) -> str:
-    """The placement search's paragraph (mta/placement.py), '' when it was not run."""
+def placement_text(scale: dict, runs: dict | None = None) -> str:
+    """The placement search's paragraph (mta/placement.py), '' when it was not run; with the
+    run records, multi-task full fine-tuning's validation score on the placement's seed."""
     record = scale.get("placement")
-    return placement.describe(record, int(scale["blocks"])) if record else ""
+    if not record:
+        return ""
+    ft = [c["valid"] for r in (runs or {}).get("multi_ft", []) if r["seed"] == record["seed"]
+          for c in r.get("choices", [])]
+    return placement.describe(record, int(scale["blocks"]), ft[0] if len(ft) == 1 else None)
+
+
+def precision_used(by_method: dict[str, str]) -> str:
+    """The float path of the comparison: the one every method's run records name, or
+    ``mixed (method: path, ...)`` when the stages ran on CPUs that resolved
+    ``mta.precision: auto`` differently (the report then says so)."""
+    paths = set(by_method.values())
+    if len(paths) == 1:
+        return paths.pop()
+    return "mixed (" + ", ".join(f"{m}: {p}" for m, p in sorted(by_method.items())) + ")"
 
 
 def _precision(scale: dict) -> str:
+    auto = " (mta.precision auto: this CPU has bf16 instructions)" if scale.get("precision_requested") == "auto" \
+        else " (mta.precision)"
     if scale.get("precision") == "bf16":
-        return ("every method trained and evaluated under bf16 autocast on CPU (mta.precision; weights and "
-                "optimizer state in fp32; interpretation for the time budget)")
-    return "fp32 throughout"
+        return (f"every method trained and evaluated under bf16 autocast{auto}; weights and optimizer state in "
+                f"fp32; interpretation for the time budget")
+    if scale.get("precision") == "fp32":
+        return "fp32 throughout" + (" (mta.precision auto: this CPU has no bf16 instructions)"
+                                    if scale.get("precision_requested") == "auto" else "")
+    return (f"methods trained in different float paths, {scale.get('precision')}: the stages ran on CPUs that "
+            f"resolved mta.precision differently, so small differences between methods may come from that")
 
 
 def _selection_block(summary: dict, runs: dict, scale: dict) -> list[str]:
     text = selection_table(summary, runs)
     out = ["", "Settings chosen on validation (mta/selection.py; test was read only after each choice):", "",
            text] if text else []
-    where = placement_text(scale)
+    where = placement_text(scale, runs)
     return out + (["", where] if where else [])
 
 

@@ -7,10 +7,10 @@ from lmrepro import io
 from lmrepro.errors import LmreproError
 from lmrepro.mta import methods
 from lmrepro.mta.data import DataConfig
-from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
-from lmrepro.mta.pipeline import (Timing, features_for, load_adapters, load_inputs, log_training_inputs, predictions,
-                                  run_record, seed_log, seeds_with_search, stage_inputs, stage_of, write_predictions)
+from lmrepro.mta.pipeline import (Timing, features_for, load_adapters, load_inputs, log_training_inputs, mixture,
+                                  precision_of, predictions, run_record, seed_log, seeds_with_search, stage_inputs, stage_of,
+                                  write_predictions)
 from lmrepro.mta.selection import ALL
 from lmrepro.mta.train import TrainConfig
 from lmrepro.stage import Stage
@@ -25,12 +25,14 @@ stage.add_argument("--stage1-runs", type=Path, default=None, help="(fusion only)
 stage.add_argument("--preds", type=Path, required=True)
 stage.add_argument("--runs", type=Path, required=True)
 stage.add_argument("--timing", type=Path, required=True, help="reports/mta/timing/mta_baseline-<method>.json")
+stage.add_argument("--placement", type=Path, default=None,
+                   help="data/mta/placement.json: needed when mta.mixture.blocks is chosen")
 
 
 @stage.main
 def main(ctx) -> None:
     method = ctx.args.method
-    mix = ctx.config(MixtureConfig, "mta.mixture")
+    mix = mixture(ctx)
     cfg = ctx.config(TrainConfig, f"mta.baselines.{method}")
     timing = Timing(f"mta_baseline-{method}", ctx.threads, str(ctx.device))
     if method == "fusion" and (ctx.args.stage1 is None or ctx.args.stage1_runs is None):
@@ -70,7 +72,7 @@ def main(ctx) -> None:
         ctx.log.info("%s seed %d: trained %d params in %.1f s", method, seed, result.trainable, result.search_seconds)
         ctx.log_metrics({"trainable": result.trainable, "seconds": result.search_seconds}, step=seed)
     write_predictions(frames, ctx.args.preds)
-    io.write_json({"method": method, "runs": records}, ctx.args.runs)
+    io.write_json({"method": method, "precision": precision_of(inputs), "runs": records}, ctx.args.runs)
     timing.write(ctx.args.timing)
     ctx.log_artifact(ctx.args.preds, "predictions")
 

@@ -12,8 +12,8 @@ from lmrepro import io
 from lmrepro.data.schemas import NluExamples
 from lmrepro.mta import curve, methods
 from lmrepro.mta.data import DataConfig
-from lmrepro.mta.mixture import MixtureConfig
-from lmrepro.mta.pipeline import Timing, cpu_bf16, features_for, load_inputs, log_training_inputs, stage_inputs
+from lmrepro.mta.pipeline import (Timing, cpu_bf16, features_for, load_inputs, log_training_inputs, mixture,
+                                  stage_inputs)
 from lmrepro.mta.schemas import CurveScores
 from lmrepro.mta.selection import SearchConfig
 from lmrepro.mta.train import TrainConfig
@@ -27,12 +27,14 @@ stage.add_argument("--features", type=Path, required=True)
 stage.add_argument("--scores", type=Path, required=True, help="data/mta/curve.parquet (CurveScores)")
 stage.add_argument("--figure", type=Path, required=True, help="reports/mta/curve.png")
 stage.add_argument("--timing", type=Path, required=True, help="reports/mta/timing/mta_curve.json (wall times)")
+stage.add_argument("--placement", type=Path, default=None,
+                   help="data/mta/placement.json: needed when mta.mixture.blocks is chosen")
 
 
 @stage.main
 def main(ctx) -> None:
     data_cfg = ctx.config(DataConfig, "mta.data")
-    mix = ctx.config(MixtureConfig, "mta.mixture")
+    mix = mixture(ctx)
     stage1 = ctx.config(TrainConfig, "mta.stage1")
     stage2 = ctx.config(methods.Stage2Config, "mta.stage2")
     timing = Timing("mta_curve", ctx.threads, str(ctx.device))

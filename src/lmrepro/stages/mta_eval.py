@@ -14,6 +14,7 @@ import pandas as pd
 from lmrepro import io
 from lmrepro.errors import LmreproError
 from lmrepro.mta import gates, report
+from lmrepro.mta.pipeline import blocks_used
 from lmrepro.mta.scoring import paired_change, score, summarize
 from lmrepro.mta.schemas import Predictions, Scores
 from lmrepro.stage import Stage
@@ -72,17 +73,19 @@ def main(ctx) -> None:
         if sorted(g["seed"].unique()) != sorted(seeds):
             raise LmreproError(f"predictions of {method!r} have seeds {sorted(g['seed'].unique())}, expected {seeds}")
     summary = summarize(scores, tasks)
-    runs = {}
+    runs, precisions = {}, {}
     for path in ctx.args.runs:
         rec = io.read_json(path)
         runs[rec["method"]] = rec["runs"]
+        precisions[rec["method"]] = rec.get("precision", ctx.section("mta.precision"))
     mix = ctx.section("mta.mixture")
     data = ctx.section("mta.data")
-    scale = {"backbone": ctx.section("mta.backbone"), "blocks": mix["blocks"], "bottleneck": mix["bottleneck"],
+    scale = {"backbone": ctx.section("mta.backbone"), "blocks": blocks_used(ctx), "bottleneck": mix["bottleneck"],
              "n_shared": mix["n_shared"], "temperature": mix["temperature"], "n_train": data["n_train"],
              "n_test": data["n_test"], "n_valid": data["n_valid"], "max_len": data["max_len"], "seeds": seeds,
              "test_rows": test_rows(pd.concat(preds, ignore_index=True), tasks),
-             "lr_scales": list(ctx.section("mta.search.lr_scales")), "precision": ctx.section("mta.precision")}
+             "lr_scales": list(ctx.section("mta.search.lr_scales")), "precision": report.precision_used(precisions),
+             "precision_requested": ctx.section("mta.precision")}
     if ctx.args.placement is not None:
         scale["placement"] = io.read_json(ctx.args.placement)
     gate_means = gate_summary(ctx.args.gates, set(summary), tasks, seeds)
@@ -90,7 +93,7 @@ def main(ctx) -> None:
     io.write_json({"tasks": tasks, "scale": scale, "summary": summary, report.CHANGE_KEY: change}, ctx.args.scores)
     io.write_json(runs, ctx.args.runs_out)
     chosen = report.selection_table(summary, runs)
-    where = report.placement_text(scale)
+    where = report.placement_text(scale, runs)
     io.write_text("# MTA: method x task\n\n" + report.table(summary, runs, tasks) + "\n"
                   + (f"\n## Settings chosen on validation\n\n{chosen}\n" if chosen else "")
                   + (f"\n{where}\n" if where else ""), ctx.args.table)

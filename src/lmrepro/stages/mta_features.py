@@ -1,5 +1,6 @@
 """Stage mta_features: subsample + tokenize the NLU tasks and cache the frozen backbone's
-output below the first adapter (computed once, reused by every adapter method)."""
+output below the first adapter (computed once, reused by every adapter method). With
+mta.mixture.blocks: chosen the first adapted block is the one the placement stage chose."""
 
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from lmrepro.mta.data import DataConfig, encode, n_labels, select_examples
 from lmrepro.mta.features import cache_key, compute_features
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
-from lmrepro.mta.pipeline import Timing, save_tokens
+from lmrepro.mta.pipeline import Timing, blocks_used, save_tokens
 from lmrepro.mta.schemas import Examples
 from lmrepro.stage import Stage
 
@@ -21,6 +22,8 @@ stage.add_argument("--examples", type=Path, required=True)
 stage.add_argument("--tokens", type=Path, required=True)
 stage.add_argument("--features", type=Path, required=True)
 stage.add_argument("--timing", type=Path, required=True, help="reports/mta/timing/mta_features.json (wall times)")
+stage.add_argument("--placement", type=Path, default=None,
+                   help="data/mta/placement.json: the cache's split point when mta.mixture.blocks is chosen")
 
 
 @stage.main
@@ -28,7 +31,7 @@ def main(ctx) -> None:
     timing = Timing("mta_features", ctx.threads, str(ctx.device))
     spec = ctx.section("mta.backbone")
     cfg = ctx.config(DataConfig, "mta.data")
-    blocks = int(ctx.section("mta.mixture.blocks"))
+    blocks = blocks_used(ctx)
     ctx.log_input(ctx.args.tasks_table, context="source")
     table = io.read_table(ctx.args.tasks_table, NluExamples)
     examples = io.write_table(select_examples(table, cfg, where=str(ctx.args.tasks_table)), ctx.args.examples, Examples)

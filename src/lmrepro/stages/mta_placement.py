@@ -1,37 +1,52 @@
 """Stage mta_placement: choose the adapters' placement (top 1, 2 or 3 blocks) on validation
 with the stage-1 adapters of the first seed (mta/placement.py). Reads no test row; writes
-data/mta/placement.json, which mta_eval reports beside the method table."""
+data/mta/placement.json, which mta_eval reports beside the method table and which every
+adapter stage trains at when mta.mixture.blocks is ``chosen``.
+
+Why it subsamples and tokenizes the tasks table itself instead of reading mta_features'
+examples and tokens: with ``blocks: chosen`` the feature cache is split at the block this
+stage chooses, so mta_features comes after it. Both call the same select_examples/encode
+on the same mta.data, so they hold the same rows (tests/mta/test_mta_placement.py)."""
 
 from pathlib import Path
 
 from lmrepro import io
-from lmrepro.mta.data import DataConfig
+from lmrepro.config import from_dict
+from lmrepro.data.schemas import NluExamples
+from lmrepro.mta.backbone import load_backbone
+from lmrepro.mta.data import DataConfig, encode, select_examples
+from lmrepro.mta.methods import Task
 from lmrepro.mta.mixture import MixtureConfig
-from lmrepro.mta.pipeline import Timing, cpu_bf16, load_inputs, log_training_inputs
-from lmrepro.mta.placement import PlacementConfig, search
+from lmrepro.mta.pipeline import Timing, cpu_bf16
+from lmrepro.mta.placement import CHOSEN, PlacementConfig, search
 from lmrepro.mta.train import TrainConfig
 from lmrepro.stage import Stage
 
 stage = Stage(track="mta", name="mta_placement")
-stage.add_argument("--examples", type=Path, required=True)
-stage.add_argument("--tokens", type=Path, required=True)
+stage.add_argument("--tasks-table", type=Path, required=True, help="data/nlu/tasks.parquet")
 stage.add_argument("--out", type=Path, required=True, help="data/mta/placement.json")
 stage.add_argument("--timing", type=Path, required=True, help="reports/mta/timing/mta_placement.json (wall times)")
 
 
 @stage.main
 def main(ctx) -> None:
-    mix = ctx.config(MixtureConfig, "mta.mixture")
+    section = dict(ctx.section("mta.mixture"))
+    setting = section["blocks"]
+    mix = from_dict(MixtureConfig, {**section, "blocks": 1}, where="mta.mixture")  # search sets blocks per candidate
     cfg = ctx.config(TrainConfig, "mta.stage1")
+    data_cfg = ctx.config(DataConfig, "mta.data")
     placement = ctx.config(PlacementConfig, "mta.placement")
     timing = Timing("mta_placement", ctx.threads, str(ctx.device))
-    log_training_inputs(ctx, ctx.args.examples, ctx.args.tokens)
-    loaded = load_inputs(ctx.section("mta.backbone"), ctx.args.examples, ctx.args.tokens,
-                         ctx.config(DataConfig, "mta.data").n_train)
+    ctx.log_input(ctx.args.tasks_table, context="source")
+    table = io.read_table(ctx.args.tasks_table, NluExamples)
+    examples = select_examples(table, data_cfg, where=str(ctx.args.tasks_table))
+    encoder, tokenizer = load_backbone(ctx.section("mta.backbone"))
+    encoded = encode(examples, tokenizer, data_cfg.max_len)
     seed = ctx.section("mta.seeds")[0]
-    record = search(loaded.encoder, loaded.encoded, loaded.data, mix, cfg, seed, placement.candidates,
-                    ctx.progress, ctx.log_metrics, timing, cpu_bf16(ctx))
-    record["used"] = int(mix.blocks)
+    record = search(encoder, encoded, Task.from_examples(examples, data_cfg.n_train), mix, cfg, seed,
+                    placement.candidates, ctx.progress, ctx.log_metrics, timing, cpu_bf16(ctx))
+    record["blocks_setting"] = setting
+    record["used"] = int(record["chosen"]) if setting == CHOSEN else int(setting)
     for k, entry in record["candidates"].items():
         ctx.log.info("placement top %s: macro valid %.4f", k, entry["valid"])
         ctx.log_metrics({f"placement/valid/top{k}": entry["valid"]})

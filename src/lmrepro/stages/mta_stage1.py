@@ -6,9 +6,9 @@ from pathlib import Path
 from lmrepro import io
 from lmrepro.mta import methods
 from lmrepro.mta.data import DataConfig
-from lmrepro.mta.mixture import MixtureConfig
-from lmrepro.mta.pipeline import (Timing, features_for, load_inputs, log_training_inputs, predictions, run_record,
-                                  save_adapters, seed_log, seeds_with_search, stage_inputs, write_predictions)
+from lmrepro.mta.pipeline import (Timing, features_for, load_inputs, log_training_inputs, mixture, precision_of,
+                                  predictions, run_record, save_adapters, seed_log, seeds_with_search, stage_inputs,
+                                  write_predictions)
 from lmrepro.mta.train import TrainConfig
 from lmrepro.stage import Stage
 
@@ -20,11 +20,13 @@ stage.add_argument("--out-dir", type=Path, required=True, help="models/mta/stage
 stage.add_argument("--preds", type=Path, required=True)
 stage.add_argument("--runs", type=Path, required=True)
 stage.add_argument("--timing", type=Path, required=True, help="reports/mta/timing/mta_stage1.json (wall times)")
+stage.add_argument("--placement", type=Path, default=None,
+                   help="data/mta/placement.json: needed when mta.mixture.blocks is chosen")
 
 
 @stage.main
 def main(ctx) -> None:
-    mix = ctx.config(MixtureConfig, "mta.mixture")
+    mix = mixture(ctx)
     cfg = ctx.config(TrainConfig, "mta.stage1")
     timing = Timing("mta_stage1", ctx.threads, str(ctx.device))
     log_training_inputs(ctx, ctx.args.examples, ctx.args.tokens, ctx.args.features)
@@ -46,7 +48,7 @@ def main(ctx) -> None:
             ctx.log.info("seed %d: stage 1 trained %d params in %.1f s", seed, result.trainable, result.search_seconds)
             ctx.log_metrics({"trainable": result.trainable, "seconds": result.search_seconds}, step=seed)
     write_predictions(frames, ctx.args.preds)
-    io.write_json({"method": "adapters", "runs": records}, ctx.args.runs)
+    io.write_json({"method": "adapters", "precision": precision_of(inputs), "runs": records}, ctx.args.runs)
     timing.write(ctx.args.timing)
     ctx.log_artifact(ctx.args.preds, "predictions")
     ctx.log_model(ctx.args.out_dir, "mta-stage1-adapters", "mta-adapters", {"seeds": ctx.section("mta.seeds")})

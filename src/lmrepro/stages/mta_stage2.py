@@ -14,10 +14,10 @@ from lmrepro.errors import LmreproError
 from lmrepro.mta import gates, methods
 from lmrepro.mta.data import DataConfig
 from lmrepro.mta.export import save_bundle
-from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
-from lmrepro.mta.pipeline import (Timing, features_for, load_adapters, load_inputs, log_training_inputs, predictions,
-                                  run_record, seed_log, seeds_with_search, stage_inputs, stage_of, write_predictions)
+from lmrepro.mta.pipeline import (Timing, features_for, load_adapters, load_inputs, log_training_inputs, mixture,
+                                  precision_of, predictions, run_record, seed_log, seeds_with_search, stage_inputs, stage_of,
+                                  write_predictions)
 from lmrepro.mta.selection import ALL
 from lmrepro.stage import Stage
 
@@ -34,6 +34,8 @@ stage.add_argument("--preds", type=Path, required=True)
 stage.add_argument("--runs", type=Path, required=True)
 stage.add_argument("--gates", type=Path, required=True, help="data/mta/gates/<method>.json (gate weights per seed)")
 stage.add_argument("--timing", type=Path, required=True, help="reports/mta/timing/<stage>.json (wall times)")
+stage.add_argument("--placement", type=Path, default=None,
+                   help="data/mta/placement.json: needed when mta.mixture.blocks is chosen")
 
 
 @stage.main
@@ -41,7 +43,7 @@ def main(ctx) -> None:
     run = gates.RUNS[ctx.args.method]
     if ctx.args.bundle is not None and run.method != "mta":
         raise LmreproError(f"--bundle: only method 'mta' writes the bundle the edge track reads, not {run.method!r}")
-    mix = ctx.config(MixtureConfig, "mta.mixture")
+    mix = mixture(ctx)
     cfg = ctx.config(methods.Stage2Config, "mta.stage2")
     start = ctx.config(gates.GateStart, run.start_key) if run.start_key else None
     timing = Timing(run.timing_stage, ctx.threads, str(ctx.device))
@@ -75,7 +77,7 @@ def main(ctx) -> None:
             save_bundle(ctx.args.bundle, result.model, loaded.tokenizer, int(ctx.section("mta.data.max_len")),
                         routing="gate", extra={"seed": seed, "backbone": ctx.section("mta.backbone")})
     write_predictions(frames, ctx.args.preds)
-    io.write_json({"method": run.method, "runs": records}, ctx.args.runs)
+    io.write_json({"method": run.method, "precision": precision_of(inputs), "runs": records}, ctx.args.runs)
     gates.write(gates.record(run.method, model, gate_runs), ctx.args.gates)
     timing.write(ctx.args.timing)
     ctx.log_artifact(ctx.args.preds, "predictions")
