@@ -210,6 +210,38 @@ def precision(n: int = 256, tasks: tuple[str, ...] = ("sst2", "cola", "trec", "m
     return {"fp32": seconds["fp32"], "bf16": seconds["bf16"], "logit_diff": diff, "flip_share": flips / total}
 
 
+def placement_cost(n: int = 128, tasks: tuple[str, ...] = ("sst2", "cola", "trec", "msrp"), max_len: int = 48,
+                   candidates: tuple[int, ...] = (1, 2, 3), threads: int = 1, backbone: str = DEFAULT_BACKBONE,
+                   table: Path = Path("data/nlu/tasks.parquet")) -> dict[int, float]:
+    """Seconds of one stage-1 adapter epoch (own-adapter routing, batch 16, length-grouped,
+    the track's precision on this CPU) on a feature cache split below the top k blocks, for
+    each k of ``candidates``, same rows, seed and batches. Why: what the adapters in more
+    blocks cost per step is what keeps the default comparison at the top block
+    (params.yaml mta.placement); each adapted block above the first runs forward and
+    backward every step, the top one alone runs on cached outputs."""
+    from lmrepro.mta.precision import resolve
+
+    _, encoder, encoded, data = _ft_rows(n, tasks, max_len, threads, backbone, table)
+    cfg = TrainConfig(epochs=1, batch_size=16, lr=1e-3, length_groups=32)
+    bf16 = resolve("auto") == "bf16"
+    seconds = {}
+    for k in candidates:
+        mix = MixtureConfig(blocks=k)
+        feats = compute_features(MtaClassifier(encoder, data.n_labels, mix, "none"), encoded, key=f"bench-top{k}")
+        torch.manual_seed(0)
+        model = MtaClassifier(copy.deepcopy(encoder), data.n_labels, mix, "mixture")
+        model.set_routing("own")
+        schedule = balanced_schedule(data.rows("train"), cfg, np.random.default_rng(0), encoded.lengths())
+        log = train(model, Inputs(encoded, feats, cpu_bf16=bf16), data.labels, schedule,
+                    names_with(model, "adapters.", "heads."), cfg)
+        seconds[k] = log.seconds
+    steps = len(schedule)
+    print(f"stage-1 adapter epoch, {len(data.n_labels)} tasks x {n} rows, {steps} steps of 16, threads {threads}, "
+          f"{'bf16' if bf16 else 'fp32'}: " + ", ".join(f"top {k} {s:.1f} s ({1000 * s / steps:.1f} ms/step)"
+                                                       for k, s in seconds.items()))
+    return seconds
+
+
 def run(quick: bool = False) -> list:
     """For `make bench`: cached vs naive epoch time (target >= 3x) and the logit check;
     full fine-tuning on length-grouped vs plain batches (target >= 1.3x) and under bf16
@@ -218,7 +250,11 @@ def run(quick: bool = False) -> list:
 
     r = main(["--n", "64" if quick else "256", "--threads", "1"])
     g = grouping(n=64 if quick else 256)
+    cost = placement_cost(n=32 if quick else 128)
     rows = [
+        *(BenchResult("mta", f"stage-1 adapter epoch: adapters in the top block vs the top {k} (cost of placement)",
+                      cost[1], cost[k], "s", None, note="informational: why the default comparison stays at the "
+                      "top block (params.yaml mta.placement)") for k in sorted(cost) if k != 1),
         BenchResult("mta", "adapter-training epoch: cached lower blocks vs full forward", r["cached"], r["naive"], "s", 3.0,
                     note=f"max |logit diff| {r['logit_diff']:.1e}; one-time cache build {r['build']:.1f} s"),
         BenchResult("mta", "full fine-tuning epoch: length-grouped vs plain shuffled batches", g["grouped"], g["plain"],
