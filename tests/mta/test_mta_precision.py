@@ -81,3 +81,4 @@ def test_report_states_the_path_and_a_mix():
     assert "bf16 autocast" in report._precision({"precision": "bf16", "precision_requested": "auto"})
     assert report._precision({"precision": "fp32", "precision_requested": "fp32"}) == "fp32 throughout"
     assert "different float paths" in report._precision({"precision": mixed, "precision_requested": "auto"})
+    assert "float path unrecorded" in report._precision({"precision": "unrecorded", "precision_requested": "auto"})

@@ -327,8 +327,10 @@ def _precision(scale: dict) -> str:
     if scale.get("precision") == "fp32":
         return "fp32 throughout" + (" (mta.precision auto: this CPU has no bf16 instructions)"
                                     if scale.get("precision_requested") == "auto" else "")
-    return (f"methods trained in different float paths, {scale.get('precision')}: the stages ran on CPUs that "
-            f"resolved mta.precision differently, so small differences between methods may come from that")
+    if str(scale.get("precision", "")).startswith("mixed"):
+        return (f"methods trained in different float paths, {scale['precision']}: the stages ran on CPUs that "
+                f"resolved mta.precision differently, so small differences between methods may come from that")
+    return f"float path {scale.get('precision', 'unrecorded')} (mta.precision {scale.get('precision_requested')})"
 
 
 def _selection_block(summary: dict, runs: dict, scale: dict) -> list[str]:

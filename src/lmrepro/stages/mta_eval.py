@@ -77,7 +77,7 @@ def main(ctx) -> None:
     for path in ctx.args.runs:
         rec = io.read_json(path)
         runs[rec["method"]] = rec["runs"]
-        precisions[rec["method"]] = rec.get("precision", ctx.section("mta.precision"))
+        precisions[rec["method"]] = rec.get("precision", "unrecorded")  # run records before mta.precision auto
     mix = ctx.section("mta.mixture")
     data = ctx.section("mta.data")
     scale = {"backbone": ctx.section("mta.backbone"), "blocks": blocks_used(ctx), "bottleneck": mix["bottleneck"],
