@@ -60,7 +60,11 @@ def gpu_step(params: dict, device, amp: bool, steps: int) -> CheckResult:
         note = f"{err}; fell back to {DEFAULT_BACKBONE}"
         spec = DEFAULT_BACKBONE
     encoder, _ = load_backbone(spec)
-    mix = from_dict(MixtureConfig, mta["mixture"], "mta.mixture")
+    section = dict(mta["mixture"])
+    if section["blocks"] == "chosen":  # known only after rule mta_placement: check the costliest candidate
+        section["blocks"] = max(int(k) for k in mta["placement"]["candidates"])
+        note = "; ".join(filter(None, [note, f"mixture.blocks chosen: checked at the largest candidate, {section['blocks']}"]))
+    mix = from_dict(MixtureConfig, section, "mta.mixture")
     tasks = {"a": 2, "b": 3}
     torch.manual_seed(0)
     model = MtaClassifier(encoder, tasks, mix, "mixture").to(device).train()
