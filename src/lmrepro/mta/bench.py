@@ -26,6 +26,7 @@ from lmrepro.mta.features import compute_features
 from lmrepro.mta.methods import Task
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
+from lmrepro.mta.placement import CHOSEN
 from lmrepro.mta.precision import cpu_capability, native_bf16
 from lmrepro.mta.train import Inputs, TrainConfig, balanced_schedule, names_with, train
 from lmrepro.paths import data_mirror
@@ -61,7 +62,7 @@ def gpu_step(params: dict, device, amp: bool, steps: int) -> CheckResult:
         spec = DEFAULT_BACKBONE
     encoder, _ = load_backbone(spec)
     section = dict(mta["mixture"])
-    if section["blocks"] == "chosen":  # known only after rule mta_placement: check the costliest candidate
+    if section["blocks"] == CHOSEN:  # known only after rule mta_placement: check the costliest candidate
         section["blocks"] = max(int(k) for k in mta["placement"]["candidates"])
         note = "; ".join(filter(None, [note, f"mixture.blocks chosen: checked at the largest candidate, {section['blocks']}"]))
     mix = from_dict(MixtureConfig, section, "mta.mixture")

@@ -27,10 +27,11 @@ from safetensors.torch import load_file, save_file
 
 from lmrepro import io
 from lmrepro.config import from_dict
+from lmrepro.data.schemas import NluExamples
 from lmrepro.errors import LmreproError
 from lmrepro.mta import placement, precision
 from lmrepro.mta.backbone import backbone_digest, load_backbone, resolve_backbone
-from lmrepro.mta.data import Encoded
+from lmrepro.mta.data import DataConfig, Encoded, encode, select_examples
 from lmrepro.mta.features import FeatureCache, cache_key, load_features
 from lmrepro.mta.methods import MethodResult, Task
 from lmrepro.mta.mixture import MixtureConfig
@@ -82,9 +83,18 @@ def blocks_used(ctx) -> int:
     if path is None:
         raise LmreproError(f"mta.mixture.blocks: {placement.CHOSEN} needs the placement record: pass --placement "
                            "data/mta/placement.json (written by rule mta_placement)")
-    if not Path(path).is_file():
-        raise LmreproError(f"{path}: placement record not found (run rule mta_placement)")
     return placement.chosen_blocks(io.read_json(path), str(path))
+
+
+def subsample(ctx, tasks_table: Path) -> tuple[pd.DataFrame, object, Encoded]:
+    """mta.data's subsample of the tasks table, the backbone and its tokens: (examples,
+    encoder, encoded). The one place the rows are chosen, shared by mta_features (which
+    stores them for every later stage) and mta_placement (which runs before it)."""
+    cfg = ctx.config(DataConfig, "mta.data")
+    ctx.log_input(tasks_table, context="source")
+    examples = select_examples(io.read_table(tasks_table, NluExamples), cfg, where=str(tasks_table))
+    encoder, tokenizer = load_backbone(ctx.section("mta.backbone"))
+    return examples, encoder, encode(examples, tokenizer, cfg.max_len)
 
 
 def mixture(ctx) -> MixtureConfig:

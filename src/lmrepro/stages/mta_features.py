@@ -6,13 +6,12 @@ import time
 from pathlib import Path
 
 from lmrepro import io
-from lmrepro.data.schemas import NluExamples
-from lmrepro.mta.backbone import backbone_digest, load_backbone, resolve_backbone
-from lmrepro.mta.data import DataConfig, encode, n_labels, select_examples
+from lmrepro.mta.backbone import backbone_digest, resolve_backbone
+from lmrepro.mta.data import n_labels
 from lmrepro.mta.features import cache_key, compute_features
 from lmrepro.mta.mixture import MixtureConfig
 from lmrepro.mta.model import MtaClassifier
-from lmrepro.mta.pipeline import Timing, blocks_used, save_tokens
+from lmrepro.mta.pipeline import Timing, blocks_used, save_tokens, subsample
 from lmrepro.mta.schemas import Examples
 from lmrepro.stage import Stage
 
@@ -30,13 +29,9 @@ stage.add_argument("--placement", type=Path, default=None,
 def main(ctx) -> None:
     timing = Timing("mta_features", ctx.threads, str(ctx.device))
     spec = ctx.section("mta.backbone")
-    cfg = ctx.config(DataConfig, "mta.data")
     blocks = blocks_used(ctx)
-    ctx.log_input(ctx.args.tasks_table, context="source")
-    table = io.read_table(ctx.args.tasks_table, NluExamples)
-    examples = io.write_table(select_examples(table, cfg, where=str(ctx.args.tasks_table)), ctx.args.examples, Examples)
-    encoder, tokenizer = load_backbone(spec)
-    encoded = encode(examples, tokenizer, cfg.max_len)
+    examples, encoder, encoded = subsample(ctx, ctx.args.tasks_table)
+    examples = io.write_table(examples, ctx.args.examples, Examples)
     save_tokens(encoded, ctx.args.tokens)
     probe = MtaClassifier(encoder, n_labels(examples), MixtureConfig(blocks=blocks), "none")
     key = cache_key(backbone_digest(resolve_backbone(spec)), encoded.digest(), probe.first_adapted)

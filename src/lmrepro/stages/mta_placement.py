@@ -5,19 +5,17 @@ adapter stage trains at when mta.mixture.blocks is ``chosen``.
 
 Why it subsamples and tokenizes the tasks table itself instead of reading mta_features'
 examples and tokens: with ``blocks: chosen`` the feature cache is split at the block this
-stage chooses, so mta_features comes after it. Both call the same select_examples/encode
-on the same mta.data, so they hold the same rows (tests/mta/test_mta_placement.py)."""
+stage chooses, so mta_features comes after it. Both call pipeline.subsample on the same
+mta.data, so they hold the same rows (tests/mta/test_mta_placement.py)."""
 
 from pathlib import Path
 
 from lmrepro import io
 from lmrepro.config import from_dict
-from lmrepro.data.schemas import NluExamples
-from lmrepro.mta.backbone import load_backbone
-from lmrepro.mta.data import DataConfig, encode, select_examples
+from lmrepro.mta.data import DataConfig
 from lmrepro.mta.methods import Task
 from lmrepro.mta.mixture import MixtureConfig
-from lmrepro.mta.pipeline import Timing, cpu_bf16
+from lmrepro.mta.pipeline import Timing, cpu_bf16, subsample
 from lmrepro.mta.placement import CHOSEN, PlacementConfig, search
 from lmrepro.mta.train import TrainConfig
 from lmrepro.stage import Stage
@@ -37,11 +35,7 @@ def main(ctx) -> None:
     data_cfg = ctx.config(DataConfig, "mta.data")
     placement = ctx.config(PlacementConfig, "mta.placement")
     timing = Timing("mta_placement", ctx.threads, str(ctx.device))
-    ctx.log_input(ctx.args.tasks_table, context="source")
-    table = io.read_table(ctx.args.tasks_table, NluExamples)
-    examples = select_examples(table, data_cfg, where=str(ctx.args.tasks_table))
-    encoder, tokenizer = load_backbone(ctx.section("mta.backbone"))
-    encoded = encode(examples, tokenizer, data_cfg.max_len)
+    examples, encoder, encoded = subsample(ctx, ctx.args.tasks_table)
     seed = ctx.section("mta.seeds")[0]
     record = search(encoder, encoded, Task.from_examples(examples, data_cfg.n_train), mix, cfg, seed,
                     placement.candidates, ctx.progress, ctx.log_metrics, timing, cpu_bf16(ctx))
