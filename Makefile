@@ -50,17 +50,21 @@ smoke: install
 	$(RECOVER) --directory runs/smoke
 	$(SNAKEMAKE) --cores 2 $(TARGETS) --configfile params.yaml workflow/profiles/smoke/params.yaml
 
+# Two pytest-xdist workers: the session's smoke DAG runs on one (with the tests that need
+# it, tests/conftest.py) while the other works through the rest; one worker took ~85 min
+# on a 2-core AVX2 machine. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: install
-	python -m pytest -q
+	python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup)
 
 # Unit tests only: no smoke DAG run (local or cluster executor).
 test-fast: install
-	python -m pytest -q -m "not e2e and not scaleout"
+	python -m pytest -q -m "not e2e and not scaleout" $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup)
 
 # The fault table of the report's appendix: every fault-injection test, rows kept only for
 # tests that passed (tests/faults.py); written atomically to reports/faults.md.
 faults: install
-	LMREPRO_FAULT_TABLE=reports/faults.md python -m pytest -q -m fault
+	LMREPRO_FAULT_TABLE=reports/faults.md python -m pytest -q -p no:xdist -m fault
 
 lint: install
 	snakemake --lint

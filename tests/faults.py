@@ -143,6 +143,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     target = os.environ.get(ENV)
     if not target:
         return
+    if getattr(session.config.option, "numprocesses", None):  # xdist: each process sees only its share of the rows
+        raise pytest.UsageError(f"{ENV} needs one pytest process (-p no:xdist, as `make faults` runs it)")
     log = _log(session.config)
     rows = [row for nodeid, rs in log.rows.items() if log.passed.get(nodeid) for row in rs]
     write_table(rows, Path(target))

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +42,44 @@ def spawn(cmd: list[str], cwd: Path, log: Path, env_extra=None) -> subprocess.Po
     with open(log, "w") as out:
         return subprocess.Popen(cmd, cwd=cwd, env=_env(cwd, env_extra), stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def start_tracking_server(home: Path):
+    """`mlflow server` (SQLite backend, proxied artifacts under ``home``) on a free loopback
+    port, one worker; yields its URI once /health answers, and stops it by process group."""
+    port = _free_port()
+    with open(home / "server.log", "w") as log:
+        proc = subprocess.Popen(
+            [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{home / 'server.db'}",
+             "--artifacts-destination", str(home / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "1"],
+            cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        uri = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.time() + 180
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{uri}/health", timeout=5):
+                        break
+                except OSError:
+                    assert proc.poll() is None, (home / "server.log").read_text()[-3000:]
+                    assert time.time() < deadline, "tracking server did not start"
+                    time.sleep(1)
+            yield uri
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 def copy_repo(dest: Path) -> Path:

@@ -27,8 +27,10 @@ from lmrepro.errors import LmreproError
 from lmrepro.paths import repo_root, schema_dir
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """PyYAML's safe loader that also reads YAML 1.2 floats without a dot (``1e-05``).
+    The C loader (libyaml) where PyYAML has it: every stage reads params.yaml and the
+    schemas, and the pure-Python parser spent about a second of each stage's start there.
 
     Why: `dvc exp run -S` rewrites params.yaml with ruamel (YAML 1.2), which writes 1e-5
     as ``1e-05``; PyYAML (YAML 1.1) would read that back as a string and the schema check

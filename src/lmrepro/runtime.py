@@ -50,7 +50,23 @@ def seed_everything(seed: int) -> None:
     except ImportError:  # pragma: no cover
         return
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    deterministic_algorithms()
+
+
+def deterministic_algorithms() -> None:
+    """torch's deterministic-algorithms switch (warn where an op has no deterministic kernel).
+
+    ``torch.use_deterministic_algorithms`` also sets the flag in torch._inductor's config,
+    and importing that pulls in the whole compiler stack (torch._dynamo): about 4 s of every
+    stage's start on a 2-core machine, for a compiler no stage uses. So the compiler's flag
+    is set only when the compiler is already loaded; the kernels' switch is set either way.
+    """
+    import torch
+
+    if "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        torch._C._set_deterministic_algorithms(True, warn_only=True)
 
 
 def resolve_device(spec: str):

@@ -173,3 +173,32 @@ def test_stage_start_rolls_back_scratch_files_of_killed_writers(tmp_root):
     assert not stale.exists() and live.is_dir()
     assert (out.parent / "tasks.parquet").read_text() == "old output"  # the backup is put back
     assert f"rolled back data/x/{stale.name}" in result.stderr
+
+
+def test_a_stage_process_exits_fast_with_its_code_its_exit_handlers_and_flushed_output(tmp_root):
+    """`python -m lmrepro.stages.X` skips the interpreter's teardown (seconds per stage), but
+    not what sys.exit guarantees: the exit code, the exit handlers and buffered output."""
+    out, marker = tmp_root / "x" / "out.json", tmp_root / "atexit.txt"
+    args = [str(Path(__file__).with_name("sleepy_stage.py")), "--out", str(out), "--at-exit", str(marker),
+            "--cfg", json.dumps(RUNTIME)]
+    result = run_stage(args, tmp_root)
+    assert result.returncode == 0, result.stderr
+    assert marker.read_text() == "exit handler ran"
+    assert result.stdout == "buffered line on stdout"
+    assert [r.info.status for r in runs(tmp_root)] == ["FINISHED"]
+    failed = run_stage([*args, "--fail-after-write"], tmp_root)
+    assert failed.returncode == 1 and "simulated bug" in failed.stderr
+
+
+def test_a_missing_input_is_a_user_error_that_names_it(tmp_root):
+    """An input that is not there (a DVC run with a deleted file, a hand-typed command) is
+    exit 2 with the path, not a traceback."""
+    missing = tmp_root / "data" / "rec" / "absent.parquet"
+    cfg = {"rec.eval": {"exclude_history": False}, "rec.subset": {"max_users": 10, "seed": 0}, **RUNTIME}
+    args = ["-m", "lmrepro.stages.rec_peer", "--dataset", "beauty", "--peer", "mostpop", "--interactions", str(missing),
+            "--per-user", str(tmp_root / "pu.parquet"), "--metrics", str(tmp_root / "m.json"), "--cfg", json.dumps(cfg),
+            "--log", str(tmp_root / "log.txt")]
+    result = run_stage(args, tmp_root)
+    log = (tmp_root / "log.txt").read_text()
+    assert result.returncode == 2, log[-2000:]
+    assert f"{missing}: input not found" in log and "Traceback" not in log
