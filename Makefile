@@ -50,16 +50,18 @@ smoke: install
 	$(RECOVER) --directory runs/smoke
 	$(SNAKEMAKE) --cores 2 $(TARGETS) --configfile params.yaml workflow/profiles/smoke/params.yaml
 
-# Two pytest-xdist workers: the session's smoke DAG runs on one (with the tests that need
-# it, tests/conftest.py) while the other works through the rest; one worker took ~85 min
-# on a 2-core AVX2 machine. TEST_WORKERS=0 runs it in this process.
+# Two pytest-xdist workers, a test file to a worker (its module fixtures computed once);
+# the smoke and cluster DAG runs are made once per session whichever worker asks first
+# (tests/conftest.py once_per_session). One process took ~85 min on a 2-core AVX2 machine.
+# TEST_WORKERS=0 runs the suite in this process.
 TEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
 test: install
-	python -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup)
+	python -m pytest -q $(XDIST)
 
 # Unit tests only: no smoke DAG run (local or cluster executor).
 test-fast: install
-	python -m pytest -q -m "not e2e and not scaleout" $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadgroup)
+	python -m pytest -q -m "not e2e and not scaleout" $(XDIST)
 
 # The fault table of the report's appendix: every fault-injection test, rows kept only for
 # tests that passed (tests/faults.py); written atomically to reports/faults.md.
@@ -78,8 +80,10 @@ dvc-check: install
 	python -m lmrepro.dvcgen check
 
 # MLflow UI on loopback only, one worker, reading the embedded store.
+# MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false: no huey job runners (seven processes for the
+# GenAI jobs; run browsing needs none, and they took CPU from the stages on 2 cores).
 ui: install
-	mlflow server --backend-store-uri "$$(python -m lmrepro.tracking uri)" --host 127.0.0.1 --port $(PORT) --workers 1
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow server --backend-store-uri "$$(python -m lmrepro.tracking uri)" --host 127.0.0.1 --port $(PORT) --workers 1
 
 # The report needs every output it shows: bring the DAG up to date first (a no-op when it is).
 report: install

@@ -44,23 +44,29 @@ def spawn(cmd: list[str], cwd: Path, log: Path, env_extra=None) -> subprocess.Po
                                 start_new_session=True)
 
 
-def _free_port() -> int:
+def server_env() -> dict[str, str]:
+    """An `mlflow server`'s environment as `make ui` sets it: without MLflow's GenAI job
+    runners (seven huey processes that took CPU from the pipeline's stages on 2 cores)."""
+    return {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 @contextlib.contextmanager
-def start_tracking_server(home: Path):
+def start_tracking_server(home: Path, log_name: str = "server.log"):
     """`mlflow server` (SQLite backend, proxied artifacts under ``home``) on a free loopback
     port, one worker; yields its URI once /health answers, and stops it by process group."""
-    port = _free_port()
-    with open(home / "server.log", "w") as log:
+    port = free_port()
+    with open(home / log_name, "w") as log:
         proc = subprocess.Popen(
             [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{home / 'server.db'}",
              "--artifacts-destination", str(home / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
              "--workers", "1"],
-            cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=server_env(),
         )
         uri = f"http://127.0.0.1:{port}"
         try:
@@ -70,7 +76,7 @@ def start_tracking_server(home: Path):
                     with urllib.request.urlopen(f"{uri}/health", timeout=5):
                         break
                 except OSError:
-                    assert proc.poll() is None, (home / "server.log").read_text()[-3000:]
+                    assert proc.poll() is None, (home / log_name).read_text()[-3000:]
                     assert time.time() < deadline, "tracking server did not start"
                     time.sleep(1)
             yield uri
@@ -104,6 +110,10 @@ def clone_copy(dest: Path) -> Path:
             shutil.copy2(REPO / rel, root / rel)
     git_commit(root, "clone")
     return root
+
+
+def head(root: Path) -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def lock_entries(root: Path) -> dict:

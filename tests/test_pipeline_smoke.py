@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.code_trace import declared_in_dvc_yaml, declared_in_snakefile, loaded_files, undeclared
-from tests.pipeline_helpers import BIN, affected_stages, dvc_stages, sh
+from tests.pipeline_helpers import BIN, affected_stages, dvc_stages, free_port, server_env, sh
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
@@ -27,8 +27,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 def smoke_repo(smoke_run):
     # the session's smoke run (tests/conftest.py): every stage records the lmrepro files it
     # loads in root.parent / "imports" (tests/code_trace.py)
-    root, run, _ = smoke_run
-    return root, run
+    return smoke_run.root, smoke_run.run
 
 
 def test_smoke_dag_runs_and_second_invocation_has_nothing_to_do(smoke_repo):
@@ -142,14 +141,6 @@ def test_pipeline_summary_run_links_every_stage_run(smoke_repo):
         assert client.get_run(run_id).info.status == "FINISHED"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _chromium(*args, timeout=120, budget_ms=20000):
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -193,13 +184,13 @@ def test_mlflow_ui_shows_the_runs_in_a_real_browser(smoke_repo, tmp_path):
             pytest.fail("chromium is not installed (.ci/run installs it)")
         pytest.skip("chromium not installed (apt-get install chromium)")
     root, _ = smoke_repo
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = open(tmp_path / "server.log", "w")
     server = subprocess.Popen(
         [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
          "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=server_env(),
     )
     try:
         deadline = time.time() + 180

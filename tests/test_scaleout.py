@@ -25,7 +25,7 @@ def _api(uri, path, body):
 
 
 def test_every_job_ran_as_its_own_submitted_process(cluster_run):
-    root, run, _ = cluster_run
+    root, run = cluster_run.root, cluster_run.run
     out = run.stdout + run.stderr
     job_ids = re.findall(r"external jobid '(\d+)'", out)
     stages = dvc_stages(root)
@@ -38,7 +38,7 @@ def test_every_job_ran_as_its_own_submitted_process(cluster_run):
 
 
 def test_runs_were_logged_over_http_to_the_server(cluster_run, tracking_server):
-    root, _, _ = cluster_run
+    root = cluster_run.root
     assert not (root / "mlflow.db").exists(), "a stage fell back to the local store"
     exps = [e["experiment_id"] for e in _api(tracking_server, "experiments/search", {"max_results": 100})["experiments"]]
     runs = _api(tracking_server, "runs/search", {"experiment_ids": exps, "max_results": 1000})["runs"]
@@ -50,7 +50,7 @@ def test_runs_were_logged_over_http_to_the_server(cluster_run, tracking_server):
 
 
 def test_dvc_remote_push_then_pull_into_a_fresh_clone(cluster_run, tmp_path):
-    root, _, _ = cluster_run
+    root = cluster_run.root
     store = tmp_path / "dvc-store"
     sh([sys.executable, "-m", "dvc", "remote", "add", "-d", "store", str(store)], root)
     sh([sys.executable, "-m", "dvc", "push"], root)
