@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess  # noqa: F401 (PipelineRun's annotation)
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,8 @@ from tests.faults import (  # noqa: F401  (the fault table)
 )
 
 if TYPE_CHECKING:
+    import subprocess
+
     from tests.pipeline_helpers import Snapshot
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -86,8 +87,8 @@ class PipelineRun:
     """A smoke DAG run in a copy of the repo, as it was right after the run."""
 
     root: Path
-    run: "subprocess.CompletedProcess[str]"  # Snakemake's output
-    snapshot: "Snapshot"  # its outputs (tests/pipeline_helpers.py), before any test changes a knob
+    run: subprocess.CompletedProcess[str]  # Snakemake's output
+    snapshot: Snapshot  # its outputs (tests/pipeline_helpers.py), before any test changes a knob
     commit: str  # the copy's HEAD then (test_scaleout commits its results later)
     tracking_home: Path | None = None  # the tracking server's folder (its SQLite store), if it used one
 
@@ -123,7 +124,7 @@ def cluster_run(tmp_path_factory) -> PipelineRun:
         root = smoke_copy(folder / "repo")
         home = folder / "mlflow-server"
         home.mkdir()
-        with start_tracking_server(home) as uri:
+        with start_tracking_server(home / "server.db", home / "server.log", artifacts=home / "artifacts") as uri:
             env = {"MLFLOW_TRACKING_URI": uri, "LMREPRO_CLUSTER_LOGDIR": str(root / ".snakemake" / "cluster-local"),
                    # traced like the local run, so the two differ in nothing but executor and store
                    **trace_env(root, folder / "imports")}
@@ -139,5 +140,6 @@ def tracking_server(cluster_run):
     tests read over HTTP what the run wrote, whichever worker ran it."""
     from tests.pipeline_helpers import start_tracking_server
 
-    with start_tracking_server(cluster_run.tracking_home, log_name="server-tests.log") as uri:
+    home = cluster_run.tracking_home
+    with start_tracking_server(home / "server.db", home / "server-tests.log", artifacts=home / "artifacts") as uri:
         yield uri

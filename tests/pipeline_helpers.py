@@ -57,17 +57,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def start_tracking_server(home: Path, log_name: str = "server.log"):
-    """`mlflow server` (SQLite backend, proxied artifacts under ``home``) on a free loopback
-    port, one worker; yields its URI once /health answers, and stops it by process group."""
+def start_tracking_server(store: Path, log_path: Path, artifacts: Path | None = None):
+    """`mlflow server` on the SQLite file ``store`` (proxied artifacts in ``artifacts`` if
+    given) on a free loopback port, one worker, started in the store's folder; yields its URI
+    once /health answers, and stops it by process group."""
     port = free_port()
-    with open(home / log_name, "w") as log:
-        proc = subprocess.Popen(
-            [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{home / 'server.db'}",
-             "--artifacts-destination", str(home / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-             "--workers", "1"],
-            cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=server_env(),
-        )
+    cmd = [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{store}", "--host", "127.0.0.1",
+           "--port", str(port), "--workers", "1"]
+    if artifacts is not None:
+        cmd += ["--artifacts-destination", str(artifacts)]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=store.parent, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env=server_env())
         uri = f"http://127.0.0.1:{port}"
         try:
             deadline = time.time() + 180
@@ -76,7 +77,7 @@ def start_tracking_server(home: Path, log_name: str = "server.log"):
                     with urllib.request.urlopen(f"{uri}/health", timeout=5):
                         break
                 except OSError:
-                    assert proc.poll() is None, (home / log_name).read_text()[-3000:]
+                    assert proc.poll() is None, log_path.read_text()[-3000:]
                     assert time.time() < deadline, "tracking server did not start"
                     time.sleep(1)
             yield uri
@@ -86,6 +87,8 @@ def start_tracking_server(home: Path, log_name: str = "server.log"):
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert proc.poll() is not None
 
 
 def copy_repo(dest: Path) -> Path:

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.code_trace import declared_in_dvc_yaml, declared_in_snakefile, loaded_files, undeclared
-from tests.pipeline_helpers import BIN, affected_stages, dvc_stages, free_port, server_env, sh
+from tests.pipeline_helpers import affected_stages, dvc_stages, sh, start_tracking_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(3600)]
 
@@ -175,8 +175,6 @@ def test_mlflow_ui_shows_the_runs_in_a_real_browser(smoke_repo, tmp_path):
     training run's metric charts in headless Chromium, find the parent run and the metric
     keys in the DOM and keep screenshots of both; stop the server by its PID."""
     import json
-    import signal
-    import time
     import urllib.request
 
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
@@ -184,27 +182,7 @@ def test_mlflow_ui_shows_the_runs_in_a_real_browser(smoke_repo, tmp_path):
             pytest.fail("chromium is not installed (.ci/run installs it)")
         pytest.skip("chromium not installed (apt-get install chromium)")
     root, _ = smoke_repo
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=server_env(),
-    )
-    try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            assert time.time() < deadline, "MLflow server did not come up"
-            time.sleep(1)
-
+    with start_tracking_server(root / "mlflow.db", tmp_path / "server.log") as base:
         def api(path, body):
             req = urllib.request.Request(f"{base}/api/2.0/mlflow/{path}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
             with urllib.request.urlopen(req, timeout=30) as r:
@@ -276,12 +254,3 @@ def test_mlflow_ui_shows_the_runs_in_a_real_browser(smoke_repo, tmp_path):
         text = _rendered_text(url, tmp_path / "profile3", drawn)
         assert sections_of(text) == expected, ("metric sections of rec_train not rendered", expected, text[-1500:])
         shoot(url, "mlflow_run_chart.png", "profile4")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
-    assert server.poll() is not None
